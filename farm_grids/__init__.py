@@ -1,0 +1,46 @@
+"""farm-grids: dense 2-D world state for agent simulations, in RAM or memory-mapped files."""
+
+from farm_grids.errors import (
+    ConfigError,
+    FarmGridsError,
+    GridExistsError,
+    GridFileMismatchError,
+    GridFileMissingError,
+    GridNotFoundError,
+    InvalidGridSpecError,
+    ReadOnlyGridError,
+    StorageDirectoryError,
+    StoreClosedError,
+)
+from farm_grids.stores import (
+    CleanupReport,
+    GridInfo,
+    GridStore,
+    MemmapManager,
+    RamStore,
+    cleanup_stale,
+)
+from farm_grids.windows import read_window, read_windows
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CleanupReport",
+    "ConfigError",
+    "FarmGridsError",
+    "GridExistsError",
+    "GridFileMismatchError",
+    "GridFileMissingError",
+    "GridInfo",
+    "GridNotFoundError",
+    "GridStore",
+    "InvalidGridSpecError",
+    "MemmapManager",
+    "RamStore",
+    "ReadOnlyGridError",
+    "StorageDirectoryError",
+    "StoreClosedError",
+    "cleanup_stale",
+    "read_window",
+    "read_windows",
+]

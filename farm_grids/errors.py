@@ -1,0 +1,46 @@
+"""Typed errors for farm-grids; each also inherits the matching built-in exception."""
+
+from __future__ import annotations
+
+
+class FarmGridsError(Exception):
+    """Base class of every error raised on purpose by farm-grids."""
+
+
+class GridNotFoundError(FarmGridsError, KeyError):
+    """A grid, layer, channel, agent or file that does not exist was named."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class GridExistsError(FarmGridsError, ValueError):
+    """A grid was created under a name that is already in use."""
+
+
+class InvalidGridSpecError(FarmGridsError, ValueError):
+    """Shape, dtype, mode, bounds, radius or array arguments are invalid."""
+
+
+class GridFileMismatchError(FarmGridsError, ValueError):
+    """A file on disk does not match the shape, dtype or size its manifest records."""
+
+
+class GridFileMissingError(GridNotFoundError, FileNotFoundError):
+    """A file named by a manifest is not on disk."""
+
+
+class ReadOnlyGridError(FarmGridsError, PermissionError):
+    """A write was attempted on a grid opened read-only."""
+
+
+class StorageDirectoryError(FarmGridsError, PermissionError):
+    """The storage directory cannot be created or written (or is not a directory)."""
+
+
+class StoreClosedError(FarmGridsError, ValueError):
+    """An operation was attempted on a store that has been closed."""
+
+
+class ConfigError(FarmGridsError, ValueError):
+    """A configuration key is unknown or its value is invalid; the message names the key."""

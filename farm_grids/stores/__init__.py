@@ -1,0 +1,16 @@
+"""Grid stores: one interface (GridStore) with RAM and memory-mapped file backends."""
+
+from farm_grids.stores.base import GridInfo, GridStore, SUPPORTED_DTYPES
+from farm_grids.stores.files import CleanupReport, cleanup_stale
+from farm_grids.stores.memmap import MemmapManager
+from farm_grids.stores.ram import RamStore
+
+__all__ = [
+    "CleanupReport",
+    "GridInfo",
+    "GridStore",
+    "MemmapManager",
+    "RamStore",
+    "SUPPORTED_DTYPES",
+    "cleanup_stale",
+]

@@ -1,0 +1,217 @@
+"""Window kernels: zero-padded rectangular reads and batched square gathers of 2-D grids."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from farm_grids.errors import InvalidGridSpecError
+
+__all__ = [
+    "read_window",
+    "read_windows",
+    "validate_bound",
+    "validate_centres",
+    "validate_radius",
+    "validate_normalizer",
+]
+
+# Windows copied per fancy-index call when writing into a caller's buffer: small enough
+# that the temporary stays in cache, large enough to amortise the call.
+_OUT_CHUNK = 256
+
+
+def validate_bound(value: object, label: str) -> int:
+    """Return ``value`` as an int, or raise if it is not an integral, non-bool number."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise InvalidGridSpecError(f"{label} must be an integer, got {value!r}")
+    return int(value)
+
+
+def validate_radius(radius: object) -> int:
+    r = validate_bound(radius, "radius")
+    if r < 0:
+        raise InvalidGridSpecError(f"radius must be >= 0, got {radius!r}")
+    return r
+
+
+def validate_normalizer(normalize_by: object) -> float | None:
+    if normalize_by is None:
+        return None
+    if isinstance(normalize_by, (bool, np.bool_)) or not isinstance(normalize_by, numbers.Real):
+        raise InvalidGridSpecError(f"normalize_by must be a positive number, got {normalize_by!r}")
+    value = float(normalize_by)
+    if not math.isfinite(value) or value <= 0.0:
+        raise InvalidGridSpecError(f"normalize_by must be finite and > 0, got {normalize_by!r}")
+    return value
+
+
+def validate_centres(ys: object, xs: object) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``ys`` and ``xs`` as equal-length 1-D intp arrays, or raise."""
+    y = _as_index_array(ys, "ys")
+    x = _as_index_array(xs, "xs")
+    if y.shape != x.shape:
+        raise InvalidGridSpecError(
+            f"ys and xs must have the same length, got {y.shape[0]} and {x.shape[0]}"
+        )
+    return y, x
+
+
+def _as_index_array(values: object, label: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise InvalidGridSpecError(f"{label} must be 1-D, got shape {arr.shape}")
+    if arr.size == 0:
+        return np.empty(0, dtype=np.intp)
+    if arr.dtype.kind not in "iu":
+        # Integral floats are refused too: a silent cast would hide a coordinate bug.
+        raise InvalidGridSpecError(f"{label} must hold integers, got dtype {arr.dtype}")
+    return arr.astype(np.intp, copy=False)
+
+
+def read_window(
+    grid: np.ndarray,
+    y0: int,
+    y1: int,
+    x0: int,
+    x1: int,
+    *,
+    normalize_by: float | None = None,
+    out_dtype: np.dtype | type = np.float32,
+) -> np.ndarray:
+    """Copy ``grid[y0:y1, x0:x1]`` (half-open, y then x); cells outside the grid read as zero.
+
+    The result is always a fresh array of shape ``(max(0, y1 - y0), max(0, x1 - x0))``.
+    """
+    y0 = validate_bound(y0, "y0")
+    y1 = validate_bound(y1, "y1")
+    x0 = validate_bound(x0, "x0")
+    x1 = validate_bound(x1, "x1")
+    norm = validate_normalizer(normalize_by)
+    height, width = grid.shape
+    if 0 <= y0 <= y1 <= height and 0 <= x0 <= x1 <= width:
+        # The common case: one slice copy, no zero buffer.
+        out = np.array(grid[y0:y1, x0:x1], dtype=out_dtype, copy=True)
+    else:
+        out = np.zeros((max(0, y1 - y0), max(0, x1 - x0)), dtype=out_dtype)
+        _copy_clipped(grid, y0, x0, out)
+    if norm is not None:
+        np.divide(out, norm, out=out, casting="unsafe")
+    return out
+
+
+def _copy_clipped(grid: np.ndarray, y0: int, x0: int, out: np.ndarray) -> None:
+    """Copy the part of the window at (y0, x0) that lies inside ``grid`` into ``out``."""
+    height, width = grid.shape
+    sy0, sy1 = max(y0, 0), min(y0 + out.shape[0], height)
+    sx0, sx1 = max(x0, 0), min(x0 + out.shape[1], width)
+    if sy0 < sy1 and sx0 < sx1:
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = grid[sy0:sy1, sx0:sx1]
+
+
+def _window_view(grid: np.ndarray, side: int) -> np.ndarray:
+    """A read-only view where ``view[y * W + x]`` is the ``side``-square window at (y, x).
+
+    Indexing it with one flat position per window gathers every window in a single
+    fancy-index call; numpy copies each window row by row.
+    """
+    height, width = grid.shape
+    base = np.asarray(grid).reshape(-1)  # callers pass C-contiguous grids: this is a view
+    count = (height - side) * width + width - side + 1
+    item = base.itemsize
+    return as_strided(
+        base, shape=(count, side, side), strides=(item, width * item, item), writeable=False
+    )
+
+
+def read_windows(
+    grid: np.ndarray,
+    ys: object,
+    xs: object,
+    radius: int,
+    *,
+    normalize_by: float | None = None,
+    out: np.ndarray | None = None,
+    out_dtype: np.dtype | type = np.float32,
+) -> np.ndarray:
+    """Gather the ``(2r+1)``-square windows centred on each ``(ys[i], xs[i])``: ``(N, S, S)``.
+
+    Interior windows are copied in one vectorised call; only edge windows are padded.
+    ``out`` (C-contiguous, shape ``(N, S, S)``) may be reused across calls to avoid
+    faulting in fresh pages every time.
+    """
+    y, x = validate_centres(ys, xs)
+    r = validate_radius(radius)
+    norm = validate_normalizer(normalize_by)
+    side = 2 * r + 1
+    count = y.shape[0]
+    out = _prepare_out(out, (count, side, side), out_dtype)
+    height, width = grid.shape
+    interior = (y >= r) & (y < height - r) & (x >= r) & (x < width - r)
+    positions = (y[interior] - r) * width + (x[interior] - r)
+    all_interior = bool(interior.all())
+    if not grid.flags.c_contiguous:
+        grid = np.ascontiguousarray(grid)  # stores are contiguous; this guards foreign arrays
+    if positions.size:
+        view = _window_view(grid, side)
+        if out is None and all_interior and grid.dtype == np.dtype(out_dtype):
+            out = view[positions]  # fancy indexing returns a fresh array: the fast path
+        else:
+            if out is None:
+                out = np.empty((count, side, side), dtype=out_dtype)
+            _gather_into(view, positions, out, None if all_interior else np.flatnonzero(interior))
+    elif out is None:
+        out = np.empty((count, side, side), dtype=out_dtype)
+    if not all_interior:
+        edge = np.flatnonzero(~interior)
+        out[edge] = _padded_windows(grid, y[edge], x[edge], r)
+    if norm is not None:
+        np.divide(out, norm, out=out, casting="unsafe")
+    return out
+
+
+def _padded_windows(grid: np.ndarray, ys: np.ndarray, xs: np.ndarray, r: int) -> np.ndarray:
+    """Windows that cross the grid's edge, gathered at once with outside cells set to zero."""
+    height, width = grid.shape
+    offsets = np.arange(-r, r + 1)
+    rows = ys[:, None, None] + offsets[None, :, None]
+    cols = xs[:, None, None] + offsets[None, None, :]
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    if height == 0 or width == 0:
+        return np.zeros(inside.shape, dtype=grid.dtype)
+    values = grid[np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)]
+    return np.where(inside, values, np.zeros((), dtype=grid.dtype))
+
+
+def _gather_into(
+    view: np.ndarray, positions: np.ndarray, out: np.ndarray, rows: np.ndarray | None
+) -> None:
+    """Copy ``view[positions]`` into ``out`` (at ``rows`` if given) in cache-sized chunks."""
+    for start in range(0, positions.size, _OUT_CHUNK):
+        stop = start + _OUT_CHUNK
+        chunk = view[positions[start:stop]]
+        if rows is None:
+            out[start:stop] = chunk
+        else:
+            out[rows[start:stop]] = chunk
+
+
+def _prepare_out(
+    out: np.ndarray | None, shape: tuple[int, int, int], out_dtype: np.dtype | type
+) -> np.ndarray | None:
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise InvalidGridSpecError(f"out must be a numpy array, got {type(out).__name__}")
+    if out.shape != shape:
+        raise InvalidGridSpecError(f"out must have shape {shape}, got {out.shape}")
+    if out.dtype != np.dtype(out_dtype):
+        raise InvalidGridSpecError(f"out must have dtype {np.dtype(out_dtype)}, got {out.dtype}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise InvalidGridSpecError("out must be a writeable C-contiguous array")
+    return out
