@@ -142,8 +142,8 @@ def read_windows(
     """Gather the ``(2r+1)``-square windows centred on each ``(ys[i], xs[i])``: ``(N, S, S)``.
 
     Interior windows are copied in one vectorised call; only edge windows are padded.
-    ``out`` (C-contiguous, shape ``(N, S, S)``) may be reused across calls to avoid
-    faulting in fresh pages every time.
+    ``out`` (shape ``(N, S, S)``, the output dtype; it may be a strided view such as
+    ``obs[:, channel]``) may be reused across calls to avoid faulting in fresh pages.
     """
     y, x = validate_centres(ys, xs)
     r = validate_radius(radius)
@@ -212,6 +212,6 @@ def _prepare_out(
         raise InvalidGridSpecError(f"out must have shape {shape}, got {out.shape}")
     if out.dtype != np.dtype(out_dtype):
         raise InvalidGridSpecError(f"out must have dtype {np.dtype(out_dtype)}, got {out.dtype}")
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise InvalidGridSpecError("out must be a writeable C-contiguous array")
+    if not out.flags.writeable:
+        raise InvalidGridSpecError("out must be writeable")
     return out
