@@ -1,0 +1,171 @@
+"""The farm-harness CLI: exit codes, one-line usage errors, lazy dispatch and entry-point plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from harness import cli
+from harness.criteria import Overall
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_usage_error(code: int, err: str, fragment: str) -> None:
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("farm-harness: error:"), err
+    assert fragment in err
+
+
+@pytest.mark.parametrize("value", ["1.0", "1", "nan", "-3", "inf", "0.5"])
+def test_bad_threshold_is_a_usage_error(capsys, value) -> None:
+    code, _, err = run(capsys, "validate", "--threshold", value)
+    assert_usage_error(code, err, "--threshold must be a finite number > 1")
+
+
+def test_unparseable_threshold_is_a_usage_error(capsys) -> None:
+    code, _, err = run(capsys, "validate", "--threshold", "fast")
+    assert_usage_error(code, err, "invalid float value: 'fast'")
+
+
+def test_unknown_criterion_is_a_usage_error(capsys) -> None:
+    code, _, err = run(capsys, "validate", "--criteria", "C1,C9")
+    assert_usage_error(code, err, "unknown criterion C9")
+
+
+def test_unknown_workload_is_a_usage_error(capsys, monkeypatch) -> None:
+    registry = types.ModuleType("harness.workloads")
+    registry.WORKLOADS = {"resource_windows": object(), "observe_all": object()}
+    monkeypatch.setitem(sys.modules, "harness.workloads", registry)
+    code, _, err = run(capsys, "validate", "--workloads", "observe_all,teleport")
+    assert_usage_error(code, err, "unknown workload teleport")
+
+
+def test_out_pointing_at_a_file_is_a_usage_error(capsys, tmp_path) -> None:
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    code, _, err = run(capsys, "validate", "--out", str(a_file))
+    assert_usage_error(code, err, "is not a directory")
+    code, _, err = run(capsys, "validate", "--out", str(a_file / "below"))
+    assert_usage_error(code, err, "is not a directory")
+    assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]  # no probe files left behind
+
+
+@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True, reason="root can write anywhere")
+def test_out_in_a_read_only_directory_is_a_usage_error(capsys, tmp_path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    code, _, err = run(capsys, "validate", "--out", str(locked))
+    assert_usage_error(code, err, "not writable")
+
+
+def test_json_pointing_at_a_directory_is_a_usage_error(capsys, tmp_path) -> None:
+    code, _, err = run(capsys, "validate", "--json", str(tmp_path))
+    assert_usage_error(code, err, "is a directory")
+
+
+def test_unknown_command_is_a_usage_error(capsys) -> None:
+    code, _, err = run(capsys, "teleport")
+    assert_usage_error(code, err, "invalid choice: 'teleport'")
+
+
+def test_no_command_prints_help_and_fails(capsys) -> None:
+    code, _, err = run(capsys)
+    assert code == 2 and "selftest" in err
+
+
+def test_help_exits_zero(capsys) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "validate" in out and "report" in out
+
+
+def test_missing_gate_input_is_a_usage_error(capsys, tmp_path) -> None:
+    code, _, err = run(capsys, "gate", "--pytest-benchmark", str(tmp_path / "none.json"))
+    assert_usage_error(code, err, "no such file")
+
+
+def test_command_whose_module_is_missing_says_not_available(capsys, monkeypatch) -> None:
+    monkeypatch.setitem(cli.COMMAND_TARGETS, "validate", "harness.no_such_module_here:run")
+    code, out, err = run(capsys, "validate", "--quick")
+    assert (code, out) == (2, "")
+    assert err == "farm-harness: validate is not available in this build\n"
+
+
+def test_registered_command_receives_checked_arguments(capsys, monkeypatch, tmp_path) -> None:
+    seen = []
+
+    def fake_validate(args) -> int:
+        seen.append(args)
+        return cli.exit_code(Overall.INCONCLUSIVE)
+
+    monkeypatch.setitem(cli.COMMANDS, "validate", fake_validate)
+    code, _, _ = run(capsys, "validate", "--quick", "--criteria", "c1,C4", "--out", str(tmp_path / "new"))
+    assert code == 3
+    assert seen[0].criteria == ("C1", "C4") and seen[0].quick and seen[0].threshold == 1.25
+    assert not (tmp_path / "new").exists()  # usage checks create nothing
+    code, _, _ = run(capsys, "validate", "--threshold", "0.9")
+    assert code == 2 and len(seen) == 1  # bad usage never reaches the command
+
+
+def test_exit_codes_of_overall_verdicts() -> None:
+    assert [cli.exit_code(v) for v in (Overall.PASS, Overall.FAIL, Overall.INCONCLUSIVE)] == [0, 1, 3]
+
+
+def test_report_without_a_plugin_is_not_available(capsys) -> None:
+    if "report" in cli.plugin_commands():
+        pytest.skip("a report plugin is installed")
+    code, _, err = run(capsys, "report", "--anything")
+    assert code == 2 and err == "farm-harness: report is not available in this build\n"
+
+
+def test_entry_point_plugin_receives_the_remaining_argv(capsys, monkeypatch, tmp_path) -> None:
+    (tmp_path / "farm_harness_fake_plugin.py").write_text(
+        "def main(argv):\n    print('plugin got', argv)\n    return 3\n"
+    )
+    dist = tmp_path / "farm_harness_fake_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: farm-harness-fake-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[farm_harness.commands]\nfakereport = farm_harness_fake_plugin:main\nvalidate = farm_harness_fake_plugin:main\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert set(cli.plugin_commands()) >= {"fakereport"} and "validate" not in cli.plugin_commands()
+    code, out, _ = run(capsys, "fakereport", "--format", "md", "x.json")
+    assert code == 3 and out == "plugin got ['--format', 'md', 'x.json']\n"
+
+
+def test_selftest_with_two_runs_passes_and_prints_the_rates(capsys, tmp_path) -> None:
+    report_path = tmp_path / "deep" / "selftest.json"
+    code, out, _ = run(capsys, "selftest", "--runs", "2", "--json", str(report_path))
+    assert code == 0, out
+    assert "false-alarm rate (A/A FAIL): 0/2 = 0.00" in out
+    assert "power (1.5x FAIL): 2/2 = 1.00" in out
+    assert "selftest: 6/6" in out  # plain progress lines when stdout is not a terminal
+    saved = json.loads(report_path.read_text())
+    assert saved["false_alarm_rate"] == 0.0 and saved["report"]["runs"] == 2
+
+
+def test_python_dash_m_harness_runs_the_cli() -> None:
+    completed = subprocess.run([sys.executable, "-m", "harness", "validate", "--threshold", "nan"], cwd=REPO,
+                               capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == "farm-harness: error: --threshold must be a finite number > 1, got nan"
+
+
+@pytest.mark.parametrize(("tty", "ci", "expected"), [(True, "", True), (True, "true", False), (False, "", False)])
+def test_rich_only_on_a_terminal_outside_ci(monkeypatch, tty, ci, expected) -> None:
+    monkeypatch.setenv("CI", ci)
+    stream = types.SimpleNamespace(isatty=lambda: tty)
+    assert cli.use_rich(stream) is expected

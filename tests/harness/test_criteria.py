@@ -1,0 +1,199 @@
+"""Table tests: ratio verdicts, overall verdicts and every criterion C1..C8 reaching PASS, WARN and FAIL."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from harness import criteria as c
+from harness.criteria import Overall, Verdict
+from harness.errors import HarnessUsageError
+
+MIB = 1024**2
+P, W, F = Verdict.PASS, Verdict.WARN, Verdict.FAIL
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "threshold", "expected"),
+    [
+        (0.95, 1.05, 1.25, P),
+        (1.10, 1.25, 1.25, P),  # upper bound exactly at the threshold passes
+        (1.20, 1.30, 1.25, W),
+        (1.25, 1.40, 1.25, W),  # lower bound exactly at the threshold is not above it
+        (1.26, 1.40, 1.25, F),
+        (math.nan, 1.0, 1.25, W),
+        (1.0, math.nan, 1.25, W),
+        (None, None, 1.25, W),
+        (1.0, 1.1, math.nan, W),
+    ],
+)
+def test_judge_ratio(low, high, threshold, expected) -> None:
+    assert c.judge_ratio(low, high, threshold) is expected
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "expected"),
+    [
+        ([P, P, P], Overall.PASS),
+        ([P, W, P], Overall.INCONCLUSIVE),
+        ([P, W, F], Overall.FAIL),
+        ([F], Overall.FAIL),
+        ([], Overall.INCONCLUSIVE),
+    ],
+)
+def test_overall(verdicts, expected) -> None:
+    assert c.overall(verdicts) is expected
+    assert c.overall(iter(verdicts)) is expected  # any iterable, consumed once
+
+
+def test_worst_orders_by_severity() -> None:
+    assert c.worst([P, F, W]) is F and c.worst([P, W]) is W and c.worst([]) is P
+
+
+def layer(name: str, file_bytes: int | None = 4096, backed: bool = True) -> c.LayerFile:
+    return c.LayerFile(layer=name, expected_bytes=4096, file_bytes=file_bytes, file_backed=backed)
+
+
+ENV_LAYERS = ("OBSTACLES", "TERRAIN_COST", "VISIBILITY")
+
+
+def env(*layers: c.LayerFile) -> c.EnvGridEvidence:
+    return c.EnvGridEvidence(expected_layers=ENV_LAYERS, layers=layers)
+
+
+def ratio_row(workload: str, low: float, high: float, **kw) -> c.RatioRow:
+    return c.RatioRow(workload=workload, ratio=(low + high) / 2, ci_low=low, ci_high=high, **kw)
+
+
+TENSOR_OK = dict(torch_available=True, dtype="float32", shape=(8, 3, 5, 5), dtype_ok=True, shape_ok=True,
+                 shares_memory=True, torch_op_ok=True)
+GRID = (4 * MIB, 64 * MIB, 256 * MIB, 1024 * MIB)
+PORTABLE = dict(storage_imports=frozenset({"numpy", "os", "json", "farm_grids"}),
+                file_names=("TRAILS-1234-sim_a-9f3b.dat", "manifest.json"), platform="Linux-6.1-x86_64")
+
+CASES = [
+    # C1 environmental grids use memmap
+    ("C1", c.c1_env_grids_use_memmap, env(*(layer(n) for n in ENV_LAYERS)), P, "3 layers"),
+    ("C1", c.c1_env_grids_use_memmap, None, W, "cannot measure"),
+    ("C1", c.c1_env_grids_use_memmap, c.EnvGridEvidence((), ()), W, "cannot measure"),
+    ("C1", c.c1_env_grids_use_memmap, env(layer("OBSTACLES"), layer("TERRAIN_COST")), F, "VISIBILITY: no file"),
+    ("C1", c.c1_env_grids_use_memmap, env(*(layer(n) for n in ENV_LAYERS[:2]), layer("VISIBILITY", None)), F,
+     "no file on disk"),
+    ("C1", c.c1_env_grids_use_memmap, env(*(layer(n) for n in ENV_LAYERS[:2]), layer("VISIBILITY", 10)), F,
+     "10 bytes"),
+    ("C1", c.c1_env_grids_use_memmap, env(*(layer(n, backed=n != "OBSTACLES") for n in ENV_LAYERS)), F,
+     "not file-backed"),
+    # C2 observations equal RAM
+    ("C2", c.c2_observations_match_ram, c.ObservationEvidence(64, 0.0, True, True), P, "bitwise"),
+    ("C2", c.c2_observations_match_ram, None, W, "cannot measure"),
+    ("C2", c.c2_observations_match_ram, c.ObservationEvidence(0, 0.0, True, True), W, "cannot measure"),
+    ("C2", c.c2_observations_match_ram, c.ObservationEvidence(64, math.nan, False, True), W, "NaN"),
+    ("C2", c.c2_observations_match_ram, c.ObservationEvidence(64, 0.5, False, True), F, "max abs diff 0.5"),
+    ("C2", c.c2_observations_match_ram, c.ObservationEvidence(64, 0.0, True, False), F, "not memmap-backed"),
+    # C3 temporal persistence
+    ("C3", c.c3_temporal_persistence, c.PersistenceEvidence(100, 1e-9, True, True), P, "read-only reopen"),
+    ("C3", c.c3_temporal_persistence, None, W, "cannot measure"),
+    ("C3", c.c3_temporal_persistence, c.PersistenceEvidence(0, 0.0, True, True), W, "cannot measure"),
+    ("C3", c.c3_temporal_persistence, c.PersistenceEvidence(100, 0.1, True, True), F, "after reopen"),
+    ("C3", c.c3_temporal_persistence, c.PersistenceEvidence(100, 0.0, False, True), F, "read-only"),
+    ("C3", c.c3_temporal_persistence, c.PersistenceEvidence(100, 0.0, True, False), F, "did not decay"),
+    # C4 performance: worst gating row decides
+    ("C4", c.c4_performance, c.PerformanceEvidence((ratio_row("a", 0.9, 1.1), ratio_row("b", 1.0, 1.2))), P,
+     "worst of 2 rows: b"),
+    ("C4", c.c4_performance, None, W, "cannot measure"),
+    ("C4", c.c4_performance, c.PerformanceEvidence((ratio_row("cold", 3.0, 4.0, gating=False),)), W,
+     "no gating ratio rows"),
+    ("C4", c.c4_performance, c.PerformanceEvidence((ratio_row("a", 0.9, 1.1), ratio_row("b", 1.2, 1.3))), W, "b"),
+    ("C4", c.c4_performance, c.PerformanceEvidence((ratio_row("a", 0.9, 1.1),), required_workloads=("a", "e2e")),
+     W, "not measured: e2e"),
+    ("C4", c.c4_performance, c.PerformanceEvidence((ratio_row("a", math.nan, math.nan),)), W, "a"),
+    ("C4", c.c4_performance,
+     c.PerformanceEvidence((ratio_row("a", 1.3, 1.5), ratio_row("b", 1.2, 1.9), ratio_row("cold", 5, 6, gating=False))),
+     F, "a"),
+    # C5 tensor compatibility
+    ("C5", c.c5_tensor_compat, c.TensorEvidence(**TENSOR_OK), P, "zero-copy"),
+    ("C5", c.c5_tensor_compat, None, W, "cannot measure"),
+    ("C5", c.c5_tensor_compat, c.TensorEvidence(**{**TENSOR_OK, "torch_available": False}), W, "torch"),
+    ("C5", c.c5_tensor_compat, c.TensorEvidence(**{**TENSOR_OK, "shares_memory": False}), F, "zero-copy failed"),
+    ("C5", c.c5_tensor_compat, c.TensorEvidence(**{**TENSOR_OK, "dtype": "float64", "dtype_ok": False}), F,
+     "dtype float64 failed"),
+    # C6 memory scales with grid size, not loaded into RAM
+    ("C6", c.c6_memory_scales, c.MemoryScalingEvidence(True, GRID, (100 * MIB, 100.5 * MIB, 100.2 * MIB, 101 * MIB)),
+     P, "anon grew 1.0 MiB"),
+    ("C6", c.c6_memory_scales, c.MemoryScalingEvidence(True, GRID[:2], (100 * MIB, 100.1 * MIB)), P, "anon grew"),
+    ("C6", c.c6_memory_scales, None, W, "cannot measure"),
+    ("C6", c.c6_memory_scales, c.MemoryScalingEvidence(False, GRID, (1.0, 1.0, 1.0, 1.0)), W, "/proc"),
+    ("C6", c.c6_memory_scales, c.MemoryScalingEvidence(True, GRID, (None, None, None, 1.0)), W, "fewer than 2"),
+    ("C6", c.c6_memory_scales,  # noisy points: the slope interval straddles the threshold
+     c.MemoryScalingEvidence(True, (4 * MIB, 64 * MIB, 128 * MIB), (100 * MIB, 80 * MIB, 103 * MIB)), W, "anon"),
+    ("C6", c.c6_memory_scales, c.MemoryScalingEvidence(True, GRID, tuple(100 * MIB + g for g in GRID)), F,
+     "anon grew 1020.0 MiB"),
+    ("C6", c.c6_memory_scales, c.MemoryScalingEvidence(True, (1 * MIB, 2 * MIB), (0.0, 0.5 * MIB)), F, "anon grew"),
+    # C7 coverage
+    ("C7", c.c7_coverage, c.CoverageEvidence(c.REQUIRED_STRUCTURES), P, "all 7"),
+    ("C7", c.c7_coverage, None, W, "cannot measure"),
+    ("C7", c.c7_coverage, c.CoverageEvidence(frozenset(), frozenset()), W, "cannot measure"),
+    ("C7", c.c7_coverage, c.CoverageEvidence(c.REQUIRED_STRUCTURES - {"TRAILS"}, frozenset({"TRAILS"})), W,
+     "skipped: TRAILS"),
+    ("C7", c.c7_coverage, c.CoverageEvidence(c.REQUIRED_STRUCTURES - {"RESOURCES", "TRAILS"}), F,
+     "not covered: RESOURCES, TRAILS"),
+    # C8 cross-platform
+    ("C8", c.c8_cross_platform, c.PortabilityEvidence(**PORTABLE), P, "Linux-6.1-x86_64"),
+    ("C8", c.c8_cross_platform, None, W, "cannot measure"),
+    ("C8", c.c8_cross_platform, c.PortabilityEvidence(**{**PORTABLE, "platform": ""}), W, "platform unknown"),
+    ("C8", c.c8_cross_platform, c.PortabilityEvidence(**{**PORTABLE, "storage_imports": frozenset()}), W, "cannot"),
+    ("C8", c.c8_cross_platform,
+     c.PortabilityEvidence(**{**PORTABLE, "storage_imports": PORTABLE["storage_imports"] | {"torch"}}), F,
+     "imports torch"),
+    ("C8", c.c8_cross_platform, c.PortabilityEvidence(**{**PORTABLE, "file_names": ("a/b.dat", "CON.dat")}), F,
+     "unsanitised"),
+]
+
+
+@pytest.mark.parametrize(("cid", "judge", "evidence", "expected", "detail"), CASES)
+def test_criterion_table(cid, judge, evidence, expected, detail) -> None:
+    row = judge(evidence)
+    assert (row.id, row.name) == (cid, c.CRITERION_NAMES[cid])
+    assert row.verdict is expected, row.details
+    assert detail in row.details
+    assert "\n" not in row.details
+
+
+def test_every_criterion_has_pass_warn_and_fail_cases() -> None:
+    outcomes = {(cid, expected) for cid, _, _, expected, _ in CASES}
+    assert outcomes == {(cid, v) for cid in c.KNOWN_CRITERIA for v in Verdict}
+
+
+def test_c4_reports_the_worst_row_and_its_interval() -> None:
+    rows = (ratio_row("a", 0.9, 1.1), ratio_row("b", 1.3, 1.5, size=4096), ratio_row("cold", 9, 9.5, gating=False))
+    row = c.c4_performance(c.PerformanceEvidence(rows))
+    assert (row.value, row.ci_low, row.ci_high, row.threshold, row.unit) == (1.4, 1.3, 1.5, 1.25, "ratio")
+    assert "b@4096" in row.details
+
+
+def test_c6_reports_the_slope_in_mib_per_gib() -> None:
+    row = c.c6_memory_scales(c.MemoryScalingEvidence(True, (0.0, float(1024 * MIB)), (0.0, 1.0 * MIB)))
+    assert row.unit == "MiB/GiB" and row.value == pytest.approx(1.0) and row.threshold == pytest.approx(10.24)
+
+
+def test_fit_memory_slope_with_and_without_interval() -> None:
+    slope, intercept, r2, interval = c.fit_memory_slope([1.0, 2.0, 3.0, 4.0], [3.0, 5.0, 7.1, 8.9])
+    assert slope == pytest.approx(1.98) and intercept == pytest.approx(1.05) and r2 > 0.99
+    assert interval is not None and interval[0] < slope < interval[1]
+    assert c.fit_memory_slope([1.0, 2.0], [5.0, 5.0])[3] is None
+
+
+@pytest.mark.parametrize(("grid", "anon"), [([1.0], [1.0]), ([1.0, 2.0], [1.0]), ([2.0, 2.0], [1.0, 3.0]),
+                                            ([1.0, math.nan], [1.0, 2.0])])
+def test_fit_memory_slope_rejects_bad_input(grid, anon) -> None:
+    with pytest.raises(HarnessUsageError):
+        c.fit_memory_slope(grid, anon)
+
+
+def test_import_scan_and_name_sanitiser() -> None:
+    source = "import os, numpy.linalg\nfrom json import dumps\nfrom . import errors\nimport torch as t\n"
+    assert c.top_level_imports(source) == frozenset({"os", "numpy", "json", "torch"})
+    assert c.is_sanitised_file_name("RESOURCES-123-sim1-ab12.dat")
+    for bad in ("a/b", "..", "", "name:colon", "NUL.txt", "trailing.", "sp ace", "x" * 300):
+        assert not c.is_sanitised_file_name(bad), bad

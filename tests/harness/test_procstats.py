@@ -1,0 +1,160 @@
+"""Process counters from /proc and getrusage, page-cache eviction, and self-removing scratch directories."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import procstats as ps
+from harness.tempfiles import DEFAULT_PREFIX, SIGTERM_EXIT_CODE, scratch_dir, stale_scratch_dirs
+
+linux_only = pytest.mark.skipif(not Path("/proc/self/smaps_rollup").exists(), reason="needs Linux /proc")
+MIB = 1024**2
+
+
+@linux_only
+def test_smaps_rollup_and_status_give_sane_byte_counts() -> None:
+    rollup = ps.read_smaps_rollup()
+    status = ps.read_status()
+    assert rollup is not None and status is not None
+    assert rollup["Rss"] > MIB and 0 < rollup["Pss_Anon"] <= rollup["Rss"] and "Pss_File" in rollup
+    assert set(status) >= {"VmRSS", "RssAnon", "RssFile"}
+    assert status["VmRSS"] >= status["RssAnon"] > 0
+    assert all(value % 1024 == 0 for value in status.values())  # kB were converted to bytes
+
+
+@linux_only
+def test_anonymous_memory_grows_when_a_big_array_is_touched() -> None:
+    before = ps.read_status()["RssAnon"]
+    block = np.ones(64 * MIB // 8)
+    after = ps.read_status()["RssAnon"]
+    assert after - before >= 48 * MIB
+    del block
+
+
+def test_missing_proc_files_give_none(tmp_path) -> None:
+    missing = tmp_path / "no-proc" / "smaps_rollup"
+    assert ps.read_smaps_rollup(missing) is None
+    assert ps.read_status(missing) is None
+    assert ps.mapping_rss_bytes(tmp_path / "grid.dat", smaps_path=missing) is None
+
+
+def test_parsers_read_kb_lines_and_skip_noise(tmp_path) -> None:
+    rollup = tmp_path / "rollup"
+    rollup.write_text("55-77 ---p 00000000 00:00 0   [rollup]\nRss:  10 kB\nPss_Anon:   2 kB\nTHPeligible: 0\n")
+    assert ps.read_smaps_rollup(rollup) == {"Rss": 10240, "Pss_Anon": 2048, "THPeligible": 0}
+    status = tmp_path / "status"
+    status.write_text("Name:\tpython\nVmRSS:\t  100 kB\nRssAnon:\t 40 kB\nThreads:\t1\n")
+    assert ps.read_status(status) == {"VmRSS": 102400, "RssAnon": 40960}
+    status.write_text("Name:\tpython\n")
+    assert ps.read_status(status) is None
+
+
+@linux_only
+def test_mapping_rss_counts_only_touched_pages_of_that_file(tmp_path) -> None:
+    path = tmp_path / "grid.dat"
+    with open(path, "wb") as handle:
+        handle.truncate(16 * MIB)
+    assert ps.mapping_rss_bytes(path) == 0  # not mapped
+    with open(path, "r+b") as handle, mmap.mmap(handle.fileno(), 0) as mapped:
+        view = np.frombuffer(mapped, dtype=np.uint8)
+        view[: 4 * MIB] = 1
+        resident = ps.mapping_rss_bytes(path)
+        assert 4 * MIB <= resident < 16 * MIB
+        del view
+
+
+@linux_only
+def test_sparse_file_allocation_and_eviction(tmp_path) -> None:
+    path = tmp_path / "sparse.dat"
+    with open(path, "wb") as handle:
+        handle.truncate(64 * MIB)
+    assert ps.file_allocated_bytes(path) < MIB
+    with open(path, "r+b") as handle:
+        handle.write(b"\x01" * MIB)
+    assert ps.file_allocated_bytes(path) >= MIB
+    assert ps.evict_from_page_cache(path) is True
+
+
+def test_missing_files_give_none_or_false(tmp_path) -> None:
+    assert ps.file_allocated_bytes(tmp_path / "missing") is None
+    assert ps.evict_from_page_cache(tmp_path / "missing") is False
+
+
+def test_rusage_io_counts_are_non_negative_ints() -> None:
+    counts = ps.rusage_io()
+    if sys.platform == "win32":
+        assert counts is None
+    else:
+        inblock, majflt = counts
+        assert isinstance(inblock, int) and isinstance(majflt, int) and inblock >= 0 and majflt >= 0
+
+
+def test_scratch_dir_is_removed_on_normal_exit(tmp_path) -> None:
+    with scratch_dir(parent=tmp_path) as path:
+        (path / "grid.dat").write_bytes(b"x" * 10)
+        assert path.is_dir() and path.name.startswith(f"{DEFAULT_PREFIX}{os.getpid()}-")
+    assert not path.exists()
+
+
+def test_scratch_dir_is_removed_after_keyboard_interrupt(tmp_path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        with scratch_dir(parent=tmp_path) as path:
+            (path / "grid.dat").write_bytes(b"x")
+            raise KeyboardInterrupt
+    assert not path.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scratch_dir_restores_the_previous_sigterm_handler(tmp_path) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with scratch_dir(parent=tmp_path):
+        assert signal.getsignal(signal.SIGTERM) is not before
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_scratch_dir_is_removed_when_the_process_gets_sigterm(tmp_path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from harness.tempfiles import scratch_dir
+        with scratch_dir(parent={str(tmp_path)!r}) as path:
+            (path / "grid.dat").write_bytes(b"x" * 1000)
+            print(path, flush=True)
+            time.sleep(60)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[2])
+    try:
+        created = Path(child.stdout.readline().strip())
+        assert created.is_dir()
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=30) == SIGTERM_EXIT_CODE
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.stdout.close()
+    assert not created.exists()
+
+
+def test_stale_scratch_dirs_finds_only_dirs_of_dead_processes(tmp_path) -> None:
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True)
+    dead_pid = int(finished.stdout)
+    stale = tmp_path / f"{DEFAULT_PREFIX}{dead_pid}-abc"
+    live = tmp_path / f"{DEFAULT_PREFIX}{os.getpid()}-def"
+    unrelated = tmp_path / "other-123-x"
+    for directory in (stale, live, unrelated):
+        directory.mkdir()
+    assert stale_scratch_dirs(tmp_path) == [stale]
+    assert stale_scratch_dirs(tmp_path / "missing") == []

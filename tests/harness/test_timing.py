@@ -1,0 +1,157 @@
+"""Behaviour tests of paired, interleaved timing and the bootstrap ratio interval."""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+
+import numpy as np
+import pytest
+
+from harness.errors import HarnessUsageError
+from harness.timing import PairedTiming, calibrate, measure_paired, paired_ratio_interval
+
+CHUNK = np.random.default_rng(0).random(16_384, dtype=np.float32)
+
+
+def summing(repeats: int):
+    """A workload whose cost is exactly proportional to ``repeats`` (one cache-resident chunk)."""
+
+    def workload() -> float:
+        return sum(float(CHUNK.sum()) for _ in range(repeats))
+
+    return workload
+
+
+@pytest.fixture
+def gc_enabled():
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
+def test_twice_the_work_gives_a_ratio_near_two_that_excludes_one() -> None:
+    result = measure_paired(summing(10), summing(20), workload="double", blocks=12, min_block_s=0.005)
+    assert isinstance(result, PairedTiming)
+    assert 1.5 < result.ratio < 2.8
+    assert 1.0 < result.ci_low <= result.ratio <= result.ci_high
+    assert result.workload == "double"
+    assert result.blocks == 12 == len(result.ram_block_s) == len(result.memmap_block_s) == len(result.ram_first)
+
+
+def test_a_a_interval_is_near_one() -> None:
+    same = summing(10)
+    result = measure_paired(same, same, blocks=12, min_block_s=0.005)
+    assert 0.8 < result.ratio < 1.25
+    # Loose: the interval reaches within 5 % of 1 (a strict "contains 1" fails 5 % of runs by design).
+    assert result.ci_low <= 1.05 and result.ci_high >= 0.95
+
+
+def test_records_gc_blocks_iterations_and_randomised_seeded_order(gc_enabled) -> None:
+    seen_gc_state = []
+
+    def probe() -> None:
+        seen_gc_state.append(gc.isenabled())
+
+    first = measure_paired(probe, probe, blocks=30, min_block_s=0.001, warmup_blocks=1, seed=7)
+    second = measure_paired(probe, probe, blocks=30, min_block_s=0.001, warmup_blocks=1, seed=7)
+    assert first.gc_enabled is False and not any(seen_gc_state)
+    assert gc.isenabled()
+    assert first.ram_first == second.ram_first
+    assert 0 < sum(first.ram_first) < 30  # both orders occur
+    assert first.iterations_per_block >= 1 and first.warmup_blocks == 1 and first.blocks_requested == 30
+    kept = measure_paired(probe, probe, blocks=2, min_block_s=0.001, disable_gc=False)
+    assert kept.gc_enabled is True
+
+
+def test_gc_is_restored_after_an_exception_inside_a_block(gc_enabled) -> None:
+    calls = 0
+
+    def fails_later() -> None:
+        nonlocal calls
+        calls += 1
+        if calls > 200:
+            raise RuntimeError("boom inside a block")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        measure_paired(lambda: None, fails_later, blocks=50, min_block_s=0.001)
+    assert gc.isenabled()
+
+
+def test_gc_left_disabled_if_caller_disabled_it() -> None:
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        measure_paired(lambda: None, lambda: None, blocks=2, min_block_s=0.0005)
+        assert not gc.isenabled()
+    finally:
+        if was:
+            gc.enable()
+
+
+def test_time_budget_stops_early_but_keeps_at_least_five_pairs() -> None:
+    result = measure_paired(lambda: None, lambda: None, blocks=40, min_block_s=0.001, time_budget_s=1e-6)
+    assert result.blocks == 5
+    assert result.blocks_requested == 40
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"blocks": 1},
+        {"blocks": 2.5},
+        {"confidence": 0.0},
+        {"confidence": 1.0},
+        {"confidence": math.nan},
+        {"min_block_s": 0},
+        {"min_block_s": math.inf},
+        {"warmup_blocks": -1},
+        {"time_budget_s": -1.0},
+        {"n_resamples": 0},
+    ],
+)
+def test_bad_arguments_raise_a_typed_value_error(kwargs) -> None:
+    with pytest.raises(HarnessUsageError) as info:
+        measure_paired(lambda: None, lambda: None, **kwargs)
+    assert isinstance(info.value, ValueError)
+
+
+def test_non_callables_are_rejected() -> None:
+    with pytest.raises(HarnessUsageError, match="memmap must be callable"):
+        measure_paired(lambda: None, 3)  # type: ignore[arg-type]
+    with pytest.raises(HarnessUsageError, match="fn must be callable"):
+        calibrate("not a function")  # type: ignore[arg-type]
+
+
+def test_calibrate_scales_iterations_with_call_cost() -> None:
+    assert calibrate(lambda: None, 0.005) >= 100
+    assert calibrate(lambda: time.sleep(0.012), 0.010) == 1
+
+
+def test_interval_of_identical_pairs_is_the_point() -> None:
+    ratio, low, high = paired_ratio_interval([1.0, 2.0, 4.0], [2.0, 4.0, 8.0])
+    assert ratio == low == high == pytest.approx(2.0)
+
+
+def test_interval_is_seeded_and_brackets_the_geometric_mean() -> None:
+    rng = np.random.default_rng(3)
+    ram = rng.uniform(0.01, 0.02, 25)
+    memmap = ram * 1.3 * np.exp(rng.normal(0, 0.05, 25))
+    first = paired_ratio_interval(ram, memmap, seed=1)
+    assert first == paired_ratio_interval(ram, memmap, seed=1)
+    ratio, low, high = first
+    assert ratio == pytest.approx(math.exp(np.mean(np.log(memmap / ram))))
+    assert low < ratio < high
+    assert 1.2 < low and high < 1.4
+
+
+@pytest.mark.parametrize(
+    ("ram", "memmap"),
+    [([1.0], [1.0]), ([1.0, 2.0], [1.0]), ([1.0, 0.0], [1.0, 1.0]), ([1.0, math.nan], [1.0, 1.0]), ([[1.0]], [[1.0]])],
+)
+def test_interval_rejects_unpaired_or_invalid_block_times(ram, memmap) -> None:
+    with pytest.raises(HarnessUsageError):
+        paired_ratio_interval(ram, memmap)
