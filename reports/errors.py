@@ -1,0 +1,13 @@
+"""Typed errors raised by the report loaders and writers."""
+
+from __future__ import annotations
+
+from farm_grids.errors import FarmGridsError
+
+
+class ReportInputError(FarmGridsError, ValueError):
+    """An input to a report (file, directory, format name) is missing or not understood."""
+
+
+class ReportExistsError(FarmGridsError, FileExistsError):
+    """A report file already exists in the output directory and overwriting was not forced."""

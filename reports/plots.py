@@ -1,0 +1,174 @@
+"""Headless matplotlib plots: memmap/RAM ratios, memory vs grid size, asv ratio history."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from reports.frames import ReportData, backend_ratios
+
+# Figure + FigureCanvasAgg directly (no pyplot): no global figure registry, no GUI backend
+# lookup, so plotting is safe in CI, in threads and next to a user's own pyplot session.
+VERDICT_COLOURS = {"PASS": "#1a7f37", "WARN": "#bf8700", "FAIL": "#cf222e"}
+NEUTRAL_COLOUR = "#0969da"
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One rendered plot: a file stem, a caption and the PNG bytes."""
+
+    name: str
+    caption: str
+    png: bytes
+
+
+def figure_png(figure: Figure) -> bytes:
+    """PNG bytes of a figure; no Software/date metadata so the bytes depend only on the data."""
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _ratio_points(data: ReportData) -> tuple[pd.DataFrame, bool]:
+    """Harness ratios (with intervals), else the latest benchmark ratios (points only)."""
+    verdicts = data.ratio_verdicts
+    if not verdicts.empty:
+        points = pd.DataFrame({
+            "label": [f"{r.workload}\n{r.size} {r.cache}" for r in verdicts.itertuples()],
+            "ratio": verdicts["ratio"], "low": verdicts["ci_low"], "high": verdicts["ci_high"],
+            "verdict": verdicts["verdict"].fillna(""), "threshold": verdicts["threshold"],
+        })
+        return points, True
+    ratios = backend_ratios(data.measurements)
+    if ratios.empty:
+        return pd.DataFrame(), False
+    ratios = ratios.sort_values("timestamp", kind="stable")
+    latest = ratios.groupby(["source", "workload", "size"], dropna=False).tail(1)
+    points = pd.DataFrame({
+        "label": [f"{r.workload.rsplit('.', 1)[-1]}\n{r.size} ({r.source})" for r in latest.itertuples()],
+        "ratio": latest["value"], "low": np.nan, "high": np.nan, "verdict": "", "threshold": np.nan,
+    })
+    return points.reset_index(drop=True), False
+
+
+def build_ratio_figure(data: ReportData) -> Figure | None:
+    """memmap/RAM ratio per workload with interval whiskers and the threshold line."""
+    points, judged = _ratio_points(data)
+    if points.empty:
+        return None
+    figure = Figure(figsize=(max(6.0, 1.3 * len(points) + 2), 4.2), layout="constrained")
+    axes = figure.add_subplot()
+    x = np.arange(len(points))
+    for index, row in points.iterrows():
+        colour = VERDICT_COLOURS.get(row["verdict"], NEUTRAL_COLOUR)
+        if judged and pd.notna(row["low"]) and pd.notna(row["high"]):
+            error = [[row["ratio"] - row["low"]], [row["high"] - row["ratio"]]]
+            axes.errorbar(x[index], row["ratio"], yerr=error, fmt="o", color=colour, capsize=6, markersize=7)
+        else:
+            axes.plot(x[index], row["ratio"], "o", color=colour, markersize=7)
+    thresholds = sorted(set(points["threshold"].dropna()))
+    if not thresholds and data.summary is not None and data.summary.threshold is not None:
+        thresholds = [data.summary.threshold]
+    for threshold in thresholds:
+        axes.axhline(threshold, color=VERDICT_COLOURS["FAIL"], linestyle="--", linewidth=1.2,
+                     label=f"threshold {threshold:g}")
+    axes.axhline(1.0, color="#6e7781", linewidth=0.8, label="parity (1.0)")
+    axes.set_xticks(x, points["label"], fontsize=8)
+    axes.set_xlim(-0.6, len(points) - 0.4)
+    axes.set_ylabel("memmap / RAM time")
+    axes.set_title("memmap/RAM ratio per workload" + (" (95% interval)" if judged else " (benchmark medians)"))
+    axes.legend(loc="best", fontsize=8)
+    axes.grid(axis="y", alpha=0.3)
+    return figure
+
+
+MEMORY_LINES = (
+    ("pss_anon_bytes", "Pss_Anon (anonymous)", "-", "o"),
+    ("rss_anon_bytes", "RssAnon (anonymous)", "-", "s"),
+    ("rss_file_bytes", "RssFile (file-backed)", "--", "^"),
+    ("file_blocks_bytes", "file blocks on disk (file-backed)", "--", "v"),
+    ("file_bytes", "file size (mapped)", ":", None),
+)
+
+
+def build_memory_figure(data: ReportData) -> Figure | None:
+    """Memory vs grid size on log-log axes, anonymous (flat is good) vs file-backed."""
+    memory = data.measurements[(data.measurements["source"] == "harness") & (data.measurements["workload"] == "memory")]
+    wide = memory.pivot_table(index="size", columns="statistic", values="value", aggfunc="first").sort_index()
+    if wide.empty:
+        return None
+    x_column = "grid_bytes" if "grid_bytes" in wide else None
+    x = wide[x_column] if x_column else wide.index.to_series().astype(float)
+    figure = Figure(figsize=(7.0, 4.2), layout="constrained")
+    axes = figure.add_subplot()
+    for statistic, label, style, marker in MEMORY_LINES:
+        if statistic in wide and wide[statistic].notna().any():
+            axes.plot(x, wide[statistic], linestyle=style, marker=marker, label=label)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("grid size (bytes)" if x_column else "grid side (cells)")
+    axes.set_ylabel("bytes")
+    axes.set_title("Memory vs grid size (each size in a fresh process)")
+    axes.legend(loc="best", fontsize=8)
+    axes.grid(which="both", alpha=0.3)
+    return figure
+
+
+def build_history_figure(data: ReportData) -> Figure | None:
+    """asv memmap/RAM ratio of each benchmark across commits; None with fewer than two commits."""
+    ratios = backend_ratios(data.measurements)
+    ratios = ratios[ratios["source"] == "asv"]
+    if ratios["commit"].nunique() < 2:
+        return None
+    ratios = ratios.sort_values("timestamp", kind="stable")
+    order = list(dict.fromkeys(ratios["commit"]))  # commits in date order
+    figure = Figure(figsize=(max(8.0, 0.6 * len(order) + 5), 4.2), layout="constrained")
+    axes = figure.add_subplot()
+    for (workload, size), series in ratios.groupby(["workload", "size"], dropna=False, sort=True):
+        positions = [order.index(commit) for commit in series["commit"]]
+        label = workload.split(".", 1)[-1] + ("" if pd.isna(size) else f" [{size}]")
+        axes.plot(positions, series["value"], marker="o", label=label)
+    if data.summary is not None and data.summary.threshold is not None:
+        axes.axhline(data.summary.threshold, color=VERDICT_COLOURS["FAIL"], linestyle="--",
+                     linewidth=1.2, label=f"threshold {data.summary.threshold:g}")
+    axes.axhline(1.0, color="#6e7781", linewidth=0.8)
+    axes.set_xticks(range(len(order)), [commit[:8] for commit in order], rotation=45, fontsize=8)
+    axes.set_xlabel("commit (oldest → newest)")
+    axes.set_ylabel("memmap / RAM (median time)")
+    axes.set_xlim(-0.5, len(order) - 0.5)
+    axes.set_title("asv history of the memmap/RAM ratio")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # outside: lines stay visible
+    axes.grid(axis="y", alpha=0.3)
+    return figure
+
+
+def build_plots(data: ReportData) -> list[Plot]:
+    """Every plot that the data supports, rendered to PNG bytes (pure: nothing is written)."""
+    builders = (
+        ("plot_ratios", "memmap/RAM ratio per workload", build_ratio_figure),
+        ("plot_memory", "Memory vs grid size (log-log)", build_memory_figure),
+        ("plot_history", "asv ratio history across commits", build_history_figure),
+    )
+    plots = []
+    for name, caption, build in builders:
+        figure = build(data)
+        if figure is not None:
+            plots.append(Plot(name, caption, figure_png(figure)))
+    return plots
+
+
+def write_plots(plots: list[Plot], directory: Path) -> list[Path]:
+    """Write each plot as <name>.png in `directory`."""
+    paths = []
+    for plot in plots:
+        path = directory / f"{plot.name}.png"
+        path.write_bytes(plot.png)
+        paths.append(path)
+    return paths
