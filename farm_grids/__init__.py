@@ -20,7 +20,7 @@ from farm_grids.stores import (
     RamStore,
     cleanup_stale,
 )
-from farm_grids.windows import read_window, read_windows
+from farm_grids.windows import WindowPlan, plan_windows, read_planned_windows, read_window, read_windows
 
 __version__ = "0.1.0"
 
@@ -40,7 +40,10 @@ __all__ = [
     "ReadOnlyGridError",
     "StorageDirectoryError",
     "StoreClosedError",
+    "WindowPlan",
     "cleanup_stale",
+    "plan_windows",
+    "read_planned_windows",
     "read_window",
     "read_windows",
 ]

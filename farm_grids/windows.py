@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -11,6 +12,9 @@ from numpy.lib.stride_tricks import as_strided
 from farm_grids.errors import InvalidGridSpecError
 
 __all__ = [
+    "WindowPlan",
+    "plan_windows",
+    "read_planned_windows",
     "read_window",
     "read_windows",
     "validate_bound",
@@ -21,7 +25,7 @@ __all__ = [
 
 # Windows copied per fancy-index call when writing into a caller's buffer: small enough
 # that the temporary stays in cache, large enough to amortise the call.
-_OUT_CHUNK = 256
+_OUT_CHUNK = 1024
 
 
 def validate_bound(value: object, label: str) -> int:
@@ -129,6 +133,54 @@ def _window_view(grid: np.ndarray, side: int) -> np.ndarray:
     )
 
 
+@dataclass(frozen=True)
+class WindowPlan:
+    """Where each of N square windows lies in a grid of one shape: computed once, read many.
+
+    Every world layer of an environment has the same shape and the agents the same
+    centres, so one plan serves all layers of an observation pass.
+    """
+
+    shape: tuple[int, int]
+    radius: int
+    count: int
+    positions: np.ndarray  # flat origin y0 * W + x0 of each interior window
+    interior: np.ndarray | None  # rows of ``out`` the interior windows go to; None: all
+    edge: np.ndarray  # rows of ``out`` whose windows cross the grid's edge
+    edge_rows: np.ndarray  # (E, S, 1) clipped source rows of the edge windows
+    edge_cols: np.ndarray  # (E, 1, S) clipped source columns
+    edge_inside: np.ndarray  # (E, S, S) True where the edge window lies inside the grid
+
+    @property
+    def side(self) -> int:
+        return 2 * self.radius + 1
+
+
+def plan_windows(shape: tuple[int, int], ys: object, xs: object, radius: int) -> WindowPlan:
+    """Validate the centres once and split them into interior and edge windows."""
+    y, x = validate_centres(ys, xs)
+    r = validate_radius(radius)
+    height, width = shape
+    interior = (y >= r) & (y < height - r) & (x >= r) & (x < width - r)
+    all_interior = bool(interior.all())
+    edge = np.flatnonzero(~interior)
+    offsets = np.arange(-r, r + 1)
+    rows = y[edge, None, None] + offsets[None, :, None]
+    cols = x[edge, None, None] + offsets[None, None, :]
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    return WindowPlan(
+        shape=(int(height), int(width)),
+        radius=r,
+        count=int(y.shape[0]),
+        positions=(y[interior] - r) * width + (x[interior] - r),
+        interior=None if all_interior else np.flatnonzero(interior),
+        edge=edge,
+        edge_rows=np.clip(rows, 0, height - 1),
+        edge_cols=np.clip(cols, 0, width - 1),
+        edge_inside=inside,
+    )
+
+
 def read_windows(
     grid: np.ndarray,
     ys: object,
@@ -145,47 +197,46 @@ def read_windows(
     ``out`` (shape ``(N, S, S)``, the output dtype; it may be a strided view such as
     ``obs[:, channel]``) may be reused across calls to avoid faulting in fresh pages.
     """
-    y, x = validate_centres(ys, xs)
-    r = validate_radius(radius)
+    plan = plan_windows(grid.shape, ys, xs, radius)
+    return read_planned_windows(grid, plan, normalize_by=normalize_by, out=out, out_dtype=out_dtype)
+
+
+def read_planned_windows(
+    grid: np.ndarray,
+    plan: WindowPlan,
+    *,
+    normalize_by: float | None = None,
+    out: np.ndarray | None = None,
+    out_dtype: np.dtype | type = np.float32,
+) -> np.ndarray:
+    """``read_windows`` with the centres already planned by ``plan_windows``."""
+    if not isinstance(plan, WindowPlan) or tuple(grid.shape) != plan.shape:
+        raise InvalidGridSpecError(
+            f"window plan is for shape {getattr(plan, 'shape', None)}, grid is {grid.shape}"
+        )
     norm = validate_normalizer(normalize_by)
-    side = 2 * r + 1
-    count = y.shape[0]
-    out = _prepare_out(out, (count, side, side), out_dtype)
-    height, width = grid.shape
-    interior = (y >= r) & (y < height - r) & (x >= r) & (x < width - r)
-    positions = (y[interior] - r) * width + (x[interior] - r)
-    all_interior = bool(interior.all())
+    side = plan.side
+    out = _prepare_out(out, (plan.count, side, side), out_dtype)
     if not grid.flags.c_contiguous:
         grid = np.ascontiguousarray(grid)  # stores are contiguous; this guards foreign arrays
-    if positions.size:
+    if plan.positions.size:
         view = _window_view(grid, side)
-        if out is None and all_interior and grid.dtype == np.dtype(out_dtype):
-            out = view[positions]  # fancy indexing returns a fresh array: the fast path
+        if out is None and plan.interior is None and grid.dtype == np.dtype(out_dtype):
+            out = view[plan.positions]  # fancy indexing returns a fresh array: the fast path
         else:
             if out is None:
-                out = np.empty((count, side, side), dtype=out_dtype)
-            _gather_into(view, positions, out, None if all_interior else np.flatnonzero(interior))
+                out = np.empty((plan.count, side, side), dtype=out_dtype)
+            _gather_into(view, plan.positions, out, plan.interior)
     elif out is None:
-        out = np.empty((count, side, side), dtype=out_dtype)
-    if not all_interior:
-        edge = np.flatnonzero(~interior)
-        out[edge] = _padded_windows(grid, y[edge], x[edge], r)
+        out = np.empty((plan.count, side, side), dtype=out_dtype)
+    if plan.edge.size and grid.size == 0:
+        out[plan.edge] = 0
+    elif plan.edge.size:
+        values = grid[plan.edge_rows, plan.edge_cols]
+        out[plan.edge] = np.where(plan.edge_inside, values, np.zeros((), dtype=grid.dtype))
     if norm is not None:
         np.divide(out, norm, out=out, casting="unsafe")
     return out
-
-
-def _padded_windows(grid: np.ndarray, ys: np.ndarray, xs: np.ndarray, r: int) -> np.ndarray:
-    """Windows that cross the grid's edge, gathered at once with outside cells set to zero."""
-    height, width = grid.shape
-    offsets = np.arange(-r, r + 1)
-    rows = ys[:, None, None] + offsets[None, :, None]
-    cols = xs[:, None, None] + offsets[None, None, :]
-    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-    if height == 0 or width == 0:
-        return np.zeros(inside.shape, dtype=grid.dtype)
-    values = grid[np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)]
-    return np.where(inside, values, np.zeros((), dtype=grid.dtype))
 
 
 def _gather_into(

@@ -19,7 +19,14 @@ from farm_grids.errors import (
     ReadOnlyGridError,
     StoreClosedError,
 )
-from farm_grids.windows import read_window, read_windows, validate_bound, validate_centres
+from farm_grids.windows import (
+    WindowPlan,
+    read_planned_windows,
+    read_window,
+    read_windows,
+    validate_bound,
+    validate_centres,
+)
 
 __all__ = ["GridInfo", "GridStore", "SUPPORTED_DTYPES", "VALID_MODES", "validate_dtype"]
 
@@ -338,6 +345,17 @@ class GridStore(abc.ABC):
         return read_windows(
             self._entry(name).view, ys, xs, radius, normalize_by=normalize_by, out=out
         )
+
+    def get_planned_windows(
+        self,
+        name: str,
+        plan: WindowPlan,
+        *,
+        normalize_by: float | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``get_windows`` with centres planned once by ``farm_grids.windows.plan_windows``."""
+        return read_planned_windows(self._entry(name).view, plan, normalize_by=normalize_by, out=out)
 
     # -- helpers ------------------------------------------------------------------------
     def _check_open(self) -> None:

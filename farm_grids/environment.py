@@ -1,0 +1,257 @@
+"""Environment: composes the grid managers, holds agents, and builds their observations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import torch
+
+from farm_grids.agents import AgentTable, HpRaster
+from farm_grids.channels import ChannelBehavior, ChannelRegistry, default_registry
+from farm_grids.config import SimulationConfig
+from farm_grids.errors import ConfigError, InvalidGridSpecError
+from farm_grids.managers import (
+    TEMPORAL_CHANNELS,
+    EnvironmentalGridManager,
+    GridManager,
+    ResourceManager,
+    TemporalGridManager,
+)
+from farm_grids.observation import build_observations, fov_disk, resolve_device, to_tensor
+from farm_grids.sparse_events import SparseEventLayer
+
+__all__ = ["Environment"]
+
+
+class Environment:
+    """One simulated world: environmental layers, temporal channels, resources and agents.
+
+    Each manager composes one store, RAM or memmap per ``config.memmap.use_for_*``.
+    ``temporal_world_layers=False`` keeps transient events as sparse lists instead of
+    dense world grids (the fallback path of the transient channels).
+    """
+
+    def __init__(
+        self,
+        config: SimulationConfig | None = None,
+        *,
+        channels: ChannelRegistry | None = None,
+        temporal_world_layers: bool = True,
+        environmental: EnvironmentalGridManager | None = None,
+        temporal: TemporalGridManager | None = None,
+        resources: ResourceManager | None = None,
+    ) -> None:
+        self.config = config if config is not None else SimulationConfig()
+        cfg = self.config
+        if cfg.memmap.mode != "w+":
+            raise ConfigError(
+                f"memmap.mode: an Environment creates its grids (mode 'w+'); got {cfg.memmap.mode!r}. "
+                "Reopen a saved run's grids with MemmapManager.open(manifest, mode)."
+            )
+        self.device = resolve_device(cfg.observation.device)
+        self.height, self.width = cfg.height, cfg.width
+        self.channels = channels.copy() if channels is not None else default_registry()
+        self.fov_disk = fov_disk(cfg.observation.radius, cfg.observation.fov_radius)
+        self._managers: list[GridManager] = []
+        try:
+            self.environmental = environmental or EnvironmentalGridManager(
+                cfg.height, cfg.width, memmap_config=cfg.memmap, simulation_id=cfg.simulation_id
+            )
+            self._managers.append(self.environmental)
+            self.temporal = temporal
+            if self.temporal is None and temporal_world_layers:
+                self.temporal = TemporalGridManager(
+                    cfg.height, cfg.width, memmap_config=cfg.memmap,
+                    simulation_id=cfg.simulation_id, observation_config=cfg.observation,
+                )
+            if self.temporal is not None:
+                self._managers.append(self.temporal)
+            self.resources = resources or ResourceManager(
+                cfg.height, cfg.width, resource_config=cfg.resources, memmap_config=cfg.memmap,
+                simulation_id=cfg.simulation_id, seed=cfg.seed,
+            )
+            self._managers.append(self.resources)
+        except BaseException:
+            self._close_managers(delete_files=True)  # a failed set-up leaves no files behind
+            raise
+        self.sparse_events = {
+            name: SparseEventLayer(cfg.height, cfg.width) for name in TEMPORAL_CHANNELS
+        }
+        self.agents = AgentTable(cfg.height, cfg.width)
+        self.hp_raster = HpRaster(self.agents)
+        self._memory: dict[str, np.ndarray] = {}
+        self.tick = 0
+        self._closed = False
+
+    # -- agents -----------------------------------------------------------------------------
+    def add_agents(self, ys: object, xs: object, *, team: object = 0, hp: object = 1.0) -> np.ndarray:
+        """Add agents at ``(ys[i], xs[i])``; returns their ids (dense, in order)."""
+        return self.agents.add(ys, xs, team=team, hp=hp)
+
+    def move_agents(self, ids: object, ys: object, xs: object) -> None:
+        self.agents.move(ids, ys, xs)
+
+    def set_hp(self, ids: object, hp: object) -> None:
+        self.agents.set_hp(ids, hp)
+
+    def kill(self, ids: object) -> None:
+        self.agents.kill(ids)
+
+    @property
+    def num_agents(self) -> int:
+        return len(self.agents)
+
+    # -- world ------------------------------------------------------------------------------
+    def set_environmental_layer(self, name: str, grid: object) -> None:
+        self.environmental.set(name, grid)
+
+    def deposit_temporal_events(
+        self,
+        channel: str,
+        ys: object,
+        xs: object,
+        values: object,
+        *,
+        accumulate: bool = True,
+        clip_max: float | None = 1.0,
+    ) -> int:
+        """Deposit events on a transient channel: into its world grid, or its sparse list."""
+        if self.temporal is not None:
+            return self.temporal.deposit(channel, ys, xs, values, accumulate=accumulate, clip_max=clip_max)
+        self.channels.index(channel)
+        if channel not in self.sparse_events:
+            raise InvalidGridSpecError(f"channel {channel!r} is not a transient channel")
+        if clip_max is not None and clip_max < 0:
+            raise InvalidGridSpecError(f"clip_max must be >= 0, got {clip_max!r}")
+        return self.sparse_events[channel].deposit(ys, xs, values, accumulate=accumulate, clip_max=clip_max)
+
+    @property
+    def world_driven_channels(self) -> frozenset[str]:
+        """DYNAMIC channels fed by a world grid that the world decays; never decayed per agent."""
+        return frozenset(
+            spec.name
+            for spec in self.channels
+            if spec.behavior is ChannelBehavior.DYNAMIC and spec.world_layer in self.sparse_events
+        )
+
+    def agent_memory(self, channel: str) -> np.ndarray:
+        """Per-agent (N, S, S) memory of a DYNAMIC channel that is not world-driven."""
+        size = self.config.observation.size
+        memory = self._memory.get(channel)
+        if memory is None or memory.shape[0] < self.num_agents:
+            grown = np.zeros((self.num_agents, size, size), dtype=np.float32)
+            if memory is not None:
+                grown[: memory.shape[0]] = memory
+            self._memory[channel] = memory = grown
+        return memory
+
+    def update(self) -> None:
+        """One tick: world-level decay, resource regrowth, per-agent decay, flush per policy."""
+        obs = self.config.observation
+        if self.temporal is not None:
+            self.temporal.apply_decay()
+        else:
+            for name, layer in self.sparse_events.items():
+                layer.decay(self.temporal_gamma(name), obs.decay_floor)
+        self.resources.regrow()
+        self._decay_agent_memory()
+        if self.config.memmap.flush_policy == "tick":
+            self.flush()  # once per tick for every store, not once per channel
+        self.tick += 1
+
+    def temporal_gamma(self, channel: str) -> float:
+        obs = self.config.observation
+        return {"DAMAGE_HEAT": obs.gamma_dmg, "TRAILS": obs.gamma_trail, "ALLY_SIGNAL": obs.gamma_sig}[channel]
+
+    def _decay_agent_memory(self) -> None:
+        agent_decayed = [
+            spec for spec in self.channels
+            if spec.behavior is ChannelBehavior.DYNAMIC and spec.name not in self.world_driven_channels
+        ]
+        if not agent_decayed or self.num_agents == 0:
+            return
+        live = np.flatnonzero(self.agents.alive)
+        fresh = self._observe_array(live, batched=True)
+        for spec in agent_decayed:
+            memory = self.agent_memory(spec.name)
+            plane = fresh[:, self.channels.index(spec.name)]
+            memory[live] = plane * np.float32(spec.gamma)
+
+    # -- observations -------------------------------------------------------------------------
+    def _observe_array(self, ids: np.ndarray, *, batched: bool) -> np.ndarray:
+        size = self.config.observation.size
+        out = np.zeros((ids.size, len(self.channels), size, size), dtype=np.float32)
+        live = self.agents.alive[ids]
+        if live.all():
+            if ids.size:
+                build_observations(self, ids, out, batched=batched)
+        elif live.any():
+            part = np.empty((int(live.sum()),) + out.shape[1:], dtype=np.float32)
+            build_observations(self, ids[live], part, batched=batched)
+            out[live] = part  # dead agents stay zero
+        return out
+
+    def observe(self, agent_id: int) -> torch.Tensor:
+        """One agent's (C, S, S) observation, read with one window per layer (per-agent path)."""
+        ids = self.agents.check_ids(agent_id)
+        if ids.size != 1:
+            raise InvalidGridSpecError(f"observe takes one agent id, got {agent_id!r}")
+        return to_tensor(self._observe_array(ids, batched=False)[0], self.config.observation.dtype, self.device)
+
+    def observe_all(self) -> torch.Tensor:
+        """Every agent's observation as one (N, C, S, S) tensor, in agent-id order.
+
+        Each world layer is read once for all agents. The tensor is freshly allocated on
+        every call, so it may be kept across ticks; for float32 on the CPU it shares memory
+        with a numpy array (``tensor.numpy()``) and costs no copy.
+        """
+        ids = np.arange(self.num_agents, dtype=np.intp)
+        return to_tensor(self._observe_array(ids, batched=True), self.config.observation.dtype, self.device)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Back to the initial world: no agents, no events, seeded resources; layers kept."""
+        if self.temporal is not None:
+            self.temporal.clear_all()
+        for layer in self.sparse_events.values():
+            layer.clear()
+        self.resources.reset()
+        self.agents.clear()
+        self._memory.clear()
+        self.tick = 0
+
+    def files(self) -> list[Path]:
+        return [path for manager in self._managers for path in manager.files()]
+
+    @property
+    def managers(self) -> tuple[GridManager, ...]:
+        return tuple(self._managers)
+
+    def flush(self) -> None:
+        for manager in self._managers:
+            manager.flush()
+
+    def close(self) -> None:
+        """Flush and close every store; delete the files when ``delete_on_close``."""
+        if self._closed:
+            return
+        self._closed = True
+        self._close_managers(delete_files=self.config.memmap.delete_on_close)
+        self.hp_raster.close()
+
+    def _close_managers(self, *, delete_files: bool) -> None:
+        for manager in self._managers:
+            manager.close(delete_files=delete_files)
+
+    def __enter__(self) -> Environment:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

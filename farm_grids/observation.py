@@ -1,0 +1,148 @@
+"""Building (N, C, S, S) observations from world layers, and handing them to torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from farm_grids.channels import ChannelBehavior
+from farm_grids.errors import InvalidGridSpecError
+
+if TYPE_CHECKING:
+    from farm_grids.environment import Environment
+
+__all__ = ["ObservationContext", "build_observations", "fov_disk", "resolve_device", "to_tensor"]
+
+_TORCH_DTYPES = {
+    "float16": torch.float16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "bfloat16": torch.bfloat16,
+}
+
+
+def fov_disk(radius: int, fov_radius: int) -> np.ndarray:
+    """The (S, S) float32 field-of-view mask: 1 inside the disk of ``fov_radius``."""
+    offsets = np.arange(-radius, radius + 1)
+    dist2 = offsets[:, None] ** 2 + offsets[None, :] ** 2
+    return (dist2 <= fov_radius * fov_radius).astype(np.float32)
+
+
+@dataclass
+class ObservationContext:
+    """What a channel handler sees: the environment and the agents being observed.
+
+    ``batched`` picks the read strategy: one ``get_windows`` call for all agents, or one
+    ``get_window`` per agent (the per-agent path ``observe`` uses).
+    """
+
+    env: Environment
+    ys: np.ndarray
+    xs: np.ndarray
+    teams: np.ndarray
+    hp: np.ndarray
+    radius: int
+    fov_disk: np.ndarray
+    batched: bool
+    planes: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def gather(self, source: Any, name: str, out: np.ndarray, *, normalize_by: float | None = None) -> None:
+        """Fill ``out`` with the windows of grid ``name`` of a manager or store."""
+        r = self.radius
+        if self.batched:
+            source.get_windows(name, self.ys, self.xs, r, normalize_by=normalize_by, out=out)
+            return
+        for i, (y, x) in enumerate(zip(self.ys.tolist(), self.xs.tolist())):
+            out[i] = source.get_window(name, y - r, y + r + 1, x - r, x + r + 1, normalize_by=normalize_by)
+
+    def gather_layer(self, layer: str, out: np.ndarray, *, unset_value: float = 0.0) -> None:
+        environmental = self.env.environmental
+        if environmental.is_set(layer):
+            self.gather(environmental, layer, out)
+        else:
+            out[...] = unset_value
+
+    def gather_transient(self, channel: str, out: np.ndarray) -> None:
+        """Dense window of the world grid when there is one; sparse events otherwise."""
+        temporal = self.env.temporal
+        if temporal is not None:
+            if temporal.has_any_data(channel):
+                self.gather(temporal, channel, out)
+            else:
+                out[...] = 0  # a channel that never held data costs no read
+        else:
+            self.env.sparse_events[channel].windows(self.ys, self.xs, self.radius, out)
+
+    def team_hp_windows(self, out: np.ndarray, *, allies: bool) -> None:
+        """Allies' (own team, self removed) or enemies' (other teams) HP around each agent."""
+        raster = self.env.hp_raster
+        out[...] = 0
+        for team in raster.teams():
+            grid = raster.grid_name(team)
+            members = self.teams == team if allies else self.teams != team
+            if not members.any():
+                continue
+            windows = np.empty((int(members.sum()),) + out.shape[1:], dtype=out.dtype)
+            sub = ObservationContext(
+                self.env, self.ys[members], self.xs[members], self.teams[members],
+                self.hp[members], self.radius, self.fov_disk, self.batched,
+            )
+            sub.gather(raster.store, grid, windows)
+            if allies:
+                windows[:, self.radius, self.radius] -= self.hp[members]
+                out[members] = windows
+            else:
+                out[members] += windows
+
+    def computed(self, name: str) -> np.ndarray | None:
+        """A channel plane already built in this pass, if any."""
+        return self.planes.get(name)
+
+
+def build_observations(env: Environment, agent_ids: np.ndarray, out: np.ndarray, *, batched: bool) -> None:
+    """Write the (n, C, S, S) observations of living ``agent_ids`` into ``out``."""
+    agents = env.agents
+    env.hp_raster.refresh()
+    obs = env.config.observation
+    ctx = ObservationContext(
+        env=env,
+        ys=agents.ys[agent_ids],
+        xs=agents.xs[agent_ids],
+        teams=agents.team[agent_ids],
+        hp=agents.hp[agent_ids],
+        radius=obs.radius,
+        fov_disk=env.fov_disk,
+        batched=batched,
+    )
+    for index, spec in enumerate(env.channels):
+        plane = out[:, index]
+        spec.handler(ctx, plane)
+        if spec.behavior is ChannelBehavior.DYNAMIC and spec.name not in env.world_driven_channels:
+            np.maximum(plane, env.agent_memory(spec.name)[agent_ids], out=plane)
+        ctx.planes[spec.name] = plane
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InvalidGridSpecError(f"unknown torch device {device!r}") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        # Never fall back to the CPU silently: the caller asked for a GPU.
+        raise InvalidGridSpecError(f"device {device!r} requested but CUDA is not available")
+    return resolved
+
+
+def to_tensor(array: np.ndarray, dtype: str, device: torch.device) -> torch.Tensor:
+    """Zero-copy for float32 on the CPU; otherwise convert, via pinned memory for CUDA."""
+    try:
+        torch_dtype = _TORCH_DTYPES[dtype]
+    except KeyError:
+        raise InvalidGridSpecError(f"unsupported observation dtype {dtype!r}") from None
+    tensor = torch.from_numpy(array)
+    if device.type == "cpu":
+        return tensor if torch_dtype == torch.float32 else tensor.to(torch_dtype)
+    return tensor.pin_memory().to(device, dtype=torch_dtype, non_blocking=True)

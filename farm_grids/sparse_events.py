@@ -1,0 +1,86 @@
+"""Sparse (y, x, value) event layers: the fallback for transient channels without a world grid."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from farm_grids.errors import InvalidGridSpecError
+from farm_grids.windows import validate_centres
+
+__all__ = ["SparseEventLayer"]
+
+
+class SparseEventLayer:
+    """Events in world coordinates, one value per cell, decayed at the world level.
+
+    The arithmetic mirrors a dense float32 grid (accumulate, clip, multiply by gamma), so
+    the dense and sparse paths give the same observation for the same deposits.
+    """
+
+    def __init__(self, height: int, width: int, dtype: object = np.float32) -> None:
+        self.height = height
+        self.width = width
+        self.dtype = np.dtype(dtype)
+        self.cells = np.empty(0, dtype=np.intp)  # sorted flat indices y * width + x
+        self.values = np.empty(0, dtype=self.dtype)
+
+    def __len__(self) -> int:
+        return int(self.cells.size)
+
+    def deposit(
+        self,
+        ys: object,
+        xs: object,
+        values: object,
+        *,
+        accumulate: bool = True,
+        clip_max: float | None = None,
+    ) -> int:
+        rows, cols = validate_centres(ys, xs)
+        amounts = np.asarray(values, dtype=np.float64)
+        if amounts.ndim == 0:
+            amounts = np.full(rows.shape, float(amounts))
+        if amounts.shape != rows.shape:
+            raise InvalidGridSpecError(
+                f"values must be a scalar or have length {rows.shape[0]}, got shape {amounts.shape}"
+            )
+        keep = (rows >= 0) & (rows < self.height) & (cols >= 0) & (cols < self.width)
+        flat = rows[keep] * self.width + cols[keep]
+        amounts = amounts[keep].astype(self.dtype)
+        if flat.size == 0:
+            return 0
+        cells = np.union1d(self.cells, flat)
+        merged = np.zeros(cells.size, dtype=self.dtype)
+        merged[np.searchsorted(cells, self.cells)] = self.values
+        slots = np.searchsorted(cells, flat)
+        if accumulate:
+            np.add.at(merged, slots, amounts)
+        else:
+            reversed_unique, first = np.unique(slots[::-1], return_index=True)
+            merged[reversed_unique] = amounts[::-1][first]
+        if clip_max is not None:
+            touched = np.unique(slots)
+            merged[touched] = np.minimum(merged[touched], self.dtype.type(clip_max))
+        self.cells, self.values = cells, merged
+        return int(flat.size)
+
+    def decay(self, gamma: float, floor: float = 0.0) -> None:
+        np.multiply(self.values, self.dtype.type(gamma), out=self.values)
+        if floor > 0.0:
+            keep = np.abs(self.values) >= floor
+            self.cells, self.values = self.cells[keep], self.values[keep]
+
+    def clear(self) -> None:
+        self.cells = np.empty(0, dtype=np.intp)
+        self.values = np.empty(0, dtype=self.dtype)
+
+    def windows(self, ys: np.ndarray, xs: np.ndarray, radius: int, out: np.ndarray) -> None:
+        """Rasterise the events around each centre into ``out`` (N, S, S); zeros elsewhere."""
+        out[...] = 0
+        if self.cells.size == 0:
+            return
+        ey, ex = np.divmod(self.cells, self.width)
+        for i, (y, x) in enumerate(zip(ys.tolist(), xs.tolist())):
+            near = (np.abs(ey - y) <= radius) & (np.abs(ex - x) <= radius)
+            if near.any():
+                out[i, ey[near] - y + radius, ex[near] - x + radius] = self.values[near]

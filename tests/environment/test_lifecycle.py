@@ -1,0 +1,130 @@
+"""Environment files, close/delete_on_close, reset, and bad input that leaves the world unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from farm_grids import GridNotFoundError, InvalidGridSpecError, MemmapManager
+from farm_grids.agents import UnknownAgentError
+from farm_grids.channels import UnknownChannelError
+from farm_grids.environment import Environment
+from farm_grids.errors import ConfigError, StorageDirectoryError
+
+from .conftest import edge_agents, make_config, random_world
+
+
+def test_delete_on_close_removes_every_file(tmp_path):
+    env = Environment(make_config(tmp_path, "memmap", delete_on_close=True))
+    random_world(env, 0)
+    files = env.files()
+    assert len(files) >= 7 and all(p.exists() for p in files)
+    env.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_keep_files_and_reopen(tmp_path):
+    env = Environment(make_config(tmp_path, "memmap", delete_on_close=False))
+    random_world(env, 0)
+    obstacles = env.environmental.get("OBSTACLES").copy()
+    heat = env.temporal.get("DAMAGE_HEAT").copy()
+    env.update()
+    manifests = {m.store.namespace: m.store.manifest_path for m in env.managers}
+    env.close()
+    with MemmapManager.open(manifests["env"], mode="r") as reader:
+        assert np.array_equal(reader.get("OBSTACLES"), obstacles)
+    gamma = np.float32(env.config.observation.gamma_dmg)
+    with MemmapManager.open(manifests["temporal"], mode="r") as reader:
+        assert np.array_equal(reader.get("DAMAGE_HEAT"), heat * gamma)
+
+
+def test_reset_clears_agents_and_events(tmp_path):
+    with Environment(make_config(tmp_path, "ram")) as env:
+        before = env.resources.get().copy()
+        random_world(env, 1)
+        edge_agents(env, 1)
+        env.resources.consume([0, 1, 2], [0, 1, 2], [5.0, 5.0, 5.0])
+        env.update()
+        env.reset()
+        assert env.num_agents == 0 and env.tick == 0
+        assert not env.temporal.get("TRAILS").any()
+        assert np.array_equal(env.resources.get(), before)
+        assert env.environmental.is_set("OBSTACLES")
+
+
+def _snapshot(env):
+    return (
+        env.num_agents,
+        env.agents.ys.copy(),
+        env.agents.hp.copy(),
+        {name: env.environmental.get(name).copy() for name in env.environmental.names()},
+        env.observe_all().clone(),
+    )
+
+
+def _same(a, b):
+    assert a[0] == b[0]
+    assert np.array_equal(a[1], b[1]) and np.array_equal(a[2], b[2])
+    assert a[3].keys() == b[3].keys() and all(np.array_equal(a[3][k], b[3][k]) for k in a[3])
+    assert torch.equal(a[4], b[4])
+
+
+@pytest.mark.parametrize(
+    "action, error",
+    [
+        (lambda env: env.observe(10_000), UnknownAgentError),
+        (lambda env: env.observe(-1), GridNotFoundError),
+        (lambda env: env.move_agents([0], [999], [0]), InvalidGridSpecError),
+        (lambda env: env.add_agents([0, 1], [0, 48]), InvalidGridSpecError),
+        (lambda env: env.add_agents([-1], [0]), InvalidGridSpecError),
+        (lambda env: env.add_agents([0, 1], [0]), InvalidGridSpecError),
+        (lambda env: env.add_agents([0], [0], hp=float("nan")), InvalidGridSpecError),
+        (lambda env: env.add_agents([0.5], [0]), InvalidGridSpecError),
+        (lambda env: env.set_hp([0], -1.0), InvalidGridSpecError),
+        (lambda env: env.kill([99999]), UnknownAgentError),
+        (lambda env: env.set_environmental_layer("OBSTACLES", np.ones((3, 3))), InvalidGridSpecError),
+        (lambda env: env.set_environmental_layer("LAVA", np.ones((48, 48))), GridNotFoundError),
+        (lambda env: env.deposit_temporal_events("SMELL", [1], [1], 1.0), GridNotFoundError),
+        (lambda env: env.deposit_temporal_events("TRAILS", [1], [1], 1.0, clip_max=-1.0), InvalidGridSpecError),
+        (lambda env: env.deposit_temporal_events("TRAILS", [1, 2], [1], 1.0), InvalidGridSpecError),
+        (lambda env: env.channels.index("SMELL"), UnknownChannelError),
+    ],
+)
+@pytest.mark.parametrize("dense", [True, False])
+def test_bad_input_is_typed_and_changes_nothing(tmp_path, backend, action, error, dense):
+    with Environment(make_config(tmp_path, backend), temporal_world_layers=dense) as env:
+        random_world(env, 2)
+        edge_agents(env, 2)
+        before = _snapshot(env)
+        with pytest.raises(error):
+            action(env)
+        _same(before, _snapshot(env))
+
+
+def test_unknown_errors_are_key_and_value_errors():
+    assert issubclass(UnknownAgentError, KeyError)
+    assert issubclass(UnknownChannelError, KeyError)
+    assert issubclass(InvalidGridSpecError, ValueError)
+
+
+def test_memmap_setup_failure_raises_and_never_falls_back(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    cfg = make_config(blocker, "memmap")
+    with pytest.raises(StorageDirectoryError):
+        Environment(cfg)
+
+
+def test_environment_refuses_reopen_modes(tmp_path):
+    cfg = make_config(tmp_path, "memmap", overrides={"memmap.mode": "r+"})
+    with pytest.raises(ConfigError, match="memmap.mode"):
+        Environment(cfg)
+
+
+def test_cuda_device_without_cuda_is_an_error(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present here")
+    cfg = make_config(tmp_path, "ram", overrides={"observation.device": "cuda"})
+    with pytest.raises(InvalidGridSpecError, match="CUDA"):
+        Environment(cfg)

@@ -1,0 +1,152 @@
+"""observe_all against per-agent observe, RAM against memmap, dense against sparse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from farm_grids.channels import ChannelBehavior, default_registry
+from farm_grids.environment import Environment
+from farm_grids.sim import WorkloadDriver
+
+from .conftest import edge_agents, make_config, random_world
+
+
+def test_default_channels_in_order(tmp_path):
+    with Environment(make_config(tmp_path, "ram")) as env:
+        assert env.channels.names == (
+            "SELF_HP", "ALLIES_HP", "ENEMIES_HP", "RESOURCES", "OBSTACLES", "TERRAIN_COST",
+            "VISIBILITY", "KNOWN_EMPTY", "DAMAGE_HEAT", "TRAILS", "ALLY_SIGNAL", "GOAL", "LANDMARKS",
+        )
+        assert env.observe_all().shape == (0, 13, 13, 13)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_observe_all_equals_stacked_observe(tmp_path, backend, seed):
+    with Environment(make_config(tmp_path, backend, size=40 + seed)) as env:
+        random_world(env, seed)
+        ids = edge_agents(env, seed)
+        env.kill(ids[5])
+        batch = env.observe_all()
+        stacked = torch.stack([env.observe(int(i)) for i in ids])
+        assert batch.shape == (len(ids), 13, 13, 13)
+        assert torch.equal(batch, stacked)
+        assert not batch[5].any(), "a dead agent observes zeros"
+        assert batch[0].any()
+
+
+def test_ram_and_memmap_bitwise_equal_over_20_ticks(tmp_path):
+    results = {}
+    for backend in ("ram", "memmap"):
+        with Environment(make_config(tmp_path / backend, backend, size=64)) as env:
+            random_world(env, 3)
+            driver = WorkloadDriver(env, 120, teams=3, seed=11)
+            frames = []
+            for _ in range(20):
+                driver.step()
+                frames.append(env.observe_all().clone())
+            results[backend] = torch.stack(frames)
+            if backend == "memmap":
+                assert env.files(), "memmap environment must create files"
+                assert all(m.has_memmap for m in env.managers)
+    assert torch.equal(results["ram"], results["memmap"])
+    assert results["ram"][:, :, 9].any(), "trails must show up"
+
+
+def test_dense_and_sparse_transient_paths_agree(tmp_path):
+    observations = []
+    for dense in (True, False):
+        env = Environment(make_config(tmp_path, "ram"), temporal_world_layers=dense)
+        with env:
+            ids = edge_agents(env, 5)
+            rng = np.random.default_rng(9)
+            for channel in ("DAMAGE_HEAT", "TRAILS", "ALLY_SIGNAL"):
+                for _ in range(3):
+                    n = 80
+                    env.deposit_temporal_events(
+                        channel, rng.integers(-2, 50, n), rng.integers(-2, 50, n), rng.random(n)
+                    )
+                env.update()
+            observations.append(env.observe_all())
+            assert torch.equal(observations[-1], torch.stack([env.observe(int(i)) for i in ids]))
+    assert torch.equal(observations[0], observations[1])
+    assert observations[0][:, 8:11].any()
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_world_driven_channel_decays_exactly_once_per_tick(tmp_path, dense):
+    cfg = make_config(tmp_path, "ram")
+    with Environment(cfg, temporal_world_layers=dense) as env:
+        assert env.world_driven_channels == {"DAMAGE_HEAT", "TRAILS", "ALLY_SIGNAL"}
+        (agent,) = env.add_agents([10], [10])
+        env.deposit_temporal_events("TRAILS", [12], [11], 1.0)
+        trails = env.channels.index("TRAILS")
+        r = cfg.observation.radius
+        gamma = np.float32(cfg.observation.gamma_trail)
+        expected = np.float32(1.0)
+        for _ in range(4):
+            env.update()
+            expected = expected * gamma
+            value = env.observe(agent)[trails, r + 2, r + 1].item()
+            assert value == pytest.approx(float(expected), rel=1e-6)  # double decay would give expected**2
+
+
+def test_custom_dynamic_channel_decays_per_agent(tmp_path):
+    registry = default_registry()
+
+    def beacon(ctx, out):
+        out[...] = 0
+        out[:, ctx.radius, ctx.radius] = np.where(ctx.env.tick == 0, 1.0, 0.0)
+
+    index = registry.register("BEACON", ChannelBehavior.DYNAMIC, beacon, gamma=0.5)
+    with Environment(make_config(tmp_path, "ram"), channels=registry) as env:
+        (agent,) = env.add_agents([5], [5])
+        r = env.config.observation.radius
+        assert env.observe(agent)[index, r, r].item() == 1.0
+        assert "BEACON" not in env.world_driven_channels
+        env.update()
+        assert env.observe(agent)[index, r, r].item() == 0.5
+        env.update()
+        assert env.observe(agent)[index, r, r].item() == 0.25
+
+
+def test_channel_semantics(tmp_path):
+    cfg = make_config(tmp_path, "ram", size=30)
+    with Environment(cfg) as env:
+        r = cfg.observation.radius
+        a, b, c = env.add_agents([10, 10, 11], [10, 12, 10], team=[0, 0, 1], hp=[0.5, 0.25, 0.75])
+        obs = env.observe_all().numpy()
+        idx = env.channels.index
+        assert obs[a, idx("SELF_HP"), r, r] == 0.5
+        assert obs[a, idx("ALLIES_HP"), r, r + 2] == 0.25
+        assert obs[a, idx("ALLIES_HP"), r, r] == 0.0, "self is not its own ally"
+        assert obs[a, idx("ENEMIES_HP"), r + 1, r] == 0.75
+        assert obs[c, idx("ENEMIES_HP"), r - 1, r] == 0.5
+        # Unset VISIBILITY layer: the fov disk; outside the disk is zero.
+        assert obs[a, idx("VISIBILITY"), r, r] == 1.0
+        assert obs[a, idx("VISIBILITY"), 0, 0] == 0.0
+        env.set_environmental_layer("VISIBILITY", np.full((30, 30), 0.5, np.float32))
+        assert env.observe(a)[idx("VISIBILITY"), r, r].item() == 0.5
+        # Resources are normalised by the cap.
+        env.resources.get()[10, 11] = env.resources.max_amount / 2
+        assert env.observe(a)[idx("RESOURCES"), r, r + 1].item() == 0.5
+
+
+def test_observation_tensor_is_zero_copy_float32(tmp_path):
+    with Environment(make_config(tmp_path, "memmap")) as env:
+        edge_agents(env, 1)
+        batch = env.observe_all()
+        assert batch.dtype == torch.float32
+        array = batch.numpy()
+        array[0, 0, 0, 0] = 42.0
+        assert batch[0, 0, 0, 0].item() == 42.0
+        assert torch.nn.functional.conv2d(batch, torch.ones(1, 13, 3, 3)).shape[0] == batch.shape[0]
+
+
+def test_other_dtype_converts(tmp_path):
+    cfg = make_config(tmp_path, "ram", overrides={"observation.dtype": "float16"})
+    with Environment(cfg) as env:
+        env.add_agents([1], [1])
+        assert env.observe_all().dtype == torch.float16
+        assert env.observe(0).dtype == torch.float16
