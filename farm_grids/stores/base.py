@@ -175,6 +175,8 @@ class GridStore(abc.ABC):
     def close(self, name: str, *, delete_file: bool = False) -> None:
         """Flush (when writable) and release one grid; optionally delete its file."""
         entry = self._entry(name)
+        if delete_file:
+            self._check_deletable(name)
         if entry.info.writable:
             self._flush_entry(entry)
         del self._entries[name]
@@ -185,12 +187,16 @@ class GridStore(abc.ABC):
         """Close every grid; the store accepts no further calls afterwards."""
         if self._closed:
             return
+        if delete_files:
+            for name in self._entries:
+                self._check_deletable(name)
         for name in list(self._entries):
             self.close(name, delete_file=delete_files)
         self._closed = True
 
     def flush(self, name: str | None = None) -> None:
         """Make writes durable for one grid or for all writable grids."""
+        self._check_open()
         entries = [self._entry(name)] if name is not None else list(self._entries.values())
         for entry in entries:
             if entry.info.writable:
@@ -369,6 +375,11 @@ class GridStore(abc.ABC):
         except (KeyError, TypeError):
             known = ", ".join(sorted(self._entries)) or "none"
             raise GridNotFoundError(f"no grid named {name!r} (known: {known})") from None
+
+    def _check_deletable(self, name: str) -> None:
+        if not self._entries[name].info.writable:
+            # A read-only reader shares a writer's files; deleting them would break the writer.
+            raise ReadOnlyGridError(f"grid {name!r} was opened read-only; its file cannot be deleted")
 
     def _writable_entry(self, name: str) -> _Entry:
         entry = self._entry(name)

@@ -24,6 +24,7 @@ __all__ = [
     "create_sparse_file",
     "grid_file_name",
     "manifest_file_name",
+    "parse_grid_file_name",
     "prepare_directory",
     "read_manifest",
     "sanitize_part",
@@ -69,6 +70,18 @@ def grid_file_name(
 ) -> str:
     """``[namespace_]name[_simulation_id]_p<pid>-<token>_<H>x<W>.dat``."""
     return f"{_prefix(namespace, name, simulation_id)}_p{pid}-{token}_{shape[0]}x{shape[1]}.dat"
+
+
+def parse_grid_file_name(file_name: str) -> dict[str, Any] | None:
+    """The pid, token and shape embedded in a grid file's name, or None if it has none."""
+    match = _GRID_FILE.search(file_name)
+    if match is None:
+        return None
+    return {
+        "pid": int(match.group("pid")),
+        "token": match.group("token"),
+        "shape": (int(match.group("h")), int(match.group("w"))),
+    }
 
 
 def manifest_file_name(
@@ -167,6 +180,35 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _mapped_files() -> set[Path]:
+    """Files any live process maps now: a reopened grid keeps its dead writer's pid in its name."""
+    found: set[Path] = set()
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for maps in proc.glob("[0-9]*/maps"):
+        try:
+            text = maps.read_text()
+        except OSError:
+            continue  # the process ended or is not ours to read
+        for line in text.splitlines():
+            parts = line.split(maxsplit=5)
+            if len(parts) == 6 and parts[5].endswith(".dat"):
+                found.add(Path(parts[5]))
+    return found
+
+
+def _in_use(entry: Path, in_use: set[Path]) -> bool:
+    """A grid file some process maps, or a manifest listing one (it is how to reopen them)."""
+    if entry.suffix == ".dat":
+        return entry.resolve() in in_use
+    try:
+        grids = read_manifest(entry)["grids"].values()
+    except (GridFileMismatchError, GridFileMissingError):
+        return False
+    return any((entry.parent / str(g.get("path", ""))).resolve() in in_use for g in grids)
+
+
 def cleanup_stale(directory: str | os.PathLike[str]) -> CleanupReport:
     """Remove grid files and manifests whose embedded pid no longer runs."""
     root = Path(directory)
@@ -175,11 +217,12 @@ def cleanup_stale(directory: str | os.PathLike[str]) -> CleanupReport:
     removed: list[Path] = []
     freed = 0
     kept = 0
+    in_use = _mapped_files()
     for entry in sorted(root.iterdir()):
         match = _GRID_FILE.search(entry.name) or _MANIFEST_FILE.search(entry.name)
         if match is None or not entry.is_file():
             continue
-        if _pid_alive(int(match.group("pid"))):
+        if _pid_alive(int(match.group("pid"))) or _in_use(entry, in_use):
             kept += 1
             continue
         size = entry.stat().st_size

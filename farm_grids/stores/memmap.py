@@ -10,6 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from farm_grids.errors import (
+    GridExistsError,
     GridFileMismatchError,
     GridFileMissingError,
     InvalidGridSpecError,
@@ -20,6 +21,7 @@ from farm_grids.stores.files import (
     create_sparse_file,
     grid_file_name,
     manifest_file_name,
+    parse_grid_file_name,
     prepare_directory,
     read_manifest,
     write_manifest,
@@ -62,6 +64,11 @@ class MemmapManager(GridStore):
     def _allocate(
         self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float
     ) -> tuple[np.ndarray, Path | None]:
+        if name in self._kept:
+            raise GridExistsError(
+                f"grid {name!r} was closed with its file kept; reopen it with MemmapManager.open "
+                "or close it with delete_file=True first"
+            )
         path = self.directory / grid_file_name(
             name,
             shape,
@@ -108,8 +115,8 @@ class MemmapManager(GridStore):
     def _after_change(self) -> None:
         if self.default_mode == "r" and self._manifest_path is not None:
             return  # a reader never rewrites the writer's manifest
-        if not self._entries:
-            if self._manifest_path is not None and not self._kept:
+        if not self._entries and not self._kept:
+            if self._manifest_path is not None:
                 self._manifest_path.unlink(missing_ok=True)
             return
         write_manifest(self.manifest_path, self._manifest_payload())
@@ -214,6 +221,12 @@ def _grid_spec(manifest: Path, name: str, raw: Any) -> tuple[tuple[int, int], np
         raise GridFileMismatchError(f"manifest entry {name!r} has a bad shape {raw['shape']!r}")
     if not path.is_file():
         raise GridFileMissingError(f"grid file {str(path)!r} for {name!r} does not exist")
+    named = parse_grid_file_name(path.name)
+    if named is not None and named["shape"] != shape:
+        # Same byte count, other shape (e.g. transposed) would scramble every row.
+        raise GridFileMismatchError(
+            f"manifest says {name!r} is {shape}, but its file {path.name!r} was created as {named['shape']}"
+        )
     expected = shape[0] * shape[1] * dtype.itemsize
     actual = path.stat().st_size
     if actual != expected:

@@ -1,0 +1,1 @@
+"""Acceptance tests for the grid stores (RAM and memory-mapped backends)."""
