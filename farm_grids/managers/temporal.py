@@ -1,0 +1,210 @@
+"""TemporalGridManager: decaying event channels (damage, trails, ally signal) with active-tile decay."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from farm_grids.config import MemmapConfig, ObservationConfig
+from farm_grids.errors import InvalidGridSpecError, ReadOnlyGridError
+from farm_grids.managers.base import GridManager, make_store, validate_dimension, validate_finite
+from farm_grids.managers.tiles import ActiveTiles
+from farm_grids.stores import GridStore
+from farm_grids.windows import validate_centres
+
+__all__ = ["TEMPORAL_CHANNELS", "TemporalGridManager"]
+
+TEMPORAL_CHANNELS: tuple[str, ...] = ("DAMAGE_HEAT", "TRAILS", "ALLY_SIGNAL")
+# Which ObservationConfig field holds each channel's per-tick decay factor.
+_GAMMA_FIELDS: dict[str, str] = {
+    "DAMAGE_HEAT": "gamma_dmg",
+    "TRAILS": "gamma_trail",
+    "ALLY_SIGNAL": "gamma_sig",
+}
+
+
+def validate_gamma(gamma: object, label: str) -> float:
+    """A decay factor in (0, 1], or InvalidGridSpecError naming ``label`` and the value."""
+    if isinstance(gamma, (bool, np.bool_)) or not isinstance(gamma, numbers.Real):
+        raise InvalidGridSpecError(f"gamma for {label} must be a real number in (0, 1], got {gamma!r}")
+    value = float(gamma)
+    if math.isnan(value) or not 0.0 < value <= 1.0:
+        raise InvalidGridSpecError(f"gamma for {label} must be in (0, 1], got {gamma!r}")
+    return value
+
+
+class TemporalGridManager(GridManager):
+    """Three event channels in the ``temporal`` namespace, decayed once per tick at world level.
+
+    Decay skips channels that never held data and channels with gamma 1.0, and multiplies
+    only the tiles that deposits activated. With ``decay_floor > 0`` a tile whose values all
+    fall below the floor is zeroed and leaves the active set; with 0 decay is exactly
+    ``grid * gamma``. Nothing here flushes: the caller flushes per its flush policy.
+    """
+
+    kind = "channel"
+
+    def __init__(
+        self,
+        height: int,
+        width: int,
+        *,
+        memmap_config: MemmapConfig | None = None,
+        simulation_id: str | None = None,
+        observation_config: ObservationConfig | None = None,
+        store: GridStore | None = None,
+    ) -> None:
+        observation = observation_config if observation_config is not None else ObservationConfig()
+        validate_dimension(height, "height")
+        validate_dimension(width, "width")
+        if isinstance(store, GridStore) and store.default_dtype.kind != "f":
+            raise InvalidGridSpecError(
+                f"temporal channels need a float dtype, the store's is {store.default_dtype}"
+            )
+        owns_store = store is None
+        if store is None:
+            use_memmap = memmap_config.use_for_temporal if memmap_config is not None else False
+            store = make_store(use_memmap, memmap_config, namespace="temporal", simulation_id=simulation_id)
+        super().__init__(height, width, store=store, owns_store=owns_store, known_names=TEMPORAL_CHANNELS)
+        self.channel_names: tuple[str, ...] = TEMPORAL_CHANNELS
+        self.decay_floor = float(observation.decay_floor)
+        self.tile_size = int(observation.tile_size)
+        self._gammas = {
+            name: validate_gamma(getattr(observation, field), name) for name, field in _GAMMA_FIELDS.items()
+        }
+        self._tiles = {
+            name: ActiveTiles(self.height, self.width, self.tile_size) for name in self.channel_names
+        }
+        self._has_data = dict.fromkeys(TEMPORAL_CHANNELS, False)
+        self._create_channels()
+
+    def _create_channels(self) -> None:
+        created: list[str] = []
+        try:
+            for name in TEMPORAL_CHANNELS:
+                adopted = name in self.store
+                self._create_grid(name)  # zero fill: a sparse file / calloc'd RAM until written
+                if adopted:
+                    self.mark_all_active(name)  # unknown contents: decay must cover the whole grid
+                else:
+                    created.append(name)
+        except BaseException:
+            for name in created:  # never leave half a manager's files behind
+                self.store.close(name, delete_file=True)
+                self._paths.pop(name, None)
+            if self._owns_store:
+                self.store.close_all(delete_files=True)
+            self._closed = True
+            raise
+
+    # -- gammas -------------------------------------------------------------------------
+    def gamma_for(self, name: str) -> float:
+        return self._gammas[self._require_known(name)]
+
+    def set_gamma(self, name: str, gamma: float) -> None:
+        self._require_known(name)
+        self._gammas[name] = validate_gamma(gamma, name)
+
+    # -- state --------------------------------------------------------------------------
+    def get(self, name: str) -> np.ndarray:
+        """The channel as a plain ndarray sharing memory with the store."""
+        return self.store.get(self._require_known(name))
+
+    def has_any_data(self, name: str) -> bool:
+        """Whether anything was ever deposited in ``name`` (sticky until ``clear_all``)."""
+        return self._has_data[self._require_known(name)]
+
+    def active_tiles(self, name: str) -> int:
+        return self._tiles[self._require_known(name)].count
+
+    def mark_all_active(self, name: str) -> None:
+        """Treat every tile of ``name`` as holding data (after writing through ``get()`` directly)."""
+        self._require_known(name)
+        self._tiles[name].mark_all()
+        self._has_data[name] = True
+
+    # -- writes -------------------------------------------------------------------------
+    def deposit(
+        self,
+        name: str,
+        ys: object,
+        xs: object,
+        values: object,
+        *,
+        accumulate: bool = True,
+        clip_max: float | None = 1.0,
+    ) -> int:
+        """Add (or with ``accumulate=False`` set) values at many cells; out-of-bounds points drop.
+
+        Returns how many points were applied. Every argument is checked before any write.
+        """
+        self._require_known(name)
+        rows, cols = validate_centres(ys, xs)
+        amounts = _validated_values(values, rows.shape[0], name)
+        if clip_max is not None:
+            cap = validate_finite(clip_max, "clip_max")
+            if cap < 0.0:
+                raise InvalidGridSpecError(f"clip_max must be >= 0, got {clip_max!r}")
+        self._check_writable(name)
+        inside = (rows >= 0) & (rows < self.height) & (cols >= 0) & (cols < self.width)
+        if not inside.all():
+            rows, cols, amounts = rows[inside], cols[inside], amounts[inside]
+        if rows.size == 0:
+            return 0
+        applied = self.store.add_many(
+            name, rows, cols, amounts, accumulate=accumulate, clip_max=clip_max
+        )
+        self._tiles[name].mark(rows, cols)
+        self._has_data[name] = True
+        return applied
+
+    def apply_decay(self, name: str | None = None) -> None:
+        """One tick of decay for ``name``, or for every channel when ``name`` is None."""
+        names = self.channel_names if name is None else (self._require_known(name),)
+        self._check_open()
+        for channel in names:
+            gamma = self._gammas[channel]
+            if not self._has_data[channel] or gamma == 1.0:
+                continue
+            self._check_writable(channel)
+            grid = self.store.get(channel)
+            tiles = self._tiles[channel]
+            # Multiplying by the gamma in the grid's own dtype keeps the result bitwise equal to
+            # ``grid * dtype(gamma)`` on every backend.
+            tiles.scale(grid, grid.dtype.type(gamma), self.decay_floor)
+
+    def clear_all(self) -> None:
+        """Zero every channel and forget that it held data; cost follows the active tiles."""
+        self._check_open()
+        for channel in self.channel_names:
+            tiles = self._tiles[channel]
+            if tiles.count:
+                self._check_writable(channel)
+                grid = self.store.get(channel)
+                for region in tiles.blocks():
+                    grid[region] = 0
+            tiles.clear()
+            self._has_data[channel] = False
+
+    def _check_writable(self, name: str) -> None:
+        if not self.store.info(name).writable:
+            raise ReadOnlyGridError(f"channel {name!r} was opened read-only (mode 'r')")
+
+
+def _validated_values(values: object, count: int, name: str) -> np.ndarray:
+    try:
+        amounts = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidGridSpecError(f"values for {name!r} must be numbers: {exc}") from exc
+    if amounts.ndim == 0:
+        amounts = np.full(count, float(amounts))
+    if amounts.shape != (count,):
+        raise InvalidGridSpecError(
+            f"values for {name!r} must be a scalar or have length {count} (like ys/xs), "
+            f"got shape {amounts.shape}"
+        )
+    if not np.isfinite(amounts).all():
+        raise InvalidGridSpecError(f"values for {name!r} must be finite (found NaN or inf)")
+    return amounts
