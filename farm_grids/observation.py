@@ -10,6 +10,7 @@ import torch
 
 from farm_grids.channels import ChannelBehavior
 from farm_grids.errors import InvalidGridSpecError
+from farm_grids.windows import WindowPlan, plan_windows
 
 if TYPE_CHECKING:
     from farm_grids.environment import Environment
@@ -48,12 +49,17 @@ class ObservationContext:
     fov_disk: np.ndarray
     batched: bool
     planes: dict[str, np.ndarray] = field(default_factory=dict)
+    plan: WindowPlan | None = None
 
     def gather(self, source: Any, name: str, out: np.ndarray, *, normalize_by: float | None = None) -> None:
         """Fill ``out`` with the windows of grid ``name`` of a manager or store."""
         r = self.radius
         if self.batched:
-            source.get_windows(name, self.ys, self.xs, r, normalize_by=normalize_by, out=out)
+            if self.plan is None:
+                # Every world grid has the same shape and the agents the same centres:
+                # validate and split interior/edge windows once per pass, not per layer.
+                self.plan = plan_windows((self.env.height, self.env.width), self.ys, self.xs, r)
+            source.get_planned_windows(name, self.plan, normalize_by=normalize_by, out=out)
             return
         for i, (y, x) in enumerate(zip(self.ys.tolist(), self.xs.tolist())):
             out[i] = source.get_window(name, y - r, y + r + 1, x - r, x + r + 1, normalize_by=normalize_by)

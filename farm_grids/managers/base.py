@@ -13,7 +13,7 @@ import numpy as np
 from farm_grids.config import MemmapConfig
 from farm_grids.errors import GridNotFoundError, InvalidGridSpecError, StoreClosedError
 from farm_grids.stores import GridStore, MemmapManager, RamStore
-from farm_grids.windows import read_window, read_windows
+from farm_grids.windows import WindowPlan, read_window, read_windows
 
 __all__ = ["GridManager", "make_store", "validate_finite", "validate_dimension"]
 
@@ -210,6 +210,24 @@ class GridManager:
             # Every window of the zero cell is padding: zeros, with the same argument checks.
             return read_windows(_ZERO_CELL, ys, xs, radius, normalize_by=normalize_by, out=out)
         return self.store.get_windows(name, ys, xs, radius, normalize_by=normalize_by, out=out)
+
+    def get_planned_windows(
+        self,
+        name: str,
+        plan: WindowPlan,
+        *,
+        normalize_by: float | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``get_windows`` with centres planned once (shared by every layer of one pass)."""
+        self._require_known(name)
+        if name not in self.store:
+            zeros = np.zeros((plan.count, plan.side, plan.side), dtype=np.float32)
+            if out is None:
+                return zeros
+            out[...] = zeros
+            return out
+        return self.store.get_planned_windows(name, plan, normalize_by=normalize_by, out=out)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{len(self.names())} grids"

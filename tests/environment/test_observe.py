@@ -150,3 +150,32 @@ def test_other_dtype_converts(tmp_path):
         env.add_agents([1], [1])
         assert env.observe_all().dtype == torch.float16
         assert env.observe(0).dtype == torch.float16
+
+
+def test_observe_all_refills_a_reused_tensor(tmp_path, backend):
+    with Environment(make_config(tmp_path, backend)) as env:
+        random_world(env, 4)
+        ids = edge_agents(env, 4)
+        env.kill(ids[3])
+        fresh = env.observe_all()
+        reused = torch.full(fresh.shape, 7.0)
+        assert env.observe_all(out=reused) is reused
+        assert torch.equal(reused, fresh)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda shape: torch.zeros(shape, dtype=torch.float64),
+        lambda shape: torch.zeros((shape[0] + 1,) + shape[1:]),
+        lambda shape: torch.zeros(shape[::-1]).permute(3, 2, 1, 0),
+        lambda shape: np.zeros(shape, dtype=np.float32),
+    ],
+)
+def test_observe_all_rejects_a_bad_out(tmp_path, bad):
+    from farm_grids import InvalidGridSpecError
+
+    with Environment(make_config(tmp_path, "ram")) as env:
+        edge_agents(env, 0)
+        with pytest.raises(InvalidGridSpecError):
+            env.observe_all(out=bad(env.observation_shape()))
