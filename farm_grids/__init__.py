@@ -2,6 +2,7 @@
 
 from farm_grids.errors import (
     ConfigError,
+    ConfigFieldError,
     FarmGridsError,
     GridExistsError,
     GridFileMismatchError,
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CleanupReport",
     "ConfigError",
+    "ConfigFieldError",
     "FarmGridsError",
     "GridExistsError",
     "GridFileMismatchError",

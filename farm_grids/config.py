@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from farm_grids.errors import ConfigError
+from farm_grids.errors import ConfigError, ConfigFieldError
 
 __all__ = ["ConfigFieldError", "MemmapConfig", "ObservationConfig", "ResourceConfig", "SimulationConfig"]
 
@@ -34,22 +34,6 @@ _FALSE_WORDS = frozenset({"false", "no", "0", "off"})
 _NULL_WORDS = frozenset({"null", "none", ""})
 # The simulation id is embedded in memmap file names, so it must be a safe file-name fragment.
 _SIMULATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-class ConfigFieldError(ConfigError):
-    """A ConfigError about one dotted key; keeps the key so nested blocks can prefix their path."""
-
-    def __init__(self, key: str, reason: str, source: str | None = None) -> None:
-        self.key, self.reason, self.source = key, reason, source
-        super().__init__(f"{source}: {key}: {reason}" if source else f"{key}: {reason}")
-
-    def within(self, prefix: str) -> ConfigFieldError:
-        """The same error with its key placed under the block ``prefix``."""
-        return ConfigFieldError(_join(prefix, self.key), self.reason, self.source)
-
-    def from_source(self, source: str) -> ConfigFieldError:
-        """The same error naming the file (or other source) the bad value came from."""
-        return ConfigFieldError(self.key, self.reason, source)
 
 
 def _join(prefix: str, name: str) -> str:

@@ -44,3 +44,20 @@ class StoreClosedError(FarmGridsError, ValueError):
 
 class ConfigError(FarmGridsError, ValueError):
     """A configuration key is unknown or its value is invalid; the message names the key."""
+
+
+class ConfigFieldError(ConfigError):
+    """A ConfigError about one dotted key; keeps the key so nested blocks can prefix their path."""
+
+    def __init__(self, key: str, reason: str, source: str | None = None) -> None:
+        self.key, self.reason, self.source = key, reason, source
+        super().__init__(f"{source}: {key}: {reason}" if source else f"{key}: {reason}")
+
+    def within(self, prefix: str) -> ConfigFieldError:
+        """The same error with its key placed under the block ``prefix``."""
+        key = f"{prefix}.{self.key}" if prefix else self.key
+        return ConfigFieldError(key, self.reason, self.source)
+
+    def from_source(self, source: str) -> ConfigFieldError:
+        """The same error naming the file (or other source) the bad value came from."""
+        return ConfigFieldError(self.key, self.reason, source)
