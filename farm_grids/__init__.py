@@ -12,6 +12,8 @@ from farm_grids.errors import (
     ReadOnlyGridError,
     StorageDirectoryError,
     StoreClosedError,
+    UnknownAgentError,
+    UnknownChannelError,
 )
 from farm_grids.stores import (
     CleanupReport,
@@ -42,6 +44,8 @@ __all__ = [
     "ReadOnlyGridError",
     "StorageDirectoryError",
     "StoreClosedError",
+    "UnknownAgentError",
+    "UnknownChannelError",
     "WindowPlan",
     "cleanup_stale",
     "plan_windows",

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from farm_grids.errors import GridNotFoundError, InvalidGridSpecError
+from farm_grids.errors import InvalidGridSpecError, UnknownAgentError
 from farm_grids.stores import RamStore
 from farm_grids.windows import validate_centres
 
-__all__ = ["AgentTable", "UnknownAgentError"]
-
-
-class UnknownAgentError(GridNotFoundError):
-    """An agent id that was never issued was named."""
+__all__ = ["AgentTable", "HpRaster", "UnknownAgentError"]
 
 
 class AgentTable:

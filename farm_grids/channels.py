@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
-from farm_grids.errors import GridExistsError, GridNotFoundError, InvalidGridSpecError
+from farm_grids.errors import GridExistsError, InvalidGridSpecError, UnknownChannelError
 
 if TYPE_CHECKING:
     from farm_grids.observation import ObservationContext
@@ -23,9 +23,6 @@ __all__ = [
     "default_registry",
 ]
 
-
-class UnknownChannelError(GridNotFoundError):
-    """An observation channel that is not registered was named."""
 
 
 class ChannelBehavior(enum.Enum):

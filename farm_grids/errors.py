@@ -14,6 +14,14 @@ class GridNotFoundError(FarmGridsError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class UnknownAgentError(GridNotFoundError):
+    """An agent id that was never issued was named."""
+
+
+class UnknownChannelError(GridNotFoundError):
+    """An observation channel that is not registered was named."""
+
+
 class GridExistsError(FarmGridsError, ValueError):
     """A grid was created under a name that is already in use."""
 
