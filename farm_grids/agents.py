@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from farm_grids.errors import InvalidGridSpecError, UnknownAgentError
-from farm_grids.stores import RamStore
+from farm_grids.stores import SparseRamStore
 from farm_grids.windows import validate_centres
 
 __all__ = ["AgentTable", "HpRaster", "UnknownAgentError"]
@@ -111,7 +111,8 @@ class HpRaster:
 
     def __init__(self, agents: AgentTable) -> None:
         self.agents = agents
-        self.store = RamStore(namespace="agents")
+        # World-sized but written only at agent cells: resident memory follows the agents.
+        self.store = SparseRamStore(namespace="agents")
         self._drawn_version = -1
         self._drawn_cells: dict[int, np.ndarray] = {}
 

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from harness.criteria import DEFAULT_THRESHOLD, KNOWN_CRITERIA, Overall
+from harness.criteria import COLD_THRESHOLD, DEFAULT_THRESHOLD, KNOWN_CRITERIA, Overall
 from harness.errors import HarnessUsageError
 
 PROG = "farm-harness"
@@ -87,9 +87,9 @@ def build_parser(plugin_names: Sequence[str] = ()) -> argparse.ArgumentParser:
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_text, description=help_text)
 
-    def threshold(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                       help=f"largest acceptable memmap/RAM ratio, > 1 (default {DEFAULT_THRESHOLD})")
+    def threshold(p: argparse.ArgumentParser, default: float = DEFAULT_THRESHOLD) -> None:
+        p.add_argument("--threshold", type=float, default=default,
+                       help=f"largest acceptable memmap/RAM ratio, > 1 (default {default})")
 
     def outputs(p: argparse.ArgumentParser) -> None:
         p.add_argument("--out", type=Path, help="directory for artefacts (must be writable)")
@@ -109,7 +109,7 @@ def build_parser(plugin_names: Sequence[str] = ()) -> argparse.ArgumentParser:
 
     coldcache = add("coldcache", "time windows after evicting grid files from the page cache")
     coldcache.add_argument("--quick", action="store_true")
-    threshold(coldcache)
+    threshold(coldcache, COLD_THRESHOLD)
     coldcache.add_argument("--workloads", type=_comma_list)
     outputs(coldcache)
 

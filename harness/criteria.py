@@ -30,6 +30,7 @@ REQUIRED_STRUCTURES: frozenset[str] = frozenset(
     {"OBSTACLES", "TERRAIN_COST", "VISIBILITY", "DAMAGE_HEAT", "TRAILS", "ALLY_SIGNAL", "RESOURCES"}
 )
 DEFAULT_THRESHOLD = 1.25
+COLD_THRESHOLD = 5.0  # informational cold-cache rows WARN above this; they never FAIL or gate
 MIB, GIB = 1024**2, 1024**3
 CANNOT_MEASURE = "cannot measure"
 
@@ -286,6 +287,8 @@ def fit_memory_slope(
         raise HarnessUsageError(f"need >= 2 paired points to fit, got {x.size} grid and {y.size} anon values")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))) or np.ptp(x) == 0:
         raise HarnessUsageError("grid_bytes and anon_bytes must be finite, with at least two grid sizes")
+    if np.ptp(y) == 0:  # perfectly flat: an exact fit (linregress would report NaN stderr)
+        return 0.0, float(y[0]), 1.0, ((0.0, 0.0) if x.size >= 3 else None)
     fit = stats.linregress(x, y)
     r2 = float(fit.rvalue) ** 2 if math.isfinite(fit.rvalue) else math.nan
     interval = None

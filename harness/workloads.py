@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from farm_grids.managers import (
     TemporalGridManager,
 )
 from farm_grids.sim import WorkloadDriver
+from farm_grids.stores import GridStore
 from harness.errors import HarnessUsageError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "WORKLOADS",
     "Workload",
     "WorkloadParams",
+    "StoreFactory",
     "WorkloadSpec",
     "build_workload",
     "memmap_config",
@@ -34,6 +36,14 @@ __all__ = [
 
 BACKENDS: tuple[str, ...] = ("ram", "memmap")
 RESOURCES = "RESOURCES"
+
+
+class StoreFactory(Protocol):
+    """Builds the store a manager composes; MemmapManager and RamStore (the classes) qualify."""
+
+    def __call__(
+        self, directory: Path | None, *, namespace: str, simulation_id: str | None = None
+    ) -> GridStore: ...
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,9 @@ class WorkloadParams:
     reads: int = 256  # single-window reads per unit
     agents: int = 1000  # agents for batched and end-to-end workloads
     flush_policy: str = "close"
+    # Replaces the memmap store of every manager (backend "memmap" only), so tests can inject
+    # a faulty backend; None builds the managers' own stores.
+    store_factory: StoreFactory | None = None
 
 
 def memmap_config(params: WorkloadParams, *, delete_on_close: bool = True) -> MemmapConfig:
@@ -71,6 +84,7 @@ class Workload(abc.ABC):
         self.rng = np.random.default_rng(params.seed)
         self.managers: list[GridManager] = []
         self.env: Environment | None = None
+        self.injected_stores: list[GridStore] = []  # stores from params.store_factory; closed last
 
     @abc.abstractmethod
     def run(self) -> object:
@@ -85,6 +99,17 @@ class Workload(abc.ABC):
             manager.close(delete_files=True)
         if self.env is not None:
             self.env.close()
+        for store in self.injected_stores:
+            store.close_all(delete_files=True)  # managers never close a store they were given
+
+    def injected_store(self, namespace: str) -> GridStore | None:
+        """The store ``params.store_factory`` makes for ``namespace`` (memmap backend only), else None."""
+        factory = self.params.store_factory
+        if factory is None or self.params.backend != "memmap":
+            return None
+        store = factory(self.params.directory, namespace=namespace)
+        self.injected_stores.append(store)
+        return store
 
     def __enter__(self) -> Workload:
         return self
@@ -131,7 +156,8 @@ class ResourceWindows(_SingleWindowReads):
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
         self.manager = ResourceManager(
-            params.size, params.size, memmap_config=memmap_config(params), seed=params.seed
+            params.size, params.size, memmap_config=memmap_config(params), seed=params.seed,
+            store=self.injected_store("resources"),
         )
         self.managers.append(self.manager)
         self._prepare_reads()
@@ -142,16 +168,20 @@ class EnvironmentalWindows(_SingleWindowReads):
 
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
-        self.manager = EnvironmentalGridManager(params.size, params.size, memmap_config=memmap_config(params))
+        self.manager = EnvironmentalGridManager(
+            params.size, params.size, memmap_config=memmap_config(params), store=self.injected_store("env")
+        )
         self.managers.append(self.manager)
         for layer in self.grids:
             self.manager.set(layer, self.random_layer(params.size))
         self._prepare_reads()
 
 
-def _dense_temporal(params: WorkloadParams, rng: np.random.Generator) -> TemporalGridManager:
+def _dense_temporal(
+    params: WorkloadParams, rng: np.random.Generator, store: GridStore | None = None
+) -> TemporalGridManager:
     """A temporal manager whose three channels hold data in every tile."""
-    manager = TemporalGridManager(params.size, params.size, memmap_config=memmap_config(params))
+    manager = TemporalGridManager(params.size, params.size, memmap_config=memmap_config(params), store=store)
     tile = ObservationConfig().tile_size
     ticks = np.arange(0, params.size, tile)
     ty, tx = np.meshgrid(ticks, ticks, indexing="ij")
@@ -167,7 +197,7 @@ class TemporalWindows(_SingleWindowReads):
 
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
-        self.manager = _dense_temporal(params, self.rng)
+        self.manager = _dense_temporal(params, self.rng, self.injected_store("temporal"))
         self.managers.append(self.manager)
         self._prepare_reads()
 
@@ -177,7 +207,9 @@ class BatchedWindows(Workload):
 
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
-        self.manager = EnvironmentalGridManager(params.size, params.size, memmap_config=memmap_config(params))
+        self.manager = EnvironmentalGridManager(
+            params.size, params.size, memmap_config=memmap_config(params), store=self.injected_store("env")
+        )
         self.managers.append(self.manager)
         self.manager.set("OBSTACLES", self.random_layer(params.size))
         self.ys, self.xs = self.centres(params.agents, params.size)
@@ -193,7 +225,7 @@ class TemporalDecay(Workload):
 
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
-        self.manager = _dense_temporal(params, self.rng)
+        self.manager = _dense_temporal(params, self.rng, self.injected_store("temporal"))
         self.managers.append(self.manager)
 
     def run(self) -> object:
@@ -201,15 +233,50 @@ class TemporalDecay(Workload):
         return None
 
 
-def _environment(params: WorkloadParams, rng: np.random.Generator) -> tuple[Environment, WorkloadDriver]:
-    config = SimulationConfig(
+def simulation_config(params: WorkloadParams) -> SimulationConfig:
+    """The environment config of the end-to-end workloads for ``params``."""
+    return SimulationConfig(
         width=params.size,
         height=params.size,
         seed=params.seed,
         memmap=memmap_config(params),
         observation=ObservationConfig(radius=params.radius),
     )
-    env = Environment(config)
+
+
+def build_environment(config: SimulationConfig, workload: Workload) -> Environment:
+    """An Environment over ``config``; its managers compose the workload's injected stores, if any."""
+    env_store, temporal_store, resource_store = (
+        workload.injected_store(ns) for ns in ("env", "temporal", "resources")
+    )
+    if env_store is None:
+        return Environment(config)
+    size, memmap = (config.height, config.width), config.memmap
+    made: list[GridManager] = []
+    try:
+        environmental = EnvironmentalGridManager(*size, memmap_config=memmap, store=env_store)
+        made.append(environmental)
+        temporal = TemporalGridManager(
+            *size, memmap_config=memmap, observation_config=config.observation, store=temporal_store
+        )
+        made.append(temporal)
+        resources = ResourceManager(
+            *size, resource_config=config.resources, memmap_config=memmap, seed=config.seed, store=resource_store
+        )
+        made.append(resources)
+        return Environment(config, environmental=environmental, temporal=temporal, resources=resources)
+    except BaseException:
+        for manager in made:
+            manager.close(delete_files=True)
+        for store in workload.injected_stores:
+            store.close_all(delete_files=True)
+        raise
+
+
+def _environment(
+    params: WorkloadParams, rng: np.random.Generator, workload: Workload
+) -> tuple[Environment, WorkloadDriver]:
+    env = build_environment(simulation_config(params), workload)
     try:
         for layer in ENVIRONMENTAL_LAYERS:
             env.set_environmental_layer(layer, rng.random((params.size, params.size), dtype=np.float32))
@@ -217,6 +284,8 @@ def _environment(params: WorkloadParams, rng: np.random.Generator) -> tuple[Envi
         driver.run(3)  # trails, signals, heat and consumption exist before timing starts
     except BaseException:
         env.close()
+        for store in workload.injected_stores:
+            store.close_all(delete_files=True)
         raise
     return env, driver
 
@@ -226,7 +295,7 @@ class ObserveAll(Workload):
 
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
-        self.env, self.driver = _environment(params, self.rng)
+        self.env, self.driver = _environment(params, self.rng, self)
 
     def run(self) -> object:
         assert self.env is not None
@@ -238,7 +307,7 @@ class WritePath(Workload):
 
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
-        self.env, self.driver = _environment(params, self.rng)
+        self.env, self.driver = _environment(params, self.rng, self)
 
     def run(self) -> object:
         return self.driver.step()

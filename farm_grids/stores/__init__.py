@@ -3,7 +3,7 @@
 from farm_grids.stores.base import GridInfo, GridStore, SUPPORTED_DTYPES
 from farm_grids.stores.files import CleanupReport, cleanup_stale
 from farm_grids.stores.memmap import MemmapManager
-from farm_grids.stores.ram import RamStore
+from farm_grids.stores.ram import RamStore, SparseRamStore
 
 __all__ = [
     "CleanupReport",
@@ -11,6 +11,7 @@ __all__ = [
     "GridStore",
     "MemmapManager",
     "RamStore",
+    "SparseRamStore",
     "SUPPORTED_DTYPES",
     "cleanup_stale",
 ]

@@ -209,8 +209,12 @@ def _in_use(entry: Path, in_use: set[Path]) -> bool:
     return any((entry.parent / str(g.get("path", ""))).resolve() in in_use for g in grids)
 
 
-def cleanup_stale(directory: str | os.PathLike[str]) -> CleanupReport:
-    """Remove grid files and manifests whose embedded pid no longer runs."""
+def cleanup_stale(directory: str | os.PathLike[str], *, dry_run: bool = False) -> CleanupReport:
+    """Remove grid files and manifests whose embedded pid no longer runs.
+
+    Files some live process maps (a reopened run) and manifests listing them are kept.
+    ``dry_run`` reports what would be removed and removes nothing.
+    """
     root = Path(directory)
     if not root.is_dir():
         raise StorageDirectoryError(f"{str(root)!r} is not a directory")
@@ -225,9 +229,10 @@ def cleanup_stale(directory: str | os.PathLike[str]) -> CleanupReport:
         if _pid_alive(int(match.group("pid"))) or _in_use(entry, in_use):
             kept += 1
             continue
-        size = entry.stat().st_size
         try:
-            entry.unlink()
+            size = entry.stat().st_size
+            if not dry_run:
+                entry.unlink()
         except FileNotFoundError:
             continue  # another cleaner got there first
         removed.append(entry)

@@ -1,14 +1,15 @@
-"""RamStore: the grid-store interface over plain in-memory numpy arrays."""
+"""RamStore and SparseRamStore: the grid-store interface over in-memory numpy arrays."""
 
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
 
 import numpy as np
 
 from farm_grids.stores.base import GridStore, _Entry
 
-__all__ = ["RamStore"]
+__all__ = ["RamStore", "SparseRamStore"]
 
 
 class RamStore(GridStore):
@@ -40,3 +41,27 @@ class RamStore(GridStore):
 
     def _release(self, entry: _Entry, delete_file: bool) -> None:
         return None
+
+
+class SparseRamStore(RamStore):
+    """RAM grids for scattered writes: each costs one 4 KiB page, never a 2 MiB huge page.
+
+    numpy asks for transparent huge pages on large arrays, so a grid written at a few
+    agent cells would still become resident 2 MiB at a time and grow with the world.
+    Here each grid is its own anonymous mapping with huge pages switched off.
+    """
+
+    backend = "ram"
+
+    def _allocate(
+        self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float
+    ) -> tuple[np.ndarray, Path | None]:
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        region = mmap.mmap(-1, max(nbytes, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        advice = getattr(mmap, "MADV_NOHUGEPAGE", None)  # Linux only; elsewhere pages are small
+        if advice is not None:
+            region.madvise(advice)
+        backing = np.frombuffer(region, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+        if fill != 0.0:
+            backing.fill(fill)  # an anonymous mapping starts zeroed: only a non-zero fill writes
+        return backing, None

@@ -197,3 +197,10 @@ def test_import_scan_and_name_sanitiser() -> None:
     assert c.is_sanitised_file_name("RESOURCES-123-sim1-ab12.dat")
     for bad in ("a/b", "..", "", "name:colon", "NUL.txt", "trailing.", "sp ace", "x" * 300):
         assert not c.is_sanitised_file_name(bad), bad
+
+
+def test_fit_memory_slope_of_perfectly_flat_memory_is_an_exact_zero() -> None:
+    from harness.criteria import fit_memory_slope
+
+    slope, intercept, r2, interval = fit_memory_slope([1e6, 4e6, 16e6], [5e7, 5e7, 5e7])
+    assert (slope, intercept, r2, interval) == (0.0, 5e7, 1.0, (0.0, 0.0))

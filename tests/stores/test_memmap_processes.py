@@ -252,3 +252,18 @@ def test_cleanup_stale_keeps_files_a_live_process_reopened(tmp_path: Path) -> No
         assert float(reader.get("a").sum()) == 128.0
     report = cleanup_stale(tmp_path)  # unmapped now: both the file and the manifest go
     assert len(report.removed) == 2 and list(tmp_path.iterdir()) == []
+
+
+def test_cleanup_stale_dry_run_lists_without_removing(tmp_path: Path) -> None:
+    run_python(
+        "import sys\n"
+        "from farm_grids import MemmapManager\n"
+        "m = MemmapManager(sys.argv[1])\n"
+        "m.create('a', (4, 4))\n"
+        "m.close_all()\n",
+        str(tmp_path),
+    )
+    before = sorted(tmp_path.iterdir())
+    report = cleanup_stale(tmp_path, dry_run=True)
+    assert sorted(report.removed) == before and sorted(tmp_path.iterdir()) == before
+    assert len(cleanup_stale(tmp_path).removed) == 2 and list(tmp_path.iterdir()) == []

@@ -1,0 +1,45 @@
+"""`farm-harness clean`: remove grid files and scratch directories left behind by processes that are gone."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from farm_grids.stores import cleanup_stale
+from harness.tempfiles import stale_scratch_dirs
+
+
+@dataclass(frozen=True)
+class CleanPlan:
+    """What a clean would remove (or did remove) under one directory."""
+
+    directory: Path
+    grid_files: tuple[Path, ...]
+    scratch_dirs: tuple[Path, ...]
+
+
+def clean(directory: Path, *, dry_run: bool = False) -> CleanPlan:
+    """Remove stale grid files (farm_grids.cleanup_stale) and stale scratch dirs; dry_run only lists."""
+    report = cleanup_stale(directory, dry_run=dry_run)
+    stale_dirs = tuple(stale_scratch_dirs(directory))
+    if dry_run:
+        return CleanPlan(directory, report.removed, stale_dirs)
+    removed_dirs = []
+    for path in stale_dirs:
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            removed_dirs.append(path)
+    return CleanPlan(directory, report.removed, tuple(removed_dirs))
+
+
+def run(args: argparse.Namespace) -> int:
+    directory = args.directory if args.directory is not None else Path(tempfile.gettempdir())
+    result = clean(directory, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for path in (*result.grid_files, *result.scratch_dirs):
+        print(f"{verb} {path}")
+    print(f"{verb} {len(result.grid_files)} stale grid files and {len(result.scratch_dirs)} scratch dirs in {directory}")
+    return 0

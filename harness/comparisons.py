@@ -1,0 +1,399 @@
+"""Speed comparisons named by issues 2-4: (baseline, candidate) pairs timed with measure_paired."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fnmatch
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from farm_grids.config import ObservationConfig
+from farm_grids.managers import TemporalGridManager
+from farm_grids.stores import GridStore, MemmapManager, RamStore
+from harness.cli import EXIT_PASS, EXIT_USAGE, exit_code
+from harness.criteria import Verdict, judge_ratio, overall, worst
+from harness.errors import HarnessUsageError
+from harness.tempfiles import scratch_dir
+from harness.timing import PairedTiming, measure_paired
+from harness.workloads import BACKENDS, Workload, WorkloadParams, WorkloadSpec, build_workload, memmap_config
+
+SINGLE_READS = 256  # single-window reads per call
+BATCH_CENTRES = 10_000  # windows per batched gather (issue 2)
+DEPOSIT_EVENTS = 10_000  # events per deposit (issue 3)
+ACTIVE_FRACTION = 0.01  # share of tiles holding data in the sparse-decay world (issue 3)
+# Near 1 on purpose: thousands of timed ticks must never push values into float32
+# denormals, whose arithmetic is ~100x slower and would time the FPU, not the engine.
+SLOW_FADE_GAMMA = 0.9999
+GRID = "GRID"
+TRAILS = "TRAILS"
+
+
+class _StoreReads(Workload):
+    """A random float32 grid in a bare store (no manager) and ``count`` in-bounds R-windows."""
+
+    count = SINGLE_READS
+
+    def __init__(self, params: WorkloadParams) -> None:
+        super().__init__(params)
+        r, size = params.radius, params.size
+        if size <= 2 * r:
+            raise HarnessUsageError(f"size {size} leaves no in-bounds centre for radius {r}")
+        self.store: GridStore = RamStore() if params.backend == "ram" else MemmapManager(params.directory, namespace="bench")
+        try:
+            self.store.create(GRID, (size, size))
+            self.store.write(GRID, self.random_layer(size))
+        except BaseException:
+            self.store.close_all(delete_files=True)
+            raise
+        self.array = self.store.get(GRID)  # the plain ndarray the store itself reads
+        self.ys, self.xs = self.rng.integers(r, size - r, self.count), self.rng.integers(r, size - r, self.count)
+        self.bounds = [(y - r, y + r + 1, x - r, x + r + 1) for y, x in zip(self.ys.tolist(), self.xs.tolist())]
+
+    def bare_slices(self) -> None:
+        """The baseline: a Python loop of bare ``arr[y0:y1, x0:x1].copy()`` over the same bounds."""
+        array = self.array
+        for y0, y1, x0, x1 in self.bounds:
+            array[y0:y1, x0:x1].copy()
+
+    def files(self) -> list[Path]:
+        return [p for p in (self.store.info(n).path for n in self.store.names()) if p is not None]
+
+    def close(self) -> None:
+        self.store.close_all(delete_files=True)
+        super().close()
+
+
+class StoreWindows(_StoreReads):
+    """256 single in-bounds R-windows through ``store.get_window``."""
+
+    def run(self) -> object:
+        read, last = self.store.get_window, None
+        for y0, y1, x0, x1 in self.bounds:
+            last = read(GRID, y0, y1, x0, x1)
+        return last
+
+
+class StoreBatchedWindows(_StoreReads):
+    """One ``store.get_windows`` gather of 10,000 in-bounds R-windows into a reused ``out`` buffer."""
+
+    count = BATCH_CENTRES
+
+    def __init__(self, params: WorkloadParams) -> None:
+        super().__init__(params)
+        side = 2 * params.radius + 1
+        self.out = np.empty((self.count, side, side), dtype=np.float32)
+
+    def run(self) -> object:
+        return self.store.get_windows(GRID, self.ys, self.xs, self.params.radius, out=self.out)
+
+
+class TemporalDeposit(Workload):
+    """``TemporalGridManager.deposit`` of 10,000 trail events at fixed random cells."""
+
+    def __init__(self, params: WorkloadParams) -> None:
+        super().__init__(params)
+        self.manager = TemporalGridManager(params.size, params.size, memmap_config=memmap_config(params))
+        self.managers.append(self.manager)
+        self.ys, self.xs = self.centres(DEPOSIT_EVENTS, params.size)
+        self.values = np.full(DEPOSIT_EVENTS, 0.01)
+
+    def run(self) -> object:
+        return self.manager.deposit(TRAILS, self.ys, self.xs, self.values)
+
+    def per_event_loop(self) -> None:
+        """The baseline: one ``store.add_at`` per event, in a Python loop."""
+        add = self.manager.store.add_at
+        for y, x, v in zip(self.ys.tolist(), self.xs.tolist(), self.values.tolist()):
+            add(TRAILS, y, x, v)
+
+
+class SparseActiveDecay(Workload):
+    """``apply_decay`` of a world whose trails fill 1 % of the tiles, scattered at random."""
+
+    def __init__(self, params: WorkloadParams) -> None:
+        super().__init__(params)
+        observation = ObservationConfig(gamma_trail=SLOW_FADE_GAMMA)
+        self.manager = TemporalGridManager(params.size, params.size, memmap_config=memmap_config(params),
+                                           observation_config=observation)
+        self.managers.append(self.manager)
+        tile = self.manager.tile_size
+        per_side = -(-params.size // tile)
+        chosen = self.rng.choice(per_side * per_side, size=max(1, round(ACTIVE_FRACTION * per_side**2)), replace=False)
+        tile_y, tile_x = np.divmod(chosen, per_side)
+        offsets = np.arange(tile)
+        ys, xs = np.broadcast_arrays(
+            tile_y[:, None, None] * tile + offsets[None, :, None], tile_x[:, None, None] * tile + offsets[None, None, :]
+        )
+        self.manager.deposit(TRAILS, ys.ravel(), xs.ravel(), 1.0)  # out-of-world cells of edge tiles drop
+
+    def run(self) -> object:
+        return self.manager.apply_decay()
+
+    def full_grid_multiply(self) -> None:
+        """The baseline: multiply the whole channel, as decay did before active tiles."""
+        grid = self.manager.get(TRAILS)
+        np.multiply(grid, grid.dtype.type(self.manager.gamma_for(TRAILS)), out=grid)
+
+
+EXTRA_WORKLOADS: dict[str, WorkloadSpec] = {spec.name: spec for spec in (
+    WorkloadSpec("store_windows", "256 single R windows from a bare store", StoreWindows, (GRID,), gated=False),
+    WorkloadSpec("store_batched_windows", "one store gather of 10,000 R windows, reused out", StoreBatchedWindows,
+                 (GRID,), gated=False),
+    WorkloadSpec("temporal_deposit", "deposit of 10,000 trail events", TemporalDeposit, (TRAILS,), gated=False),
+    WorkloadSpec("sparse_decay", "apply_decay, 1 % of tiles active", SparseActiveDecay, (TRAILS,), gated=False),
+)}
+
+
+def build_any_workload(name: str, backend: str, size: int, **options: object) -> Workload:
+    """``build_workload`` for WORKLOADS and EXTRA_WORKLOADS alike (one definition of each)."""
+    if name not in EXTRA_WORKLOADS:
+        return build_workload(name, backend, size, **options)
+    if backend not in BACKENDS:
+        raise HarnessUsageError(f"unknown backend {backend!r}; use one of {BACKENDS}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 16:
+        raise HarnessUsageError(f"size must be an integer >= 16, got {size!r}")
+    return EXTRA_WORKLOADS[name].factory(WorkloadParams(backend=backend, size=size, **options))  # type: ignore[arg-type]
+
+
+@dataclass
+class ComparisonPair:
+    """A built comparison: two callables doing the same work, and the stack that cleans up after them."""
+
+    baseline: Callable[[], object]
+    candidate: Callable[[], object]
+    cleanup: contextlib.ExitStack  # closing it closes the workloads and removes their files
+
+
+Builder = Callable[[int, Path], ComparisonPair]
+
+
+def _builder(name: str, backend: str | None = None, baseline: Callable[[Workload], Callable[[], object]] | None = None) -> Builder:
+    """Without ``baseline``: the RAM workload vs the memmap one; with it: ``baseline(w)`` vs ``w.run`` on ``backend``."""
+
+    def build(size: int, directory: Path) -> ComparisonPair:
+        with contextlib.ExitStack() as stack:
+
+            def built(on: str) -> Workload:
+                workload = build_any_workload(name, on, size, directory=directory)
+                stack.callback(workload.close)
+                return workload
+
+            if baseline is None:
+                return ComparisonPair(built("ram").run, built("memmap").run, stack.pop_all())
+            workload = built(backend or "ram")
+            return ComparisonPair(baseline(workload), workload.run, stack.pop_all())
+
+    return build
+
+
+def _observe_each(workload: Workload) -> Callable[[], object]:
+    env = workload.env  # the observe_all workload always has one
+
+    def observe_every_agent() -> None:
+        for agent in range(env.num_agents):
+            env.observe(agent)
+
+    return observe_every_agent
+
+
+@dataclass(frozen=True)
+class ComparisonSpec:
+    """One named comparison: what is compared, at what size, and the target it must meet."""
+
+    name: str
+    description: str
+    size: int
+    build: Builder
+    max_ratio: float  # candidate/baseline must stay below; a "k x faster" target is 1/k
+    units: int  # items one call handles (reads, windows, events, agents, ticks)
+    unit: str
+    per_unit_limit_s: float | None = None  # optional limit on the candidate's time per item
+    min_block_s: float = 0.010  # lower for big speed-ups: both sides run the fast side's iteration count
+
+    @property
+    def target(self) -> str:
+        ratio = f"<= {self.max_ratio:g}x" if self.max_ratio >= 1 else f">= {1 / self.max_ratio:g}x faster"
+        limit = "" if self.per_unit_limit_s is None else f"; <= {self.per_unit_limit_s * 1e6:g} us/{self.unit}"
+        return ratio + limit
+
+
+def _specs() -> tuple[ComparisonSpec, ...]:
+    specs: list[ComparisonSpec] = []
+    for backend in BACKENDS:
+        specs.append(ComparisonSpec(
+            f"single_window.{backend}.1024", f"{backend} store.get_window vs bare slice copy", 1024,
+            _builder("store_windows", backend, lambda w: w.bare_slices), 1.5, SINGLE_READS, "read"))
+    specs.append(ComparisonSpec("single_window.memmap_vs_ram.1024", "store.get_window, memmap vs RAM", 1024,
+                                _builder("store_windows"), 1.05, SINGLE_READS, "read"))
+    for size, speedup in ((1024, 4.0), (4096, 2.0)):
+        for backend in BACKENDS:
+            specs.append(ComparisonSpec(
+                f"batched_windows.{backend}.{size}", f"{backend} get_windows(out=) vs loop of slice copies", size,
+                _builder("store_batched_windows", backend, lambda w: w.bare_slices),
+                1 / speedup, BATCH_CENTRES, "window"))
+        specs.append(ComparisonSpec(f"batched_windows.memmap_vs_ram.{size}", "get_windows(out=), memmap vs RAM",
+                                    size, _builder("store_batched_windows"), 1.05, BATCH_CENTRES, "window"))
+    specs.append(ComparisonSpec("temporal_decay.memmap_vs_ram.4096", "apply_decay, 3 dense channels", 4096,
+                                _builder("temporal_decay"), 1.25, 1, "tick"))
+    specs.append(ComparisonSpec("sparse_decay.active_vs_full.8192", "active-tile decay vs full-grid multiply", 8192,
+                                _builder("sparse_decay", "ram", lambda w: w.full_grid_multiply),
+                                1 / 20, 1, "tick", min_block_s=0.002))
+    for backend in BACKENDS:
+        specs.append(ComparisonSpec(
+            f"deposit.{backend}.1024", f"{backend} vectorised deposit vs per-event add_at loop", 1024,
+            _builder("temporal_deposit", backend, lambda w: w.per_event_loop),
+            1 / 20, DEPOSIT_EVENTS, "event", min_block_s=0.002))
+    agents = WorkloadParams("ram", 16).agents
+    for size in (512, 4096):
+        specs.append(ComparisonSpec(f"observe_all.vs_observe.{size}", "observe_all vs observe(i) per agent, RAM",
+                                    size, _builder("observe_all", "ram", _observe_each), 1 / 20, agents,
+                                    "agent", per_unit_limit_s=10e-6, min_block_s=0.002))
+        specs.append(ComparisonSpec(f"observe_all.memmap_vs_ram.{size}", "observe_all, memmap vs RAM", size,
+                                    _builder("observe_all"), 1.05, agents, "agent", per_unit_limit_s=10e-6))
+    return tuple(specs)
+
+
+COMPARISONS: dict[str, ComparisonSpec] = {spec.name: spec for spec in _specs()}
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """A measured comparison, judged: ratio = candidate/baseline time (speed-up = 1/ratio)."""
+
+    name: str
+    size: int
+    ratio: float
+    ci_low: float
+    ci_high: float
+    max_ratio: float
+    target: str
+    unit: str
+    baseline_per_unit_s: float
+    candidate_per_unit_s: float
+    per_unit_limit_s: float | None
+    per_unit_ci: tuple[float, float] | None
+    verdict: Verdict
+    blocks: int
+    iterations_per_block: int
+
+    @property
+    def speedup(self) -> float:
+        return 1.0 / self.ratio
+
+
+def median_interval(values: Sequence[float], confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the median of ``values``."""
+    data = np.asarray(values, dtype=np.float64)
+    if data.size < 2 or np.ptp(data) == 0:  # nothing to resample: the interval is the point
+        return (float(np.median(data)),) * 2  # type: ignore[return-value]
+    result = stats.bootstrap((data,), np.median, confidence_level=confidence, method="percentile",
+                             n_resamples=2000, rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def judge(spec: ComparisonSpec, size: int, timing: PairedTiming) -> ComparisonResult:
+    """The ratio judged against ``max_ratio``; the candidate's per-item interval against its limit."""
+    per_call = timing.iterations_per_block * spec.units
+    verdicts = [judge_ratio(timing.ci_low, timing.ci_high, spec.max_ratio)]
+    per_unit_ci = None
+    if spec.per_unit_limit_s is not None:
+        per_unit_ci = median_interval(np.asarray(timing.memmap_block_s) / per_call)
+        verdicts.append(judge_ratio(per_unit_ci[0], per_unit_ci[1], spec.per_unit_limit_s))
+    return ComparisonResult(
+        name=spec.name, size=size, ratio=timing.ratio, ci_low=timing.ci_low, ci_high=timing.ci_high,
+        max_ratio=spec.max_ratio, target=spec.target, unit=spec.unit,
+        baseline_per_unit_s=timing.ram_median_s / per_call, candidate_per_unit_s=timing.memmap_median_s / per_call,
+        per_unit_limit_s=spec.per_unit_limit_s, per_unit_ci=per_unit_ci, verdict=worst(verdicts),
+        blocks=timing.blocks, iterations_per_block=timing.iterations_per_block,
+    )
+
+
+def run_comparison(spec: ComparisonSpec, *, size: int | None = None, directory: Path | None = None, blocks: int = 30,
+                   time_budget_s: float | None = None, seed: int = 0) -> ComparisonResult:
+    """Build ``spec`` (memmap files in ``directory`` or a scratch dir), time it paired, clean up, judge."""
+    chosen = spec.size if size is None else size
+    with contextlib.ExitStack() as stack:
+        where = directory if directory is not None else stack.enter_context(scratch_dir("farm-cmp-"))
+        pair = spec.build(chosen, where)
+        stack.callback(pair.cleanup.close)
+        timing = measure_paired(pair.baseline, pair.candidate, workload=spec.name, blocks=blocks,
+                                min_block_s=spec.min_block_s, time_budget_s=time_budget_s, seed=seed)
+    return judge(spec, chosen, timing)
+
+
+def select(patterns: str | None) -> list[ComparisonSpec]:
+    """Comparisons whose name matches any comma-separated name or glob; all when None."""
+    if patterns is None:
+        return list(COMPARISONS.values())
+    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
+    unmatched = [p for p in wanted if not fnmatch.filter(COMPARISONS, p)]
+    if not wanted or unmatched:
+        raise HarnessUsageError(f"--only {patterns!r} matches no comparison (known: {', '.join(COMPARISONS)})")
+    return [spec for name, spec in COMPARISONS.items() if any(fnmatch.fnmatchcase(name, p) for p in wanted)]
+
+
+def _seconds(value: float) -> str:
+    for scale, suffix in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
+        if value >= scale:
+            return f"{value / scale:.3g} {suffix}"
+    return f"{value / 1e-9:.3g} ns"
+
+
+def results_frame(results: Sequence[ComparisonResult]) -> pd.DataFrame:
+    """One printable row per comparison: ratio with its 95 % interval, per-item times, target, verdict."""
+    rows = []
+    for r in results:
+        interval = f"[{r.ci_low:.3g}, {r.ci_high:.3g}]" if math.isfinite(r.ci_low) else "[n/a]"
+        rows.append({
+            "comparison": r.name, "size": r.size, "ratio (95% CI)": f"{r.ratio:.3g} {interval}",
+            "speed-up": f"{r.speedup:.3g}x", "baseline": f"{_seconds(r.baseline_per_unit_s)}/{r.unit}",
+            "candidate": f"{_seconds(r.candidate_per_unit_s)}/{r.unit}", "target": r.target, "met": r.verdict.value,
+        })
+    return pd.DataFrame(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the comparisons, print the table; exit 0 all met, 1 a target failed, 3 inconclusive, 2 usage."""
+    parser = argparse.ArgumentParser(prog="python -m harness.comparisons", description=__doc__)
+    parser.add_argument("--only", help="comma-separated names or globs, e.g. 'observe_all.*,deposit.ram.1024'")
+    parser.add_argument("--json", type=Path, help="write every result (with block times' summary) here")
+    parser.add_argument("--blocks", type=int, default=30, help="block pairs per comparison (default 30)")
+    parser.add_argument("--budget", type=float, default=30.0, help="seconds per comparison, >= 5 pairs (default 30)")
+    parser.add_argument("--size", type=int, help="override every comparison's size (smoke runs)")
+    parser.add_argument("--list", action="store_true", help="list the comparisons and their targets")
+    args = parser.parse_args(argv)
+    try:
+        specs = select(args.only)
+        if args.blocks < 2 or args.budget <= 0 or (args.size is not None and args.size < 16):
+            raise HarnessUsageError("need --blocks >= 2, --budget > 0 and --size >= 16")
+    except HarnessUsageError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.list:
+        print("\n".join(f"{spec.name:36s} {spec.target:34s} {spec.description}" for spec in specs))
+        return EXIT_PASS
+    results = []
+    for index, spec in enumerate(specs, 1):
+        print(f"[{index}/{len(specs)}] {spec.name}", file=sys.stderr, flush=True)
+        results.append(run_comparison(spec, size=args.size, blocks=args.blocks, time_budget_s=args.budget))
+    print(results_frame(results).to_string(index=False))
+    verdict = overall(r.verdict for r in results)
+    print(f"overall: {verdict.value}")
+    if args.json is not None:
+        from harness.result import machine_info, write_json_atomic
+
+        write_json_atomic({"kind": "farm-harness/comparisons/v1", "overall": verdict, "machine": machine_info(),
+                           "results": results}, args.json)
+    return exit_code(verdict)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Evidence for C4: paired RAM-vs-memmap timing of every selected workload at every size."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.criteria import DEFAULT_THRESHOLD, Criterion, PerformanceEvidence, RatioRow, Verdict, c4_performance
+from harness.timing import PairedTiming, measure_paired
+from harness.workloads import WORKLOADS, StoreFactory, build_workload
+
+# The seed's acceptance table names these four; a run without one of them cannot PASS C4.
+REQUIRED_WORKLOADS: tuple[str, ...] = ("resource_windows", "environmental_windows", "temporal_windows", "observe_all")
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class TimingSettings:
+    """How hard to measure: pairs per row, block length, warm-up and a per-row time budget."""
+
+    blocks: int = 30
+    min_block_s: float = 0.010
+    warmup_blocks: int = 2
+    time_budget_s: float | None = 6.0
+    seed: int = 0
+
+
+QUICK_TIMING = TimingSettings(blocks=16, time_budget_s=1.6)
+FULL_TIMING = TimingSettings(blocks=30, time_budget_s=5.0)
+
+
+@dataclass(frozen=True)
+class MeasuredRow:
+    """One workload at one size: its paired timing and the judged row."""
+
+    workload: str
+    size: int
+    timing: PairedTiming
+    row: RatioRow
+
+
+@dataclass(frozen=True)
+class PerformanceRun:
+    """Every row measured, plus the (workload, size, error) of rows that raised."""
+
+    rows: tuple[MeasuredRow, ...]
+    errors: tuple[tuple[str, int, str], ...] = ()
+
+    @property
+    def ran(self) -> tuple[str, ...]:
+        """Workloads with at least one measured row and no error."""
+        failed = {name for name, _, _ in self.errors}
+        return tuple(dict.fromkeys(r.workload for r in self.rows if r.workload not in failed))
+
+
+def gated_workloads(selected: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The selected workloads (default: every registered one) that are rows of C4."""
+    names = tuple(WORKLOADS) if selected is None else tuple(selected)
+    return tuple(name for name in names if WORKLOADS[name].gated)
+
+
+def measure_workload(
+    name: str, size: int, directory: Path, settings: TimingSettings, *,
+    threshold: float = DEFAULT_THRESHOLD, store_factory: StoreFactory | None = None,
+) -> MeasuredRow:
+    """Build ``name`` for RAM and memmap (files in ``directory``), time them paired, close both."""
+    ram = build_workload(name, "ram", size, directory=directory, seed=settings.seed)
+    try:
+        memmap = build_workload(name, "memmap", size, directory=directory, seed=settings.seed,
+                                store_factory=store_factory)
+        try:
+            timing = measure_paired(
+                ram.run, memmap.run, workload=name, blocks=settings.blocks, min_block_s=settings.min_block_s,
+                warmup_blocks=settings.warmup_blocks, seed=settings.seed, time_budget_s=settings.time_budget_s,
+            )
+        finally:
+            memmap.close()
+    finally:
+        ram.close()
+    row = RatioRow(workload=name, ratio=timing.ratio, ci_low=timing.ci_low, ci_high=timing.ci_high,
+                   threshold=threshold, size=size, cache="warm", gating=WORKLOADS[name].gated)
+    return MeasuredRow(name, size, timing, row)
+
+
+def measure_performance(
+    workloads: Sequence[str], sizes: Sequence[int], directory: Path, settings: TimingSettings, *,
+    threshold: float = DEFAULT_THRESHOLD, store_factory: StoreFactory | None = None,
+    progress: ProgressCallback | None = None,
+) -> PerformanceRun:
+    """Measure every (workload, size); a workload that raises is recorded, the others still run."""
+    rows: list[MeasuredRow] = []
+    errors: list[tuple[str, int, str]] = []
+    plan = [(name, size) for size in sizes for name in workloads]
+    for done, (name, size) in enumerate(plan, start=1):
+        try:
+            rows.append(measure_workload(name, size, directory, settings, threshold=threshold,
+                                         store_factory=store_factory))
+        except Exception as exc:  # an engine error is a finding, reported in C4; Ctrl-C still stops
+            errors.append((name, size, f"{type(exc).__name__}: {exc}"))
+        if progress is not None:
+            progress(done, len(plan), f"{name}@{size}")
+    return PerformanceRun(tuple(rows), tuple(errors))
+
+
+def performance_criterion(run: PerformanceRun, extra_rows: Sequence[RatioRow] = ()) -> Criterion:
+    """C4 from the measured rows (cold rows are non-gating); a workload that raised FAILs it."""
+    required = tuple(name for name in REQUIRED_WORKLOADS if name in WORKLOADS)
+    criterion = c4_performance(
+        PerformanceEvidence(rows=tuple(r.row for r in run.rows) + tuple(extra_rows), required_workloads=required)
+    )
+    if not run.errors:
+        return criterion
+    name, size, message = run.errors[0]
+    more = f" (+{len(run.errors) - 1} more)" if len(run.errors) > 1 else ""
+    details = f"{name}@{size} raised {message}{more}; {criterion.details}"
+    return dataclasses.replace(criterion, verdict=Verdict.FAIL, details=details)

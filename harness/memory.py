@@ -1,0 +1,185 @@
+"""Memory probe driver: one fresh subprocess per grid size, then the anon-vs-grid fit behind C6."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.criteria import (
+    DEFAULT_THRESHOLD,
+    MIB,
+    Criterion,
+    MemoryScalingEvidence,
+    Overall,
+    c6_memory_scales,
+    fit_memory_slope,
+    overall,
+)
+from harness.errors import HarnessUsageError
+
+QUICK_SIZES: tuple[int, ...] = (1024, 4096)
+FULL_SIZES: tuple[int, ...] = (1024, 2048, 4096, 8192, 16384)
+PROBE_TIMEOUT_S = 300.0
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One subprocess: its JSON record, or why there is none."""
+
+    size: int
+    record: dict[str, Any] | None
+    error: str | None = None
+
+    @property
+    def anon_bytes(self) -> float | None:
+        """Pss_Anon where the kernel has smaps_rollup, else RssAnon; None when unmeasured."""
+        if self.record is None:
+            return None
+        value = self.record.get("pss_anon_bytes")
+        return self.record.get("rss_anon_bytes") if value is None else value
+
+
+def probe_command(size: int, directory: Path, *, store_factory: str | None = None,
+                  agents: int | None = None, ticks: int | None = None) -> list[str]:
+    command = [sys.executable, "-m", "harness.memory_probe", "--size", str(size), "--directory", str(directory)]
+    if agents is not None:
+        command += ["--agents", str(agents)]
+    if ticks is not None:
+        command += ["--ticks", str(ticks)]
+    if store_factory is not None:
+        command += ["--store-factory", store_factory]
+    return command
+
+
+def _probe_environment() -> dict[str, str]:
+    # The repo root on the path lets the child import harness (and test helpers) even when
+    # the package is not installed, e.g. `--store-factory tests.harness.faulty_stores:...`.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def run_probe(size: int, directory: Path, *, store_factory: str | None = None, agents: int | None = None,
+              ticks: int | None = None, timeout_s: float = PROBE_TIMEOUT_S) -> ProbeResult:
+    """Run one probe subprocess; a crash, timeout or bad output becomes ``error``, never a number."""
+    command = probe_command(size, directory, store_factory=store_factory, agents=agents, ticks=ticks)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
+                              env=_probe_environment(), check=False)
+    except subprocess.TimeoutExpired:
+        return ProbeResult(size, None, f"probe timed out after {timeout_s:g} s")
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return ProbeResult(size, None, f"probe exited {done.returncode}: {tail}")
+    try:
+        record = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return ProbeResult(size, None, f"probe printed no JSON: {done.stdout[-200:]!r}")
+    return ProbeResult(size, record)
+
+
+def run_probes(sizes: Sequence[int], directory: Path, *, store_factory: str | None = None,
+               agents: int | None = None, ticks: int | None = None,
+               progress: ProgressCallback | None = None) -> list[ProbeResult]:
+    """One fresh subprocess per size, one after another (so they never compete for memory)."""
+    results = []
+    for done, size in enumerate(sizes, start=1):
+        results.append(run_probe(size, directory, store_factory=store_factory, agents=agents, ticks=ticks))
+        if progress is not None:
+            progress(done, len(sizes), f"{size}x{size}")
+    return results
+
+
+def scaling_evidence(results: Sequence[ProbeResult]) -> MemoryScalingEvidence:
+    measured = [r for r in results if r.record is not None]
+    proc = any(r.record.get("proc_available") for r in measured if r.record is not None)
+    return MemoryScalingEvidence(
+        proc_available=proc,
+        grid_bytes=tuple(float(r.record["grid_bytes"]) for r in measured if r.record is not None),
+        anon_bytes=tuple(r.anon_bytes for r in measured),
+    )
+
+
+def memory_criterion(results: Sequence[ProbeResult]) -> Criterion:
+    """C6 from the probes; a probe that failed is named in the details (the fit uses the others)."""
+    criterion = c6_memory_scales(scaling_evidence(results))
+    failed = [f"{r.size}: {r.error}" for r in results if r.error is not None]
+    if not failed:
+        return criterion
+    return dataclasses.replace(criterion, details=f"{criterion.details}; probe failed at {'; '.join(failed)}")
+
+
+def memory_records(results: Sequence[ProbeResult]) -> list[dict[str, Any]]:
+    """The ``memory`` list of the result JSON (schema fields only)."""
+    keys = ("size", "grid_bytes", "pss_anon_bytes", "rss_anon_bytes", "rss_file_bytes", "file_bytes",
+            "file_blocks_bytes", "pages_touched")
+    return [{key: r.record.get(key) for key in keys} for r in results if r.record is not None]
+
+
+def memory_fit(results: Sequence[ProbeResult]) -> dict[str, float] | None:
+    points = [(float(r.record["grid_bytes"]), r.anon_bytes) for r in results
+              if r.record is not None and r.anon_bytes is not None]
+    if len({g for g, _ in points}) < 2:
+        return None
+    slope, intercept, r2, _ = fit_memory_slope([g for g, _ in points], [a for _, a in points])
+    return {"slope": slope, "intercept_bytes": intercept, "r2": r2}
+
+
+def format_results(results: Sequence[ProbeResult]) -> list[str]:
+    lines = [f"{'size':>6} {'grid MiB':>9} {'anon MiB':>9} {'file RSS MiB':>12} {'on disk MiB':>11} "
+             f"{'pages touched':>13}"]
+    for r in results:
+        if r.record is None:
+            lines.append(f"{r.size:>6} {'-':>9} {'-':>9} {'-':>12} {'-':>11} {'-':>13}  {r.error}")
+            continue
+        rec = r.record
+
+        def mib(key: str) -> str:
+            value = rec.get(key)
+            return "n/a" if value is None else f"{value / MIB:.1f}"
+
+        anon = "n/a" if r.anon_bytes is None else f"{r.anon_bytes / MIB:.1f}"
+        lines.append(f"{r.size:>6} {mib('grid_bytes'):>9} {anon:>9} {mib('rss_file_bytes'):>12} "
+                     f"{mib('file_blocks_bytes'):>11} {rec.get('pages_touched', 'n/a'):>13}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """`farm-harness memory`: probes per size, the C6 row, optional JSON; exit by C6's verdict."""
+    from harness.cli import exit_code, progress_display
+    from harness.result import build_result, write_result
+    from harness.tempfiles import scratch_dir
+
+    sizes = tuple(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
+    if len(set(sizes)) < 2:
+        raise HarnessUsageError(f"--sizes needs at least two different sizes to fit a slope, got {sizes}")
+    if min(sizes) < 16:
+        raise HarnessUsageError(f"--sizes must be >= 16, got {min(sizes)}")
+    started = time.perf_counter()
+    with scratch_dir() as scratch, progress_display("memory", len(sizes)) as progress:
+        results = run_probes(sizes, scratch, progress=progress)
+    criterion = memory_criterion(results)
+    for line in format_results(results):
+        print(line)
+    print(f"{criterion.id} {criterion.verdict.value}: {criterion.details}")
+    verdict: Overall = overall([criterion.verdict])
+    target = args.json if args.json is not None else (args.out / "memory.json" if args.out else None)
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        document = build_result(verdict=verdict, mode="quick" if args.quick else "full", threshold=DEFAULT_THRESHOLD,
+                                criteria=[criterion], duration_s=time.perf_counter() - started,
+                                memory=memory_records(results), memory_fit=memory_fit(results))
+        write_result(document, target)
+        print(f"wrote {target}")
+    return exit_code(verdict)

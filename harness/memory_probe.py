@@ -1,0 +1,107 @@
+"""Subprocess entry of the memory probe: build one memmap environment, run the workload, print memory as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import mmap
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import procstats
+
+# Cells written per environmental layer: a sparse subset, so the probe never touches a whole
+# grid (a 16384^2 layer is a 1 GiB sparse file) and anonymous memory cannot track the grid.
+SPARSE_LAYER_CELLS = 1024
+DEFAULT_AGENTS = 1000
+DEFAULT_TICKS = 3
+
+
+def load_store_factory(spec: str | None) -> Any:
+    """``module:attr`` -> the object (e.g. a GridStore subclass); None stays None."""
+    if spec is None:
+        return None
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"--store-factory must look like 'module:attr', got {spec!r}")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def _sparse_layers(env: Any, rng: np.random.Generator) -> None:
+    from farm_grids.managers import ENVIRONMENTAL_LAYERS
+
+    cells = env.height * env.width
+    for layer in ENVIRONMENTAL_LAYERS:
+        env.environmental.fill(layer, 0.0)  # a zero fill creates the file sparse: no page touched
+        flat = env.environmental.get(layer).reshape(-1)
+        flat[rng.choice(cells, size=min(SPARSE_LAYER_CELLS, cells), replace=False)] = rng.random(
+            min(SPARSE_LAYER_CELLS, cells), dtype=np.float32
+        )
+
+
+def probe(size: int, directory: Path, *, agents: int, ticks: int, store_factory: Any = None) -> dict[str, Any]:
+    """Build a memmap environment of size x size in ``directory``, run the workload, measure memory."""
+    from farm_grids.sim import WorkloadDriver
+    from harness.evidence import EnvironmentHolder
+    from harness.workloads import WorkloadParams, build_environment, simulation_config
+
+    params = WorkloadParams(backend="memmap", size=size, directory=directory, agents=agents,
+                            store_factory=store_factory)
+    holder = EnvironmentHolder(params)
+    env = build_environment(simulation_config(params), holder)
+    holder.env = env
+    try:
+        _sparse_layers(env, np.random.default_rng(size))
+        driver = WorkloadDriver(env, agents, teams=2, seed=0)
+        driver.run(ticks)
+        batch = env.observe_all()
+        env.flush()
+        return _measure(env, tuple(batch.shape))
+    finally:
+        holder.close()
+
+
+def _measure(env: Any, batch_shape: tuple[int, ...]) -> dict[str, Any]:
+    rollup = procstats.read_smaps_rollup() or {}
+    status = procstats.read_status() or {}
+    infos = [manager.store.info(name) for manager in env.managers for name in manager.names()]
+    paths = [info.path for info in infos if info.path is not None]
+    mapped = [procstats.mapping_rss_bytes(path) for path in paths]
+    allocated = [procstats.file_allocated_bytes(path) for path in paths]
+    return {
+        "size": env.height,
+        "grid_bytes": sum(info.nbytes for info in infos),
+        "grids": len(infos),
+        "file_backed_grids": len(paths),
+        "pss_anon_bytes": rollup.get("Pss_Anon"),
+        "rss_anon_bytes": status.get("RssAnon"),
+        "rss_file_bytes": status.get("RssFile"),
+        "file_bytes": sum(path.stat().st_size for path in paths if path.exists()),
+        "file_blocks_bytes": None if None in allocated else sum(a for a in allocated if a is not None),
+        "pages_touched": None if None in mapped else sum(m for m in mapped if m is not None) // mmap.PAGESIZE,
+        "proc_available": bool(rollup or status),
+        "batch_shape": list(batch_shape),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.memory_probe", description=__doc__)
+    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--directory", type=Path, required=True)
+    parser.add_argument("--agents", type=int, default=DEFAULT_AGENTS)
+    parser.add_argument("--ticks", type=int, default=DEFAULT_TICKS)
+    parser.add_argument("--store-factory", help="module:attr of a store class to inject (tests)")
+    args = parser.parse_args(argv)
+    record = probe(args.size, args.directory, agents=args.agents, ticks=args.ticks,
+                   store_factory=load_store_factory(args.store_factory))
+    print(json.dumps(record))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""`farm-harness validate`: collect evidence for C1..C8 from real environments, judge, print, write JSON and report."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.coldcache import COLD_THRESHOLD, COLD_WORKLOADS, measure_cold_rows
+from harness.criteria import (
+    CRITERION_NAMES,
+    DEFAULT_THRESHOLD,
+    KNOWN_CRITERIA,
+    Criterion,
+    Overall,
+    Verdict,
+    c1_env_grids_use_memmap,
+    c2_observations_match_ram,
+    c3_temporal_persistence,
+    c5_tensor_compat,
+    c7_coverage,
+    c8_cross_platform,
+    overall,
+)
+from harness.evidence_perf import FULL_TIMING, QUICK_TIMING, TimingSettings, measure_performance, performance_criterion
+from harness.memory import FULL_SIZES, QUICK_SIZES, memory_criterion, memory_fit, memory_records, run_probes
+from harness.result import ratio_record
+from harness.tempfiles import scratch_dir
+from harness.workloads import WORKLOADS, StoreFactory
+
+DEFAULT_OUT = Path("farm-harness-out")
+RESULT_NAME = "farm-harness-result.json"
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class ValidationPlan:
+    """What one validation run measures, and how hard."""
+
+    mode: str = "quick"
+    threshold: float = DEFAULT_THRESHOLD
+    workloads: tuple[str, ...] = tuple(WORKLOADS)
+    criteria: tuple[str, ...] = KNOWN_CRITERIA
+    timing_sizes: tuple[int, ...] = (1024,)
+    memory_sizes: tuple[int, ...] = QUICK_SIZES
+    timing: TimingSettings = QUICK_TIMING
+    cold_trials: int = 4
+    cold_threshold: float = COLD_THRESHOLD
+    scratch_parent: Path | None = None  # where the scratch dir goes (None: the system temp dir)
+
+    @classmethod
+    def for_mode(cls, quick: bool, **changes: Any) -> ValidationPlan:
+        if quick:
+            return cls(**changes)
+        full = {"mode": "full", "timing_sizes": (1024, 4096), "memory_sizes": FULL_SIZES,
+                "timing": FULL_TIMING, "cold_trials": 6}
+        return cls(**{**full, **changes})
+
+    @property
+    def evidence_size(self) -> int:
+        return self.timing_sizes[0]
+
+    @property
+    def cold_workloads(self) -> tuple[str, ...]:
+        return tuple(w for w in self.workloads if w in COLD_WORKLOADS)
+
+    def wants(self, *ids: str) -> bool:
+        return any(cid in self.criteria for cid in ids)
+
+
+@dataclass(frozen=True)
+class ValidationOutcome:
+    """Everything a run found: criterion rows, ratio rows (warm and cold) and memory records."""
+
+    verdict: Overall
+    criteria: tuple[Criterion, ...]
+    ratios: tuple[dict[str, Any], ...]
+    memory: tuple[dict[str, Any], ...]
+    memory_fit: dict[str, float] | None
+    duration_s: float
+
+
+def _raised(cid: str, exc: Exception) -> Criterion:
+    return Criterion(id=cid, name=CRITERION_NAMES[cid], verdict=Verdict.FAIL,
+                     details=f"raised {type(exc).__name__}: {exc}")
+
+
+def _guarded(cid: str, collect: Callable[[], Criterion]) -> Criterion:
+    """Run one check; an engine error becomes a FAIL row naming the exception (Ctrl-C still stops)."""
+    try:
+        return collect()
+    except Exception as exc:
+        return _raised(cid, exc)
+
+
+def _step_count(plan: ValidationPlan) -> int:
+    steps = sum(plan.wants(c) for c in ("C1", "C3", "C8")) + plan.wants("C2", "C5")
+    if plan.wants("C4", "C7"):
+        steps += len(plan.workloads) * len(plan.timing_sizes)
+    if plan.wants("C4"):
+        steps += len(plan.cold_workloads)
+    return steps + (len(plan.memory_sizes) if plan.wants("C6") else 0)
+
+
+def run_validation(
+    plan: ValidationPlan, *, store_factory: StoreFactory | None = None, probe_store_factory: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> ValidationOutcome:
+    """Collect the evidence ``plan`` asks for in a scratch dir (removed on any exit) and judge it."""
+    from harness import evidence, evidence_static
+
+    started = time.perf_counter()
+    total, done = _step_count(plan), 0
+
+    def step(label: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total, label)
+
+    def sub_progress(offset: int, prefix: str) -> ProgressCallback:
+        return lambda finished, _count, label: progress(offset + finished, total, prefix + label) if progress else None
+
+    rows: dict[str, Criterion] = {}
+    ratios: list[dict[str, Any]] = []
+    memory: list[dict[str, Any]] = []
+    fit = None
+    size = plan.evidence_size
+    with scratch_dir(parent=plan.scratch_parent) as scratch:
+        if plan.wants("C1"):
+            rows["C1"] = _guarded("C1", lambda: c1_env_grids_use_memmap(
+                evidence.collect_env_grid_evidence(scratch, size, store_factory=store_factory)))
+            step("C1 files")
+        if plan.wants("C2", "C5"):
+            try:
+                pair = evidence.collect_observation_evidence(scratch, size, store_factory=store_factory)
+                rows["C2"], rows["C5"] = c2_observations_match_ram(pair.observation), c5_tensor_compat(pair.tensor)
+            except Exception as exc:
+                rows["C2"], rows["C5"] = _raised("C2", exc), _raised("C5", exc)
+            step("C2/C5 observations")
+        if plan.wants("C3"):
+            rows["C3"] = _guarded("C3", lambda: c3_temporal_persistence(
+                evidence.collect_persistence_evidence(scratch, size, store_factory=store_factory)))
+            step("C3 persistence")
+        if plan.wants("C8"):
+            rows["C8"] = _guarded("C8", lambda: c8_cross_platform(
+                evidence_static.collect_portability_evidence(scratch)))
+            step("C8 portability")
+        if plan.wants("C4", "C7"):
+            perf = measure_performance(plan.workloads, plan.timing_sizes, scratch, plan.timing,
+                                       threshold=plan.threshold, store_factory=store_factory,
+                                       progress=sub_progress(done, "warm "))
+            done += len(plan.workloads) * len(plan.timing_sizes)
+            ratios += [ratio_record(m.timing, threshold=plan.threshold, size=m.size) for m in perf.rows]
+            rows["C7"] = c7_coverage(evidence_static.coverage_evidence(perf.ran))
+            cold = []
+            if plan.wants("C4") and plan.cold_workloads:
+                cold = measure_cold_rows(plan.cold_workloads, plan.timing_sizes[:1], scratch,
+                                         trials=plan.cold_trials, threshold=plan.cold_threshold,
+                                         progress=sub_progress(done, "cold "))
+                done += len(plan.cold_workloads)
+                ratios += [row.record() for row in cold]
+            rows["C4"] = performance_criterion(perf, [row.row for row in cold])
+        if plan.wants("C6"):
+            probes = run_probes(plan.memory_sizes, scratch, store_factory=probe_store_factory,
+                                progress=sub_progress(done, "memory "))
+            rows["C6"] = memory_criterion(probes)
+            memory, fit = memory_records(probes), memory_fit(probes)
+    criteria = tuple(rows[cid] for cid in KNOWN_CRITERIA if cid in rows and cid in plan.criteria)
+    return ValidationOutcome(
+        verdict=overall(c.verdict for c in criteria), criteria=criteria, ratios=tuple(ratios),
+        memory=tuple(memory), memory_fit=fit, duration_s=time.perf_counter() - started,
+    )
+
+
+def _number(value: object, spec: str = ".3g") -> str:
+    return "-" if value is None or (isinstance(value, float) and not math.isfinite(value)) else format(value, spec)
+
+
+def _interval(low: object, high: object) -> str:
+    return "-" if low is None or high is None else f"{_number(low)}-{_number(high)}"
+
+
+def outcome_tables(outcome: ValidationOutcome) -> tuple[list[list[str]], list[list[str]]]:
+    """(criteria rows, ratio rows) as text cells, for the rich or the plain table."""
+    criteria = [[c.id, c.verdict.value, _number(c.value), _interval(c.ci_low, c.ci_high), _number(c.threshold),
+                 c.unit, c.details] for c in outcome.criteria]
+    ratios = [[str(r["workload"]), str(r["size"]), str(r["cache"]), _number(r["ratio"]),
+               _interval(r["ci_low"], r["ci_high"]), _number(r["threshold"]),
+               str(r["verdict"]) + ("" if r["cache"] == "warm" else " (info)"), str(r["blocks"])]
+              for r in outcome.ratios]
+    return criteria, ratios
+
+
+CRITERIA_HEADER = ["id", "verdict", "value", "95% CI", "limit", "unit", "details"]
+RATIO_HEADER = ["workload", "size", "cache", "memmap/RAM", "95% CI", "limit", "verdict", "pairs"]
+
+
+def _plain_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+    widths[-1] = 0  # the last column (details) is not padded
+    return ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *rows]]
+
+
+def print_outcome(outcome: ValidationOutcome, rich_output: bool | None = None) -> None:
+    """The criteria table, the ratio rows and the overall verdict: rich on a terminal, plain otherwise."""
+    from harness.cli import use_rich
+
+    criteria, ratios = outcome_tables(outcome)
+    if use_rich() if rich_output is None else rich_output:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console()
+        for title, header, rows in (("criteria", CRITERIA_HEADER, criteria), ("memmap/RAM ratios", RATIO_HEADER, ratios)):
+            table = Table(title=title)
+            for name in header:
+                table.add_column(name, overflow="fold")
+            for row in rows:
+                table.add_row(*row)
+            console.print(table)
+        console.print(f"[bold]overall: {outcome.verdict.value}[/bold] ({outcome.duration_s:.1f} s)")
+        return
+    for line in _plain_table(CRITERIA_HEADER, criteria) + [""] + _plain_table(RATIO_HEADER, ratios):
+        print(line)
+    print(f"overall: {outcome.verdict.value} ({outcome.duration_s:.1f} s)")
+
+
+def write_report_lazily(json_path: Path, out_dir: Path) -> list[Path] | None:
+    """Render the report with the reports package if it is importable (reports depends on harness,
+    never the reverse, so it is looked up at run time); None and one printed line otherwise."""
+    try:
+        reports = importlib.import_module("reports")
+    except ImportError as exc:
+        print(f"report skipped: the reports package is not importable ({exc})")
+        return None
+    try:
+        return list(reports.write_report([json_path], out_dir, force=True))
+    except (OSError, ValueError) as exc:
+        print(f"report not written: {exc}")
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """The `validate` subcommand: exit 0 PASS, 1 FAIL, 3 INCONCLUSIVE."""
+    from harness.cli import check_output_dir, exit_code, progress_display
+    from harness.result import build_result, write_result
+
+    out_dir = args.out if args.out is not None else check_output_dir(DEFAULT_OUT)
+    changes: dict[str, Any] = {"threshold": args.threshold}
+    if args.workloads:
+        changes["workloads"] = tuple(args.workloads)
+    if args.criteria:
+        changes["criteria"] = tuple(args.criteria)
+    plan = ValidationPlan.for_mode(args.quick, **changes)
+    with progress_display("validate", _step_count(plan)) as progress:
+        outcome = run_validation(plan, progress=progress)
+    print_outcome(outcome)
+    json_path = args.json if args.json is not None else out_dir / RESULT_NAME
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    document = build_result(verdict=outcome.verdict, mode=plan.mode, threshold=plan.threshold,
+                            criteria=outcome.criteria, duration_s=outcome.duration_s, ratios=outcome.ratios,
+                            memory=outcome.memory, memory_fit=outcome.memory_fit)
+    write_result(document, json_path)
+    print(f"result JSON: {json_path}")
+    written = write_report_lazily(json_path, out_dir)
+    if written:
+        print(f"report: {len(written)} files in {out_dir}")
+    return exit_code(outcome.verdict)

@@ -1,0 +1,62 @@
+"""Cold-cache probe: evict, remap read-only, read; rows are informational (never FAIL, never gating)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness import cli
+from harness.coldcache import COLD_THRESHOLD, ColdRow, measure_cold, window_reader
+from harness.criteria import Verdict
+from harness.errors import HarnessUsageError
+from harness.timing import PairedTiming
+from harness.workloads import build_workload
+
+
+@pytest.mark.parametrize("workload", ["resource_windows", "temporal_windows", "batched_windows"])
+def test_cold_rows_measure_reads_after_eviction(tmp_path, workload) -> None:
+    row = measure_cold(workload, 128, tmp_path, trials=2)
+    assert row.timing.blocks == 2 and all(t > 0 for t in row.timing.memmap_block_s)
+    assert row.row.cache == "cold" and row.row.gating is False
+    assert row.verdict in (Verdict.PASS, Verdict.WARN)
+    record = row.record()
+    assert record["cache"] == "cold" and record["threshold"] == COLD_THRESHOLD
+    assert {"inblock_bytes", "major_faults", "eviction_effective"} <= record.keys()
+    assert list(tmp_path.iterdir()) == []
+
+
+def _timing(ratio: float) -> PairedTiming:
+    return PairedTiming("w", ratio, ratio * 0.9, ratio * 1.1, 0.95, 3, 1, (1.0,) * 3, (ratio,) * 3, 1.0, ratio,
+                        True, 0)
+
+
+def test_a_slow_cold_row_warns_but_never_fails() -> None:
+    row = ColdRow("w", 64, _timing(40.0), COLD_THRESHOLD, inblock_bytes=4096, major_faults=2, evicted=True)
+    assert row.row.verdict is Verdict.FAIL  # the raw interval lies above the limit ...
+    assert row.verdict is Verdict.WARN  # ... but a cold row only informs
+    assert row.eviction_effective and "4096 bytes read" in row.details
+
+
+def test_no_bytes_read_says_eviction_not_effective() -> None:
+    row = ColdRow("w", 64, _timing(1.0), COLD_THRESHOLD, inblock_bytes=0, major_faults=0, evicted=True)
+    assert not row.eviction_effective and "eviction not effective" in row.details
+
+
+def test_workloads_without_window_reads_are_refused(tmp_path) -> None:
+    with build_workload("temporal_decay", "ram", 32, directory=tmp_path) as workload:
+        with pytest.raises(HarnessUsageError, match="no window reads"):
+            window_reader(workload)
+
+
+def test_cli_coldcache_json_and_bad_workload(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("harness.coldcache.measure_cold_rows",
+                        lambda workloads, sizes, directory, **kw: [measure_cold(workloads[0], 64, directory,
+                                                                                trials=2)])
+    target = tmp_path / "cold.json"
+    code = cli.main(["coldcache", "--quick", "--workloads", "resource_windows", "--json", str(target)])
+    assert code in (cli.EXIT_PASS, cli.EXIT_INCONCLUSIVE)
+    assert json.loads(target.read_text())["ratios"][0]["cache"] == "cold"
+    capsys.readouterr()
+    assert cli.main(["coldcache", "--workloads", "observe_all"]) == cli.EXIT_USAGE
+    assert "coldcache supports" in capsys.readouterr().err

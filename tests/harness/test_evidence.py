@@ -1,0 +1,143 @@
+"""Evidence collectors on real environments: each criterion PASSes on the engine and FAILs on a broken store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import faulty_stores
+from farm_grids.config import ObservationConfig, SimulationConfig
+from farm_grids.environment import Environment
+from farm_grids.stores import RamStore
+from harness import evidence, evidence_static
+from harness.criteria import (
+    REQUIRED_STRUCTURES,
+    Verdict,
+    c1_env_grids_use_memmap,
+    c2_observations_match_ram,
+    c3_temporal_persistence,
+    c5_tensor_compat,
+    c7_coverage,
+    c8_cross_platform,
+)
+from harness.workloads import WORKLOADS, WorkloadSpec
+
+SIZE = 64
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_behind(tmp_path):
+    yield
+    assert list(tmp_path.iterdir()) == [], "a collector left files behind"
+
+
+def test_c1_passes_on_the_memmap_engine(tmp_path) -> None:
+    found = evidence.collect_env_grid_evidence(tmp_path, SIZE)
+    assert all(layer.file_backed and layer.file_bytes == SIZE * SIZE * 4 for layer in found.layers)
+    assert c1_env_grids_use_memmap(found).verdict is Verdict.PASS
+
+
+@pytest.mark.parametrize(("factory", "problem"), [
+    (faulty_stores.UnlinkedFiles, "no file on disk"),
+    (RamStore, "no file on disk"),
+    (faulty_stores.LoadsWholeGrid, "not file-backed"),
+])
+def test_c1_fails_when_files_are_missing_or_not_mapped(tmp_path, factory, problem) -> None:
+    row = c1_env_grids_use_memmap(evidence.collect_env_grid_evidence(tmp_path, SIZE, store_factory=factory))
+    assert row.verdict is Verdict.FAIL and problem in row.details
+
+
+def test_a_ram_array_is_not_file_backed(tmp_path) -> None:
+    path = tmp_path / "grid.dat"
+    path.write_bytes(b"\0" * 64)
+    assert not evidence.array_is_file_backed(np.zeros(16, dtype=np.float32), path)
+    mapped = np.memmap(path, dtype=np.float32, mode="r")
+    assert evidence.array_is_file_backed(np.asarray(mapped), path)
+    del mapped
+    path.unlink()
+
+
+def test_c2_and_c5_pass_on_the_engine(tmp_path) -> None:
+    pair = evidence.collect_observation_evidence(tmp_path, SIZE)
+    assert pair.observation.bitwise_equal and pair.observation.memmap_backed
+    assert c2_observations_match_ram(pair.observation).verdict is Verdict.PASS
+    assert pair.tensor.shape == (evidence.EVIDENCE_AGENTS, 13, 13, 13)
+    assert c5_tensor_compat(pair.tensor).verdict is Verdict.PASS
+
+
+def test_c2_fails_when_the_store_returns_wrong_windows(tmp_path) -> None:
+    pair = evidence.collect_observation_evidence(tmp_path, SIZE, store_factory=faulty_stores.WrongWindows)
+    row = c2_observations_match_ram(pair.observation)
+    assert row.verdict is Verdict.FAIL and "max abs diff" in row.details
+
+
+def test_c2_fails_when_observed_layers_are_not_file_backed(tmp_path) -> None:
+    pair = evidence.collect_observation_evidence(tmp_path, SIZE, store_factory=RamStore)
+    row = c2_observations_match_ram(pair.observation)
+    assert row.verdict is Verdict.FAIL and "not memmap-backed" in row.details
+
+
+def test_c5_fails_on_a_float64_batch() -> None:
+    config = SimulationConfig(width=SIZE, height=SIZE, observation=ObservationConfig(dtype="float64"))
+    with Environment(config) as env:
+        env.add_agents(np.array([0, 10, 63]), np.array([5, 10, 63]))
+        batch = env.observe_all()
+        found = evidence.tensor_evidence(batch, (3, 13, 13, 13))
+    row = c5_tensor_compat(found)
+    assert row.verdict is Verdict.FAIL and "dtype float64 failed" in row.details
+
+
+def test_c5_fails_on_a_wrong_shape_and_a_copied_batch() -> None:
+    batch = torch.zeros((2, 12, 13, 13), dtype=torch.float32)
+    found = evidence.tensor_evidence(batch, (2, 13, 13, 13))
+    assert not found.shape_ok and found.shares_memory
+    assert c5_tensor_compat(found).verdict is Verdict.FAIL
+    assert not evidence.tensor_evidence(np.zeros((2, 13, 13, 13)), (2, 13, 13, 13)).dtype_ok
+
+
+def test_c3_passes_on_the_engine(tmp_path) -> None:
+    found = evidence.collect_persistence_evidence(tmp_path, SIZE)
+    assert found.reopened_read_only and found.decay_applied and found.max_abs_diff == 0.0
+    assert c3_temporal_persistence(found).verdict is Verdict.PASS
+
+
+def test_c3_fails_when_wrong_values_persist(tmp_path) -> None:
+    found = evidence.collect_persistence_evidence(tmp_path, SIZE, store_factory=faulty_stores.CorruptsOnFlush)
+    row = c3_temporal_persistence(found)
+    assert row.verdict is Verdict.FAIL and "after reopen" in row.details
+
+
+def test_c7_passes_when_every_workload_ran_and_warns_when_some_were_skipped() -> None:
+    assert c7_coverage(evidence_static.coverage_evidence(WORKLOADS)).verdict is Verdict.PASS
+    partial = evidence_static.coverage_evidence(["batched_windows"])
+    assert partial.measured == {"OBSTACLES"}
+    assert c7_coverage(partial).verdict is Verdict.WARN
+
+
+def test_c7_fails_when_no_workload_covers_a_structure() -> None:
+    registry = {name: spec for name, spec in WORKLOADS.items()
+                if "TRAILS" not in spec.structures}
+    registry["decoy"] = WorkloadSpec("decoy", "", WORKLOADS["batched_windows"].factory, ("OBSTACLES",))
+    row = c7_coverage(evidence_static.coverage_evidence(registry, registry))
+    assert row.verdict is Verdict.FAIL and "TRAILS" in row.details
+    assert REQUIRED_STRUCTURES >= {"TRAILS"}
+
+
+def test_c8_passes_on_the_storage_core(tmp_path) -> None:
+    found = evidence_static.collect_portability_evidence(tmp_path)
+    assert "numpy" in found.storage_imports and len(found.file_names) == len(evidence_static.ODD_GRID_NAMES) + 1
+    assert c8_cross_platform(found).verdict is Verdict.PASS
+
+
+def test_c8_fails_on_a_forbidden_import_in_the_storage_core() -> None:
+    sources = evidence_static.storage_core_sources()
+    sources["farm_grids/stores/zarr_store.py"] = "import os\nfrom torch import nn\n"
+    found = evidence_static.portability_evidence(sources, ("ok_name.dat",), "TestOS")
+    row = c8_cross_platform(found)
+    assert row.verdict is Verdict.FAIL and "torch" in row.details
+
+
+def test_c8_fails_on_unsanitised_file_names() -> None:
+    found = evidence_static.portability_evidence({"m.py": "import numpy\n"}, ("a/b.dat", "CON"), "TestOS")
+    assert c8_cross_platform(found).verdict is Verdict.FAIL
