@@ -132,6 +132,9 @@ class GridStore(abc.ABC):
     def _flush_entry(self, entry: _Entry) -> None:
         """Make the grid's writes durable; RAM has nothing to do."""
 
+    def _before_dense_write(self, entry: _Entry) -> None:
+        """Hook before every cell of a grid is written (the memmap store picks huge pages)."""
+
     def _after_change(self) -> None:
         """Hook after the set of grids changed (the memmap store rewrites its manifest)."""
 
@@ -258,11 +261,14 @@ class GridStore(abc.ABC):
             raise InvalidGridSpecError(
                 f"write to {name!r} needs shape {entry.info.shape}, got {array.shape}"
             )
+        self._before_dense_write(entry)
         np.copyto(entry.view, array, casting="unsafe")
 
     def fill(self, name: str, value: float, *, region: tuple[slice, slice] | None = None) -> None:
         entry = self._writable_entry(name)
         fill_value = _validate_scalar(value, "value")
+        if region is None:
+            self._before_dense_write(entry)
         target = entry.view if region is None else entry.view[region]
         target.fill(fill_value)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import secrets
 from pathlib import Path
@@ -90,6 +91,7 @@ class MemmapManager(GridStore):
             # "r+" on the truncated file maps it without writing anything: it stays sparse.
             backing = np.memmap(path, dtype=dtype, mode="r+", shape=shape)
             if fill != 0.0:
+                _advise_huge_pages(backing)
                 backing.fill(fill)
         except BaseException:
             path.unlink(missing_ok=True)
@@ -108,6 +110,9 @@ class MemmapManager(GridStore):
                 pass  # a caller still holds a view; the mapping closes when it is dropped
         if delete_file and entry.info.path is not None:
             entry.info.path.unlink(missing_ok=True)
+
+    def _before_dense_write(self, entry: _Entry) -> None:
+        _advise_huge_pages(entry.backing)
 
     def _flush_entry(self, entry: _Entry) -> None:
         entry.backing.flush()
@@ -196,6 +201,23 @@ class MemmapManager(GridStore):
             backing = np.memmap(path, dtype=dtype, mode=chosen, shape=shape)
             store._register(name, backing, path, chosen)
         return store
+
+
+def _advise_huge_pages(backing: np.memmap) -> None:
+    """Ask for huge page-cache folios before a grid is written whole.
+
+    A dense grid costs the same memory and disk either way, but mapped in 2 MiB pages
+    its window reads miss the TLB as rarely as a RAM array's (numpy asks for huge pages
+    on large anonymous arrays). Sparse grids are never advised: there each touched
+    spot would cost a 2 MiB folio instead of a 4 KiB page. The kernel may ignore this.
+    """
+    advice = getattr(mmap, "MADV_HUGEPAGE", None)
+    region = getattr(backing, "_mmap", None)
+    if advice is not None and region is not None:
+        try:
+            region.madvise(advice)
+        except OSError:
+            pass  # no transparent huge pages here: 4 KiB pages, same results
 
 
 def _record(info: GridInfo) -> dict[str, Any]:
