@@ -159,12 +159,19 @@ def _visibility(ctx: ObservationContext, out: np.ndarray) -> None:
 def _known_empty(ctx: ObservationContext, out: np.ndarray) -> None:
     # Visible cells holding no resource, obstacle or agent: derived from channels
     # already gathered this tick, so no extra world read.
-    empty = ctx.fov_disk.astype(bool)[None].repeat(out.shape[0], axis=0)
+    empty: np.ndarray | None = None
     for name in ("RESOURCES", "OBSTACLES", "ALLIES_HP", "ENEMIES_HP", "SELF_HP"):
         plane = ctx.computed(name)
-        if plane is not None:
+        if plane is None:
+            continue
+        if empty is None:
+            empty = plane == 0
+        else:
             empty &= plane == 0
-    out[...] = empty
+    if empty is None:
+        out[...] = ctx.fov_disk
+    else:
+        np.multiply(empty, ctx.fov_disk, out=out)
 
 
 def _transient(channel: str) -> ChannelHandler:

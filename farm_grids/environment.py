@@ -82,6 +82,7 @@ class Environment:
         self.agents = AgentTable(cfg.height, cfg.width)
         self.hp_raster = HpRaster(self.agents)
         self._memory: dict[str, np.ndarray] = {}
+        self._scratch: dict[str, np.ndarray] = {}
         self.tick = 0
         self._closed = False
 
@@ -135,6 +136,13 @@ class Environment:
             for spec in self.channels
             if spec.behavior is ChannelBehavior.DYNAMIC and spec.world_layer in self.sparse_events
         )
+
+    def scratch(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A float32 work buffer kept across ticks (contents undefined): fresh pages cost faults."""
+        buffer = self._scratch.get(key)
+        if buffer is None or buffer.shape != shape:
+            buffer = self._scratch[key] = np.empty(shape, dtype=np.float32)
+        return buffer
 
     def agent_memory(self, channel: str) -> np.ndarray:
         """Per-agent (N, S, S) memory of a DYNAMIC channel that is not world-driven."""

@@ -50,6 +50,7 @@ class ObservationContext:
     batched: bool
     planes: dict[str, np.ndarray] = field(default_factory=dict)
     plan: WindowPlan | None = None
+    team_windows: dict[int, np.ndarray] | None = None
 
     def gather(self, source: Any, name: str, out: np.ndarray, *, normalize_by: float | None = None) -> None:
         """Fill ``out`` with the windows of grid ``name`` of a manager or store."""
@@ -84,24 +85,27 @@ class ObservationContext:
 
     def team_hp_windows(self, out: np.ndarray, *, allies: bool) -> None:
         """Allies' (own team, self removed) or enemies' (other teams) HP around each agent."""
-        raster = self.env.hp_raster
         out[...] = 0
-        for team in raster.teams():
-            grid = raster.grid_name(team)
-            members = self.teams == team if allies else self.teams != team
-            if not members.any():
-                continue
-            windows = np.empty((int(members.sum()),) + out.shape[1:], dtype=out.dtype)
-            sub = ObservationContext(
-                self.env, self.ys[members], self.xs[members], self.teams[members],
-                self.hp[members], self.radius, self.fov_disk, self.batched,
-            )
-            sub.gather(raster.store, grid, windows)
+        for team, windows in self._team_windows().items():
+            # ``where`` masks rows in place: no temporary copy of the selected windows.
             if allies:
-                windows[:, self.radius, self.radius] -= self.hp[members]
-                out[members] = windows
+                np.copyto(out, windows, where=(self.teams == team)[:, None, None])
             else:
-                out[members] += windows
+                np.add(out, windows, out=out, where=(self.teams != team)[:, None, None])
+        if allies:
+            out[:, self.radius, self.radius] -= self.hp
+
+    def _team_windows(self) -> dict[int, np.ndarray]:
+        """Every agent's window of each team's HP raster: read once, shared by both channels."""
+        if self.team_windows is None:
+            raster = self.env.hp_raster
+            side = 2 * self.radius + 1
+            self.team_windows = {}
+            for team in raster.teams():
+                windows = self.env.scratch(f"team-windows-{team}", (self.ys.size, side, side))
+                self.gather(raster.store, raster.grid_name(team), windows)
+                self.team_windows[team] = windows
+        return self.team_windows
 
     def computed(self, name: str) -> np.ndarray | None:
         """A channel plane already built in this pass, if any."""
