@@ -1,0 +1,138 @@
+"""harness.comparisons: every comparison builds, runs once at a tiny size and removes its files (no timing asserts)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from harness.comparisons import (
+    COMPARISONS,
+    EXTRA_WORKLOADS,
+    build_any_workload,
+    judge,
+    main,
+    median_interval,
+    results_frame,
+    run_comparison,
+    select,
+)
+from harness.criteria import Verdict
+from harness.errors import HarnessUsageError
+from harness.timing import PairedTiming
+
+TINY = 32
+
+
+def files_under(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("name", list(COMPARISONS))
+def test_each_comparison_builds_runs_once_and_cleans_up(name, tmp_path) -> None:
+    spec = COMPARISONS[name]
+    pair = spec.build(TINY, tmp_path)
+    try:
+        pair.baseline()
+        pair.candidate()
+        uses_files = "memmap" in name
+        assert bool(files_under(tmp_path)) == uses_files, files_under(tmp_path)
+    finally:
+        pair.cleanup.close()
+    assert files_under(tmp_path) == []
+
+
+def test_targets_follow_the_issues() -> None:
+    assert COMPARISONS["single_window.ram.1024"].max_ratio == 1.5
+    assert COMPARISONS["batched_windows.memmap.1024"].max_ratio == pytest.approx(1 / 4)
+    assert COMPARISONS["batched_windows.ram.4096"].max_ratio == pytest.approx(1 / 2)
+    assert COMPARISONS["temporal_decay.memmap_vs_ram.4096"].max_ratio == 1.25
+    assert COMPARISONS["sparse_decay.active_vs_full.8192"].size == 8192
+    assert COMPARISONS["observe_all.vs_observe.4096"].per_unit_limit_s == pytest.approx(10e-6)
+    assert COMPARISONS["observe_all.memmap_vs_ram.512"].target == "<= 1.05x; <= 10 us/agent"
+    assert COMPARISONS["deposit.ram.1024"].target == ">= 20x faster"
+
+
+@pytest.mark.parametrize("name", list(EXTRA_WORKLOADS))
+def test_extra_workloads_clean_up_their_files(name, tmp_path) -> None:
+    workload = build_any_workload(name, "memmap", TINY, directory=tmp_path)
+    workload.run()
+    assert files_under(tmp_path) and all(path.exists() for path in workload.files())
+    workload.close()
+    assert files_under(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "backend", "size", "options", "fragment"),
+    [
+        ("store_windows", "disk", TINY, {}, "unknown backend 'disk'"),
+        ("temporal_deposit", "ram", 8, {}, "size must be an integer >= 16"),
+        ("store_windows", "ram", 16, {"radius": 12}, "no in-bounds centre for radius 12"),
+        ("teleport", "ram", TINY, {}, "unknown workload 'teleport'"),
+    ],
+)
+def test_bad_workload_requests_raise(name, backend, size, options, fragment, tmp_path) -> None:
+    with pytest.raises(HarnessUsageError, match=fragment):
+        build_any_workload(name, backend, size, directory=tmp_path, **options)
+    assert files_under(tmp_path) == []
+
+
+def test_run_comparison_returns_a_judged_result_and_leaves_nothing(tmp_path) -> None:
+    result = run_comparison(COMPARISONS["deposit.memmap.1024"], size=TINY, directory=tmp_path, blocks=2)
+    assert result.size == TINY and result.blocks == 2 and result.verdict in set(Verdict)
+    assert result.ratio > 0 and result.speedup == pytest.approx(1 / result.ratio)
+    assert result.baseline_per_unit_s > 0 and result.candidate_per_unit_s > 0
+    assert files_under(tmp_path) == []
+    frame = results_frame([result])
+    assert list(frame["comparison"]) == ["deposit.memmap.1024"] and frame["target"][0] == ">= 20x faster"
+
+
+def fake_timing(memmap_block_s: tuple[float, ...], ratio: float, low: float, high: float) -> PairedTiming:
+    ram = tuple(t / ratio for t in memmap_block_s)
+    return PairedTiming("x", ratio, low, high, 0.95, len(ram), 10, ram, memmap_block_s,
+                        sorted(ram)[len(ram) // 2], sorted(memmap_block_s)[len(ram) // 2], False, 0)
+
+
+def test_judge_applies_the_ratio_and_the_per_item_limit() -> None:
+    spec = COMPARISONS["observe_all.vs_observe.512"]  # >= 20x faster and <= 10 us/agent, 1000 agents
+    quick = fake_timing((0.05, 0.05, 0.05), ratio=0.02, low=0.019, high=0.021)  # 5 us/agent
+    assert judge(spec, 512, quick).verdict is Verdict.PASS
+    slow_agents = fake_timing((0.2, 0.2, 0.2), ratio=0.02, low=0.019, high=0.021)  # 20 us/agent
+    assert judge(spec, 512, slow_agents).verdict is Verdict.FAIL
+    too_close = fake_timing((0.05, 0.05, 0.05), ratio=0.06, low=0.055, high=0.065)  # only ~17x faster
+    assert judge(spec, 512, too_close).verdict is Verdict.FAIL
+
+
+def test_median_interval_brackets_the_median() -> None:
+    assert median_interval([1.0, 1.0, 1.0]) == (1.0, 1.0)
+    low, high = median_interval([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    assert low <= 4.0 <= high
+
+
+def test_select_accepts_names_and_globs_and_rejects_unknown() -> None:
+    assert [s.name for s in select("deposit.ram.1024")] == ["deposit.ram.1024"]
+    assert {s.name for s in select("observe_all.*")} == {n for n in COMPARISONS if n.startswith("observe_all.")}
+    assert len(select(None)) == len(COMPARISONS)
+    with pytest.raises(HarnessUsageError, match="matches no comparison"):
+        select("deposit.*,warp_drive")
+
+
+def test_cli_lists_and_rejects_bad_usage(capsys) -> None:
+    assert main(["--list"]) == 0
+    assert "sparse_decay.active_vs_full.8192" in capsys.readouterr().out
+    assert main(["--only", "nothing-like-this"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "matches no comparison" in err
+    assert main(["--blocks", "1"]) == 2
+
+
+def test_cli_runs_a_comparison_and_writes_json(capsys, tmp_path) -> None:
+    out_path = tmp_path / "comparisons.json"
+    code = main(["--only", "single_window.ram.1024", "--size", str(TINY), "--blocks", "2", "--json", str(out_path)])
+    out = capsys.readouterr().out
+    assert code in (0, 1, 3) and "single_window.ram.1024" in out and "overall:" in out
+    document = json.loads(out_path.read_text(encoding="utf-8"))
+    (row,) = document["results"]
+    assert row["name"] == "single_window.ram.1024" and row["size"] == TINY and math.isfinite(row["ratio"])
