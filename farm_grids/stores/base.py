@@ -351,10 +351,16 @@ class GridStore(abc.ABC):
         fast = self._fast.get(name)
         if fast is not None and normalize_by is None and out_dtype is _F32_TYPE:
             # In bounds, float32 in and out: one slice copy, exactly what read_window does
-            # after its checks. Floats, NaN and None fail the comparisons or the slice
-            # (TypeError) and take the checked path below, which raises the typed error.
+            # after its checks. Floats, NaN, None and bools fail the comparisons, the slice
+            # (TypeError) or the class test and take the checked path below, which raises
+            # the typed error.
             try:
-                if 0 <= y0 <= y1 <= fast[1] and 0 <= x0 <= x1 <= fast[2] and y0.__class__ is not bool:
+                if (
+                    0 <= y0 <= y1 <= fast[1]
+                    and 0 <= x0 <= x1 <= fast[2]
+                    and y0.__class__ is not bool is not y1.__class__
+                    and x0.__class__ is not bool is not x1.__class__
+                ):
                     return fast[0][y0:y1, x0:x1].copy()
             except TypeError:
                 pass

@@ -183,3 +183,16 @@ def test_bad_input_raises_a_typed_error_and_changes_nothing(case: BadCase, works
     assert snapshot_directory(workspace.root) == files_before
     assert temp_files_in(workspace.root) == []
     assert not workspace.store.closed  # a bad call never takes the store down with it
+
+
+@pytest.mark.parametrize("position", range(4))
+def test_a_bool_bound_is_refused_in_every_position(position: int) -> None:
+    # The in-bounds fast path must refuse bools exactly as the checked path does.
+    from farm_grids import RamStore
+
+    with RamStore() as store:
+        store.create("a", (4, 4))
+        bounds = [0, 2, 0, 2]
+        bounds[position] = True
+        with pytest.raises(InvalidGridSpecError, match="True"):
+            store.get_window("a", *bounds)
