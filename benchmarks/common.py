@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness.comparisons import build_any_workload
+from harness.workloads import build_workload
 from harness.procstats import read_smaps_rollup
 from harness.timing import measure_paired
 from harness.workloads import BACKENDS, Workload
@@ -79,7 +79,7 @@ class WorkloadBenchmark(_Scratch, abc.ABC):
         self.anon_before, self.file_before = resident_bytes()
         directory = self.make_scratch()
         try:
-            self.workload = build_any_workload(
+            self.workload = build_workload(
                 self.workload_name, backend, size, directory=directory, **self.options(*extra)
             )
             self.workload.run()  # warm: first-touch page faults are not what is timed
@@ -131,8 +131,8 @@ class MemmapRamRatio(_Scratch, abc.ABC):
         skip_unless_wanted(size)
         directory = self.make_scratch()
         try:
-            self.ram = build_any_workload(workload, "ram", size, directory=directory)
-            self.memmap = build_any_workload(workload, "memmap", size, directory=directory)
+            self.ram = build_workload(workload, "ram", size, directory=directory)
+            self.memmap = build_workload(workload, "memmap", size, directory=directory)
         except BaseException:
             self.teardown()
             raise

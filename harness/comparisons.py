@@ -15,153 +15,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from farm_grids.config import ObservationConfig
-from farm_grids.managers import TemporalGridManager
-from farm_grids.stores import GridStore, MemmapManager, RamStore
 from harness.cli import EXIT_PASS, EXIT_USAGE, exit_code
 from harness.criteria import Verdict, judge_ratio, overall, worst
 from harness.errors import HarnessUsageError
 from harness.tempfiles import scratch_dir
 from harness.timing import PairedTiming, measure_paired
-from harness.workloads import BACKENDS, Workload, WorkloadParams, WorkloadSpec, build_workload, memmap_config
-
-SINGLE_READS = 256  # single-window reads per call
-BATCH_CENTRES = 10_000  # windows per batched gather (issue 2)
-DEPOSIT_EVENTS = 10_000  # events per deposit (issue 3)
-ACTIVE_FRACTION = 0.01  # share of tiles holding data in the sparse-decay world (issue 3)
-# Near 1 on purpose: thousands of timed ticks must never push values into float32
-# denormals, whose arithmetic is ~100x slower and would time the FPU, not the engine.
-SLOW_FADE_GAMMA = 0.9999
-GRID = "GRID"
-TRAILS = "TRAILS"
-
-
-class _StoreReads(Workload):
-    """A random float32 grid in a bare store (no manager) and ``count`` in-bounds R-windows."""
-
-    count = SINGLE_READS
-
-    def __init__(self, params: WorkloadParams) -> None:
-        super().__init__(params)
-        r, size = params.radius, params.size
-        if size <= 2 * r:
-            raise HarnessUsageError(f"size {size} leaves no in-bounds centre for radius {r}")
-        self.store: GridStore = RamStore() if params.backend == "ram" else MemmapManager(params.directory, namespace="bench")
-        try:
-            self.store.create(GRID, (size, size))
-            self.store.write(GRID, self.random_layer(size))
-        except BaseException:
-            self.store.close_all(delete_files=True)
-            raise
-        self.array = self.store.get(GRID)  # the plain ndarray the store itself reads
-        self.ys, self.xs = self.rng.integers(r, size - r, self.count), self.rng.integers(r, size - r, self.count)
-        self.bounds = [(y - r, y + r + 1, x - r, x + r + 1) for y, x in zip(self.ys.tolist(), self.xs.tolist())]
-
-    def bare_slices(self) -> None:
-        """The baseline: a Python loop of bare ``arr[y0:y1, x0:x1].copy()`` over the same bounds."""
-        array = self.array
-        for y0, y1, x0, x1 in self.bounds:
-            array[y0:y1, x0:x1].copy()
-
-    def files(self) -> list[Path]:
-        return [p for p in (self.store.info(n).path for n in self.store.names()) if p is not None]
-
-    def close(self) -> None:
-        self.store.close_all(delete_files=True)
-        super().close()
-
-
-class StoreWindows(_StoreReads):
-    """256 single in-bounds R-windows through ``store.get_window``."""
-
-    def run(self) -> object:
-        read, last = self.store.get_window, None
-        for y0, y1, x0, x1 in self.bounds:
-            last = read(GRID, y0, y1, x0, x1)
-        return last
-
-
-class StoreBatchedWindows(_StoreReads):
-    """One ``store.get_windows`` gather of 10,000 in-bounds R-windows into a reused ``out`` buffer."""
-
-    count = BATCH_CENTRES
-
-    def __init__(self, params: WorkloadParams) -> None:
-        super().__init__(params)
-        side = 2 * params.radius + 1
-        self.out = np.empty((self.count, side, side), dtype=np.float32)
-
-    def run(self) -> object:
-        return self.store.get_windows(GRID, self.ys, self.xs, self.params.radius, out=self.out)
-
-
-class TemporalDeposit(Workload):
-    """``TemporalGridManager.deposit`` of 10,000 trail events at fixed random cells."""
-
-    def __init__(self, params: WorkloadParams) -> None:
-        super().__init__(params)
-        self.manager = TemporalGridManager(params.size, params.size, memmap_config=memmap_config(params))
-        self.managers.append(self.manager)
-        self.ys, self.xs = self.centres(DEPOSIT_EVENTS, params.size)
-        self.values = np.full(DEPOSIT_EVENTS, 0.01)
-
-    def run(self) -> object:
-        return self.manager.deposit(TRAILS, self.ys, self.xs, self.values)
-
-    def per_event_loop(self) -> None:
-        """The baseline: one ``store.add_at`` per event, in a Python loop."""
-        add = self.manager.store.add_at
-        for y, x, v in zip(self.ys.tolist(), self.xs.tolist(), self.values.tolist()):
-            add(TRAILS, y, x, v)
-
-
-class SparseActiveDecay(Workload):
-    """``apply_decay`` of a world whose trails fill 1 % of the tiles, scattered at random."""
-
-    def __init__(self, params: WorkloadParams) -> None:
-        super().__init__(params)
-        observation = ObservationConfig(gamma_trail=SLOW_FADE_GAMMA)
-        self.manager = TemporalGridManager(params.size, params.size, memmap_config=memmap_config(params),
-                                           observation_config=observation)
-        self.managers.append(self.manager)
-        tile = self.manager.tile_size
-        per_side = -(-params.size // tile)
-        chosen = self.rng.choice(per_side * per_side, size=max(1, round(ACTIVE_FRACTION * per_side**2)), replace=False)
-        tile_y, tile_x = np.divmod(chosen, per_side)
-        offsets = np.arange(tile)
-        ys, xs = np.broadcast_arrays(
-            tile_y[:, None, None] * tile + offsets[None, :, None], tile_x[:, None, None] * tile + offsets[None, None, :]
-        )
-        self.manager.deposit(TRAILS, ys.ravel(), xs.ravel(), 1.0)  # out-of-world cells of edge tiles drop
-
-    def run(self) -> object:
-        return self.manager.apply_decay()
-
-    def full_grid_multiply(self) -> None:
-        """The baseline: multiply the whole channel, as decay did before active tiles."""
-        grid = self.manager.get(TRAILS)
-        np.multiply(grid, grid.dtype.type(self.manager.gamma_for(TRAILS)), out=grid)
-
-
-EXTRA_WORKLOADS: dict[str, WorkloadSpec] = {spec.name: spec for spec in (
-    WorkloadSpec("store_windows", "256 single R windows from a bare store", StoreWindows, (GRID,), gated=False),
-    WorkloadSpec("store_batched_windows", "one store gather of 10,000 R windows, reused out", StoreBatchedWindows,
-                 (GRID,), gated=False),
-    WorkloadSpec("temporal_deposit", "deposit of 10,000 trail events", TemporalDeposit, (TRAILS,), gated=False),
-    WorkloadSpec("sparse_decay", "apply_decay, 1 % of tiles active", SparseActiveDecay, (TRAILS,), gated=False),
-)}
-
-
-def build_any_workload(name: str, backend: str, size: int, **options: object) -> Workload:
-    """``build_workload`` for WORKLOADS and EXTRA_WORKLOADS alike (one definition of each)."""
-    if name not in EXTRA_WORKLOADS:
-        return build_workload(name, backend, size, **options)
-    if backend not in BACKENDS:
-        raise HarnessUsageError(f"unknown backend {backend!r}; use one of {BACKENDS}")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 16:
-        raise HarnessUsageError(f"size must be an integer >= 16, got {size!r}")
-    return EXTRA_WORKLOADS[name].factory(WorkloadParams(backend=backend, size=size, **options))  # type: ignore[arg-type]
-
+from harness.micro_workloads import BATCH_CENTRES, DEPOSIT_EVENTS, SINGLE_READS
+from harness.workloads import BACKENDS, Workload, WorkloadParams, build_workload
 
 @dataclass
 class ComparisonPair:
@@ -182,7 +42,7 @@ def _builder(name: str, backend: str | None = None, baseline: Callable[[Workload
         with contextlib.ExitStack() as stack:
 
             def built(on: str) -> Workload:
-                workload = build_any_workload(name, on, size, directory=directory)
+                workload = build_workload(name, on, size, directory=directory)
                 stack.callback(workload.close)
                 return workload
 

@@ -31,7 +31,7 @@ from harness.evidence_perf import FULL_TIMING, QUICK_TIMING, TimingSettings, mea
 from harness.memory import FULL_SIZES, QUICK_SIZES, memory_criterion, memory_fit, memory_records, run_probes
 from harness.result import ratio_record
 from harness.tempfiles import scratch_dir
-from harness.workloads import WORKLOADS, StoreFactory
+from harness.workloads import GATED_WORKLOADS, StoreFactory
 
 DEFAULT_OUT = Path("farm-harness-out")
 RESULT_NAME = "farm-harness-result.json"
@@ -44,7 +44,7 @@ class ValidationPlan:
 
     mode: str = "quick"
     threshold: float = DEFAULT_THRESHOLD
-    workloads: tuple[str, ...] = tuple(WORKLOADS)
+    workloads: tuple[str, ...] = GATED_WORKLOADS
     criteria: tuple[str, ...] = KNOWN_CRITERIA
     timing_sizes: tuple[int, ...] = (1024,)
     memory_sizes: tuple[int, ...] = QUICK_SIZES

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import abc
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
 
-from farm_grids.config import MemmapConfig, ObservationConfig, SimulationConfig
+from farm_grids.config import ObservationConfig, SimulationConfig
 from farm_grids.environment import Environment
 from farm_grids.managers import (
     ENVIRONMENTAL_LAYERS,
@@ -22,9 +20,21 @@ from farm_grids.managers import (
 from farm_grids.sim import WorkloadDriver
 from farm_grids.stores import GridStore
 from harness.errors import HarnessUsageError
+from harness.micro_workloads import SparseActiveDecay, StoreBatchedWindows, StoreWindows, TemporalDeposit
+from harness.workload_base import (
+    BACKENDS,
+    SLOW_FADE_GAMMA,
+    StoreFactory,
+    Workload,
+    WorkloadParams,
+    memmap_config,
+)
+
+RESOURCES = "RESOURCES"
 
 __all__ = [
     "BACKENDS",
+    "GATED_WORKLOADS",
     "WORKLOADS",
     "Workload",
     "WorkloadParams",
@@ -33,98 +43,6 @@ __all__ = [
     "build_workload",
     "memmap_config",
 ]
-
-BACKENDS: tuple[str, ...] = ("ram", "memmap")
-RESOURCES = "RESOURCES"
-
-
-class StoreFactory(Protocol):
-    """Builds the store a manager composes; MemmapManager and RamStore (the classes) qualify."""
-
-    def __call__(
-        self, directory: Path | None, *, namespace: str, simulation_id: str | None = None
-    ) -> GridStore: ...
-
-
-@dataclass(frozen=True)
-class WorkloadParams:
-    """How to build one workload instance."""
-
-    backend: str
-    size: int
-    directory: Path | None = None  # memmap files go here (a scratch dir); None: system temp
-    seed: int = 0
-    radius: int = 6
-    reads: int = 256  # single-window reads per unit
-    agents: int = 1000  # agents for batched and end-to-end workloads
-    flush_policy: str = "close"
-    # Replaces the memmap store of every manager (backend "memmap" only), so tests can inject
-    # a faulty backend; None builds the managers' own stores.
-    store_factory: StoreFactory | None = None
-
-
-def memmap_config(params: WorkloadParams, *, delete_on_close: bool = True) -> MemmapConfig:
-    """The memmap block for ``params``: every structure in files for "memmap", none for "ram"."""
-    use = params.backend == "memmap"
-    return MemmapConfig(
-        directory=None if params.directory is None else str(params.directory),
-        use_for_resources=use,
-        use_for_environmental=use,
-        use_for_temporal=use,
-        delete_on_close=delete_on_close,
-        flush_policy=params.flush_policy,
-    )
-
-
-class Workload(abc.ABC):
-    """One built workload: set up in ``__init__``, ``run()`` one unit of work, ``close()``."""
-
-    def __init__(self, params: WorkloadParams) -> None:
-        self.params = params
-        self.rng = np.random.default_rng(params.seed)
-        self.managers: list[GridManager] = []
-        self.env: Environment | None = None
-        self.injected_stores: list[GridStore] = []  # stores from params.store_factory; closed last
-
-    @abc.abstractmethod
-    def run(self) -> object:
-        """One unit of the workload; identical work for both backends."""
-
-    def files(self) -> list[Path]:
-        found = [p for m in self.managers for p in m.files()]
-        return found + (self.env.files() if self.env is not None else [])
-
-    def close(self) -> None:
-        for manager in self.managers:
-            manager.close(delete_files=True)
-        if self.env is not None:
-            self.env.close()
-        for store in self.injected_stores:
-            store.close_all(delete_files=True)  # managers never close a store they were given
-
-    def injected_store(self, namespace: str) -> GridStore | None:
-        """The store ``params.store_factory`` makes for ``namespace`` (memmap backend only), else None."""
-        factory = self.params.store_factory
-        if factory is None or self.params.backend != "memmap":
-            return None
-        store = factory(self.params.directory, namespace=namespace)
-        self.injected_stores.append(store)
-        return store
-
-    def __enter__(self) -> Workload:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- shared set-up helpers ------------------------------------------------------------
-    def centres(self, count: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Random centres over the whole grid, edges included."""
-        return self.rng.integers(0, size, count), self.rng.integers(0, size, count)
-
-    def random_layer(self, size: int) -> np.ndarray:
-        return self.rng.random((size, size), dtype=np.float32)
-
 
 class _SingleWindowReads(Workload):
     """``reads`` single R-windows at fixed random centres, cycling over the grids."""
@@ -227,6 +145,8 @@ class TemporalDecay(Workload):
         super().__init__(params)
         self.manager = _dense_temporal(params, self.rng, self.injected_store("temporal"))
         self.managers.append(self.manager)
+        for channel in TEMPORAL_CHANNELS:
+            self.manager.set_gamma(channel, SLOW_FADE_GAMMA)  # the cost of a multiply is the same
 
     def run(self) -> object:
         self.manager.apply_decay()
@@ -346,8 +266,18 @@ WORKLOADS: dict[str, WorkloadSpec] = {
             (*TEMPORAL_CHANNELS, RESOURCES),
         ),
         WorkloadSpec("temporal_decay", "apply_decay of 3 dense channels", TemporalDecay, TEMPORAL_CHANNELS),
+        # Engine micro-workloads: compared against plain-numpy baselines, not gated by C4.
+        WorkloadSpec("store_windows", "256 single R windows from a bare store", StoreWindows, ("GRID",), gated=False),
+        WorkloadSpec(
+            "store_batched_windows", "one store gather of 10,000 R windows, reused out", StoreBatchedWindows,
+            ("GRID",), gated=False,
+        ),
+        WorkloadSpec("temporal_deposit", "deposit of 10,000 trail events", TemporalDeposit, ("TRAILS",), gated=False),
+        WorkloadSpec("sparse_decay", "apply_decay, 1 % of tiles active", SparseActiveDecay, ("TRAILS",), gated=False),
     )
 }
+
+GATED_WORKLOADS: tuple[str, ...] = tuple(name for name, spec in WORKLOADS.items() if spec.gated)
 
 
 def build_workload(name: str, backend: str, size: int, **options: object) -> Workload:

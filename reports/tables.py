@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-import pandas as pd
 
 from reports.frames import ReportData, backend_ratios, is_missing
 

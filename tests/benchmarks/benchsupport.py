@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.comparisons import EXTRA_WORKLOADS, build_any_workload
-from harness.workloads import BACKENDS, WORKLOADS
+from harness.workloads import BACKENDS, WORKLOADS, build_workload
 
 # Small by default so that ordinary test runs (--benchmark-disable) smoke-test every
 # workload in seconds; FARM_BENCH_SIZES=1024,4096 measures bigger worlds.
@@ -22,10 +21,10 @@ def backend_size_params() -> list[object]:
 
 def bench_workload(benchmark, name: str, backend: str, size: int, directory: Path, **options: object) -> object:
     """Build workload ``name``, run it once to warm it, time ``run()``, close it; return the last result."""
-    spec = WORKLOADS.get(name) or EXTRA_WORKLOADS[name]
+    spec = WORKLOADS[name]
     benchmark.group = name  # the gate and the reports pair ram/memmap runs within a group
     benchmark.extra_info.update(workload=name, backend=backend, size=size, description=spec.description, **options)
-    workload = build_any_workload(name, backend, size, directory=directory, **options)
+    workload = build_workload(name, backend, size, directory=directory, **options)
     try:
         workload.run()  # first-touch page faults are not what is timed
         result = benchmark(workload.run)

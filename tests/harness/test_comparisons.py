@@ -10,8 +10,6 @@ import pytest
 
 from harness.comparisons import (
     COMPARISONS,
-    EXTRA_WORKLOADS,
-    build_any_workload,
     judge,
     main,
     median_interval,
@@ -22,6 +20,7 @@ from harness.comparisons import (
 from harness.criteria import Verdict
 from harness.errors import HarnessUsageError
 from harness.timing import PairedTiming
+from harness.workloads import WORKLOADS, build_workload
 
 TINY = 32
 
@@ -55,9 +54,9 @@ def test_targets_follow_the_issues() -> None:
     assert COMPARISONS["deposit.ram.1024"].target == ">= 20x faster"
 
 
-@pytest.mark.parametrize("name", list(EXTRA_WORKLOADS))
-def test_extra_workloads_clean_up_their_files(name, tmp_path) -> None:
-    workload = build_any_workload(name, "memmap", TINY, directory=tmp_path)
+@pytest.mark.parametrize("name", [name for name, spec in WORKLOADS.items() if not spec.gated])
+def test_micro_workloads_clean_up_their_files(name, tmp_path) -> None:
+    workload = build_workload(name, "memmap", TINY, directory=tmp_path)
     workload.run()
     assert files_under(tmp_path) and all(path.exists() for path in workload.files())
     workload.close()
@@ -75,7 +74,7 @@ def test_extra_workloads_clean_up_their_files(name, tmp_path) -> None:
 )
 def test_bad_workload_requests_raise(name, backend, size, options, fragment, tmp_path) -> None:
     with pytest.raises(HarnessUsageError, match=fragment):
-        build_any_workload(name, backend, size, directory=tmp_path, **options)
+        build_workload(name, backend, size, directory=tmp_path, **options)
     assert files_under(tmp_path) == []
 
 

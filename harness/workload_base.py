@@ -1,0 +1,112 @@
+"""The workload base: parameters, the memmap block they imply, and the Workload life cycle."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from farm_grids.config import MemmapConfig
+from farm_grids.environment import Environment
+from farm_grids.managers import GridManager
+from farm_grids.stores import GridStore
+
+__all__ = ["BACKENDS", "SLOW_FADE_GAMMA", "StoreFactory", "Workload", "WorkloadParams", "memmap_config"]
+
+# Near 1 on purpose: thousands of timed decays must never push values into float32
+# denormals, whose arithmetic is ~100x slower and would time the FPU, not the engine.
+SLOW_FADE_GAMMA = 0.9999
+
+BACKENDS: tuple[str, ...] = ("ram", "memmap")
+RESOURCES = "RESOURCES"
+
+
+class StoreFactory(Protocol):
+    """Builds the store a manager composes; MemmapManager and RamStore (the classes) qualify."""
+
+    def __call__(
+        self, directory: Path | None, *, namespace: str, simulation_id: str | None = None
+    ) -> GridStore: ...
+
+
+@dataclass(frozen=True)
+class WorkloadParams:
+    """How to build one workload instance."""
+
+    backend: str
+    size: int
+    directory: Path | None = None  # memmap files go here (a scratch dir); None: system temp
+    seed: int = 0
+    radius: int = 6
+    reads: int = 256  # single-window reads per unit
+    agents: int = 1000  # agents for batched and end-to-end workloads
+    flush_policy: str = "close"
+    # Replaces the memmap store of every manager (backend "memmap" only), so tests can inject
+    # a faulty backend; None builds the managers' own stores.
+    store_factory: StoreFactory | None = None
+
+
+def memmap_config(params: WorkloadParams, *, delete_on_close: bool = True) -> MemmapConfig:
+    """The memmap block for ``params``: every structure in files for "memmap", none for "ram"."""
+    use = params.backend == "memmap"
+    return MemmapConfig(
+        directory=None if params.directory is None else str(params.directory),
+        use_for_resources=use,
+        use_for_environmental=use,
+        use_for_temporal=use,
+        delete_on_close=delete_on_close,
+        flush_policy=params.flush_policy,
+    )
+
+
+class Workload(abc.ABC):
+    """One built workload: set up in ``__init__``, ``run()`` one unit of work, ``close()``."""
+
+    def __init__(self, params: WorkloadParams) -> None:
+        self.params = params
+        self.rng = np.random.default_rng(params.seed)
+        self.managers: list[GridManager] = []
+        self.env: Environment | None = None
+        self.injected_stores: list[GridStore] = []  # stores from params.store_factory; closed last
+
+    @abc.abstractmethod
+    def run(self) -> object:
+        """One unit of the workload; identical work for both backends."""
+
+    def files(self) -> list[Path]:
+        found = [p for m in self.managers for p in m.files()]
+        return found + (self.env.files() if self.env is not None else [])
+
+    def close(self) -> None:
+        for manager in self.managers:
+            manager.close(delete_files=True)
+        if self.env is not None:
+            self.env.close()
+        for store in self.injected_stores:
+            store.close_all(delete_files=True)  # managers never close a store they were given
+
+    def injected_store(self, namespace: str) -> GridStore | None:
+        """The store ``params.store_factory`` makes for ``namespace`` (memmap backend only), else None."""
+        factory = self.params.store_factory
+        if factory is None or self.params.backend != "memmap":
+            return None
+        store = factory(self.params.directory, namespace=namespace)
+        self.injected_stores.append(store)
+        return store
+
+    def __enter__(self) -> Workload:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- shared set-up helpers ------------------------------------------------------------
+    def centres(self, count: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Random centres over the whole grid, edges included."""
+        return self.rng.integers(0, size, count), self.rng.integers(0, size, count)
+
+    def random_layer(self, size: int) -> np.ndarray:
+        return self.rng.random((size, size), dtype=np.float32)
