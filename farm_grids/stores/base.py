@@ -331,8 +331,11 @@ class GridStore(abc.ABC):
             reversed_unique, first = np.unique(flat_index[::-1], return_index=True)
             flat[reversed_unique] = amounts[::-1][first]
         if cap is not None:
-            touched = np.unique(flat_index)
-            flat[touched] = np.minimum(flat[touched], cap)
+            # Duplicate cells read the same summed value and write back the same clipped
+            # one, so no np.unique (which would cost more than the whole add).
+            clipped = flat[flat_index]
+            np.minimum(clipped, cap, out=clipped, casting="unsafe")
+            flat[flat_index] = clipped
         return int(flat_index.size)
 
     # -- reads --------------------------------------------------------------------------
