@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from farm_grids.errors import InvalidGridSpecError
-from farm_grids.windows import validate_centres
+from farm_grids.points import flat_points, scatter
 
 __all__ = ["SparseEventLayer"]
 
@@ -36,31 +35,13 @@ class SparseEventLayer:
         accumulate: bool = True,
         clip_max: float | None = None,
     ) -> int:
-        rows, cols = validate_centres(ys, xs)
-        amounts = np.asarray(values, dtype=np.float64)
-        if amounts.ndim == 0:
-            amounts = np.full(rows.shape, float(amounts))
-        if amounts.shape != rows.shape:
-            raise InvalidGridSpecError(
-                f"values must be a scalar or have length {rows.shape[0]}, got shape {amounts.shape}"
-            )
-        keep = (rows >= 0) & (rows < self.height) & (cols >= 0) & (cols < self.width)
-        flat = rows[keep] * self.width + cols[keep]
-        amounts = amounts[keep].astype(self.dtype)
+        flat, amounts = flat_points(ys, xs, values, (self.height, self.width), label="events")
         if flat.size == 0:
             return 0
         cells = np.union1d(self.cells, flat)
         merged = np.zeros(cells.size, dtype=self.dtype)
         merged[np.searchsorted(cells, self.cells)] = self.values
-        slots = np.searchsorted(cells, flat)
-        if accumulate:
-            np.add.at(merged, slots, amounts)
-        else:
-            reversed_unique, first = np.unique(slots[::-1], return_index=True)
-            merged[reversed_unique] = amounts[::-1][first]
-        if clip_max is not None:
-            touched = np.unique(slots)
-            merged[touched] = np.minimum(merged[touched], self.dtype.type(clip_max))
+        scatter(merged, np.searchsorted(cells, flat), amounts, accumulate=accumulate, clip_max=clip_max)
         self.cells, self.values = cells, merged
         return int(flat.size)
 

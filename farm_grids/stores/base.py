@@ -19,13 +19,13 @@ from farm_grids.errors import (
     ReadOnlyGridError,
     StoreClosedError,
 )
+from farm_grids.points import flat_points, scatter
 from farm_grids.windows import (
     WindowPlan,
     read_planned_windows,
     read_window,
     read_windows,
     validate_bound,
-    validate_centres,
 )
 
 __all__ = ["GridInfo", "GridStore", "SUPPORTED_DTYPES", "VALID_MODES", "validate_dtype"]
@@ -306,36 +306,10 @@ class GridStore(abc.ABC):
         Points outside the grid are dropped; returns how many were applied.
         """
         entry = self._writable_entry(name)
-        rows, cols = validate_centres(ys, xs)
-        amounts = np.asarray(values, dtype=np.float64)
-        if amounts.ndim == 0:
-            amounts = np.full(rows.shape, float(amounts))
-        if amounts.shape != rows.shape:
-            raise InvalidGridSpecError(
-                f"values must be a scalar or have length {rows.shape[0]}, got shape {amounts.shape}"
-            )
-        if not np.isfinite(amounts).all():
-            raise InvalidGridSpecError(f"values for {name!r} must be finite")
+        flat_index, amounts = flat_points(ys, xs, values, entry.info.shape, label=name)
         cap = None if clip_max is None else _validate_scalar(clip_max, "clip_max")
-        height, width = entry.info.shape
-        keep = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-        flat_index = rows[keep] * width + cols[keep]
-        amounts = amounts[keep].astype(entry.view.dtype, copy=False)
-        if flat_index.size == 0:
-            return 0
-        flat = entry.view.reshape(-1)
-        if accumulate:
-            np.add.at(flat, flat_index, amounts)
-        else:
-            # np.put leaves the winner among duplicates unspecified; keep the last on purpose.
-            reversed_unique, first = np.unique(flat_index[::-1], return_index=True)
-            flat[reversed_unique] = amounts[::-1][first]
-        if cap is not None:
-            # Duplicate cells read the same summed value and write back the same clipped
-            # one, so no np.unique (which would cost more than the whole add).
-            clipped = flat[flat_index]
-            np.minimum(clipped, cap, out=clipped, casting="unsafe")
-            flat[flat_index] = clipped
+        if flat_index.size:
+            scatter(entry.view.reshape(-1), flat_index, amounts, accumulate=accumulate, clip_max=cap)
         return int(flat_index.size)
 
     # -- reads --------------------------------------------------------------------------
