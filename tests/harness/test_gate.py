@@ -14,7 +14,7 @@ from harness.gate import benchmark_runs, gate_rows, load_document, pair_runs, ra
 from harness.result import load_result
 
 # Trimmed from a real `pytest tests/benchmarks --benchmark-enable --benchmark-json` run
-# (scripts/trim_pytest_benchmark.py --groups store_windows --max-rounds 60).
+# (tests/harness/data/trim_pytest_benchmark.py --groups store_windows --max-rounds 60).
 FIXTURE = Path(__file__).parent / "data" / "pytest_benchmark_run.json"
 
 
