@@ -59,33 +59,44 @@ def _ratio_points(data: ReportData) -> tuple[pd.DataFrame, bool]:
 
 
 def build_ratio_figure(data: ReportData) -> Figure | None:
-    """memmap/RAM ratio per workload with interval whiskers and the threshold line."""
+    """memmap/RAM ratio per workload with interval whiskers and the threshold line.
+
+    Rows run down the page so any number of workloads stays legible; the ratio axis turns
+    logarithmic when cold-cache rows (tens of x) sit beside warm ones (about 1x).
+    """
     points, judged = _ratio_points(data)
     if points.empty:
         return None
-    figure = Figure(figsize=(max(6.0, 1.3 * len(points) + 2), 4.2), layout="constrained")
+    figure = Figure(figsize=(8.0, 1.6 + 0.34 * len(points)), layout="constrained")
     axes = figure.add_subplot()
-    x = np.arange(len(points))
+    y = np.arange(len(points))[::-1]  # first row at the top, as in the tables
     for index, row in points.iterrows():
         colour = VERDICT_COLOURS.get(row["verdict"], NEUTRAL_COLOUR)
         if judged and pd.notna(row["low"]) and pd.notna(row["high"]):
             error = [[row["ratio"] - row["low"]], [row["high"] - row["ratio"]]]
-            axes.errorbar(x[index], row["ratio"], yerr=error, fmt="o", color=colour, capsize=6, markersize=7)
+            axes.errorbar(row["ratio"], y[index], xerr=error, fmt="o", color=colour, capsize=4, markersize=6)
         else:
-            axes.plot(x[index], row["ratio"], "o", color=colour, markersize=7)
+            axes.plot(row["ratio"], y[index], "o", color=colour, markersize=6)
     thresholds = sorted(set(points["threshold"].dropna()))
     if not thresholds and data.summary is not None and data.summary.threshold is not None:
         thresholds = [data.summary.threshold]
-    for threshold in thresholds:
-        axes.axhline(threshold, color=VERDICT_COLOURS["FAIL"], linestyle="--", linewidth=1.2,
-                     label=f"threshold {threshold:g}")
-    axes.axhline(1.0, color="#6e7781", linewidth=0.8, label="parity (1.0)")
-    axes.set_xticks(x, points["label"], fontsize=8)
-    axes.set_xlim(-0.6, len(points) - 0.4)
-    axes.set_ylabel("memmap / RAM time")
+    for order, threshold in enumerate(thresholds):
+        # The smallest threshold is the gate; larger ones belong to informational rows.
+        gate = order == 0
+        axes.axvline(threshold, color=VERDICT_COLOURS["FAIL" if gate else "WARN"],
+                     linestyle="--" if gate else ":", linewidth=1.2,
+                     label=f"{'threshold' if gate else 'info threshold'} {threshold:g}")
+    axes.axvline(1.0, color="#6e7781", linewidth=0.8, label="parity (1.0)")
+    values = pd.concat([points["ratio"], points["low"], points["high"]]).dropna()
+    values = values[values > 0]
+    if not values.empty and values.max() / values.min() > 3:
+        axes.set_xscale("log")
+    axes.set_yticks(y, [label.replace("\n", " ") for label in points["label"]], fontsize=8)
+    axes.set_ylim(-0.6, len(points) - 0.4)
+    axes.set_xlabel("memmap / RAM time")
     axes.set_title("memmap/RAM ratio per workload" + (" (95% interval)" if judged else " (benchmark medians)"))
-    axes.legend(loc="best", fontsize=8)
-    axes.grid(axis="y", alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    axes.grid(axis="x", alpha=0.3, which="both")
     return figure
 
 

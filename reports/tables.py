@@ -17,7 +17,7 @@ MEMORY_COLUMNS = (
     ("rss_file_bytes", "RssFile"),
     ("file_bytes", "File size"),
     ("file_blocks_bytes", "File blocks"),
-    ("pages_touched", "Pages touched"),
+    ("pages_touched", "File pages resident"),
 )
 
 
