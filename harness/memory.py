@@ -138,7 +138,7 @@ def memory_fit(results: Sequence[ProbeResult]) -> dict[str, float] | None:
 
 def format_results(results: Sequence[ProbeResult]) -> list[str]:
     lines = [f"{'size':>6} {'grid MiB':>9} {'anon MiB':>9} {'file RSS MiB':>12} {'on disk MiB':>11} "
-             f"{'pages touched':>13}"]
+             f"{'file pages':>13}"]
     for r in results:
         if r.record is None:
             lines.append(f"{r.size:>6} {'-':>9} {'-':>9} {'-':>12} {'-':>11} {'-':>13}  {r.error}")
