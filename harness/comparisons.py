@@ -95,10 +95,10 @@ def _specs() -> tuple[ComparisonSpec, ...]:
                                 _builder("store_windows"), 1.05, SINGLE_READS, "read"))
     for size, speedup in ((1024, 4.0), (4096, 2.0)):
         for backend in BACKENDS:
-            specs.append(ComparisonSpec(
-                f"batched_windows.{backend}.{size}", f"{backend} get_windows(out=) vs loop of slice copies", size,
-                _builder("store_batched_windows", backend, lambda w: w.bare_slices),
-                1 / speedup, BATCH_CENTRES, "window"))
+            for variant, workload, how in (("", "store_batched_windows", "out="), ("_fresh", "store_fresh_batched_windows", "")):
+                specs.append(ComparisonSpec(
+                    f"batched_windows{variant}.{backend}.{size}", f"{backend} get_windows({how}) vs loop of slice copies",
+                    size, _builder(workload, backend, lambda w: w.bare_slices), 1 / speedup, BATCH_CENTRES, "window"))
         specs.append(ComparisonSpec(f"batched_windows.memmap_vs_ram.{size}", "get_windows(out=), memmap vs RAM",
                                     size, _builder("store_batched_windows"), 1.05, BATCH_CENTRES, "window"))
     specs.append(ComparisonSpec("temporal_decay.memmap_vs_ram.4096", "apply_decay, 3 dense channels", 4096,

@@ -79,6 +79,13 @@ class StoreBatchedWindows(_StoreReads):
         return self.store.get_windows(GRID, self.ys, self.xs, self.params.radius, out=self.out)
 
 
+class StoreFreshBatchedWindows(StoreBatchedWindows):
+    """The same gather into a fresh array each call (numpy's fast path, no copy out of a temporary)."""
+
+    def run(self) -> object:
+        return self.store.get_windows(GRID, self.ys, self.xs, self.params.radius)
+
+
 class TemporalDeposit(Workload):
     """``TemporalGridManager.deposit`` of 10,000 trail events at fixed random cells."""
 

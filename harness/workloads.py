@@ -20,7 +20,13 @@ from farm_grids.managers import (
 from farm_grids.sim import WorkloadDriver
 from farm_grids.stores import GridStore
 from harness.errors import HarnessUsageError
-from harness.micro_workloads import SparseActiveDecay, StoreBatchedWindows, StoreWindows, TemporalDeposit
+from harness.micro_workloads import (
+    SparseActiveDecay,
+    StoreBatchedWindows,
+    StoreFreshBatchedWindows,
+    StoreWindows,
+    TemporalDeposit,
+)
 from harness.workload_base import (
     BACKENDS,
     SLOW_FADE_GAMMA,
@@ -271,6 +277,10 @@ WORKLOADS: dict[str, WorkloadSpec] = {
         WorkloadSpec(
             "store_batched_windows", "one store gather of 10,000 R windows, reused out", StoreBatchedWindows,
             ("GRID",), gated=False,
+        ),
+        WorkloadSpec(
+            "store_fresh_batched_windows", "one store gather of 10,000 R windows, fresh output",
+            StoreFreshBatchedWindows, ("GRID",), gated=False,
         ),
         WorkloadSpec("temporal_deposit", "deposit of 10,000 trail events", TemporalDeposit, ("TRAILS",), gated=False),
         WorkloadSpec("sparse_decay", "apply_decay, 1 % of tiles active", SparseActiveDecay, ("TRAILS",), gated=False),
