@@ -26,6 +26,8 @@ __all__ = [
 # Windows copied per fancy-index call when writing into a caller's buffer: small enough
 # that the temporary stays in cache, large enough to amortise the call.
 _OUT_CHUNK = 1024
+_NO_ROWS = np.empty(0, dtype=np.intp)
+_NO_ROWS.flags.writeable = False
 
 
 def validate_bound(value: object, label: str) -> int:
@@ -162,7 +164,13 @@ def plan_windows(shape: tuple[int, int], ys: object, xs: object, radius: int) ->
     r = validate_radius(radius)
     height, width = shape
     interior = (y >= r) & (y < height - r) & (x >= r) & (x < width - r)
-    all_interior = bool(interior.all())
+    if interior.all():
+        # The common case: no mask copies and no edge arrays to build.
+        return WindowPlan(
+            shape=(int(height), int(width)), radius=r, count=int(y.shape[0]),
+            positions=(y - r) * width + (x - r), interior=None, edge=_NO_ROWS,
+            edge_rows=_NO_ROWS, edge_cols=_NO_ROWS, edge_inside=_NO_ROWS,
+        )
     edge = np.flatnonzero(~interior)
     offsets = np.arange(-r, r + 1)
     rows = y[edge, None, None] + offsets[None, :, None]
@@ -173,7 +181,7 @@ def plan_windows(shape: tuple[int, int], ys: object, xs: object, radius: int) ->
         radius=r,
         count=int(y.shape[0]),
         positions=(y[interior] - r) * width + (x[interior] - r),
-        interior=None if all_interior else np.flatnonzero(interior),
+        interior=np.flatnonzero(interior),
         edge=edge,
         edge_rows=np.clip(rows, 0, height - 1),
         edge_cols=np.clip(cols, 0, width - 1),
