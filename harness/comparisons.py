@@ -35,8 +35,13 @@ class ComparisonPair:
 Builder = Callable[[int, Path], ComparisonPair]
 
 
-def _builder(name: str, backend: str | None = None, baseline: Callable[[Workload], Callable[[], object]] | None = None) -> Builder:
-    """Without ``baseline``: the RAM workload vs the memmap one; with it: ``baseline(w)`` vs ``w.run`` on ``backend``."""
+Method = Callable[[Workload], Callable[[], object]]
+
+
+def _builder(name: str, backend: str | None = None, baseline: Method | None = None,
+             candidate: Method | None = None) -> Builder:
+    """Without ``baseline``: the RAM workload vs the memmap one; with it: ``baseline(w)`` vs
+    ``candidate(w)`` (default ``w.run``) on ``backend``."""
 
     def build(size: int, directory: Path) -> ComparisonPair:
         with contextlib.ExitStack() as stack:
@@ -49,7 +54,8 @@ def _builder(name: str, backend: str | None = None, baseline: Callable[[Workload
             if baseline is None:
                 return ComparisonPair(built("ram").run, built("memmap").run, stack.pop_all())
             workload = built(backend or "ram")
-            return ComparisonPair(baseline(workload), workload.run, stack.pop_all())
+            chosen = workload.run if candidate is None else candidate(workload)
+            return ComparisonPair(baseline(workload), chosen, stack.pop_all())
 
     return build
 
@@ -101,6 +107,16 @@ def _specs() -> tuple[ComparisonSpec, ...]:
                     size, _builder(workload, backend, lambda w: w.bare_slices), 1 / speedup, BATCH_CENTRES, "window"))
         specs.append(ComparisonSpec(f"batched_windows.memmap_vs_ram.{size}", "get_windows(out=), memmap vs RAM",
                                     size, _builder("store_batched_windows"), 1.05, BATCH_CENTRES, "window"))
+    # Floors: plain Python / numpy on the same data and targets, to show what is reachable.
+    specs.append(ComparisonSpec(
+        "floor.function_wrapper.1024", "a bare function around the slice copy vs the inline copy", 1024,
+        _builder("store_windows", "ram", lambda w: w.bare_slices, lambda w: w.wrapped_slices), 1.5,
+        SINGLE_READS, "read"))
+    for size, speedup in ((1024, 4.0), (4096, 2.0)):
+        specs.append(ComparisonSpec(
+            f"floor.numpy_gather.{size}", "plain numpy sliding_window_view gather vs loop of slice copies", size,
+            _builder("store_batched_windows", "ram", lambda w: w.bare_slices, lambda w: w.plain_gather),
+            1 / speedup, BATCH_CENTRES, "window"))
     specs.append(ComparisonSpec("temporal_decay.memmap_vs_ram.4096", "apply_decay, 3 dense channels", 4096,
                                 _builder("temporal_decay"), 1.25, 1, "tick"))
     specs.append(ComparisonSpec("sparse_decay.active_vs_full.8192", "active-tile decay vs full-grid multiply", 8192,

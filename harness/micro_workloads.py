@@ -47,12 +47,30 @@ class _StoreReads(Workload):
         for y0, y1, x0, x1 in self.bounds:
             array[y0:y1, x0:x1].copy()
 
+    # What plain numpy and plain Python manage on the same data: the floors the engine's
+    # targets are measured against (informational comparisons, never an engine path).
+    def wrapped_slices(self) -> None:
+        """The bare copy behind one Python function call with no checks at all."""
+        array = self.array
+        for y0, y1, x0, x1 in self.bounds:
+            _slice_copy(array, y0, y1, x0, x1)
+
+    def plain_gather(self) -> object:
+        """``sliding_window_view(a, (S, S))[ys - r, xs - r]`` into a fresh array."""
+        side = 2 * self.params.radius + 1
+        view = np.lib.stride_tricks.sliding_window_view(self.array, (side, side))
+        return view[self.ys - self.params.radius, self.xs - self.params.radius]
+
     def files(self) -> list[Path]:
         return [p for p in (self.store.info(n).path for n in self.store.names()) if p is not None]
 
     def close(self) -> None:
         self.store.close_all(delete_files=True)
         super().close()
+
+
+def _slice_copy(array: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    return array[y0:y1, x0:x1].copy()
 
 
 class StoreWindows(_StoreReads):
