@@ -331,14 +331,15 @@ class GridStore(abc.ABC):
             # after its checks. Floats, NaN, None and bools fail the comparisons, the slice
             # (TypeError) or the class test and take the checked path below, which raises
             # the typed error.
+            view, height, width = fast
             try:
                 if (
-                    0 <= y0 <= y1 <= fast[1]
-                    and 0 <= x0 <= x1 <= fast[2]
+                    0 <= y0 <= y1 <= height
+                    and 0 <= x0 <= x1 <= width
                     and y0.__class__ is not bool is not y1.__class__
                     and x0.__class__ is not bool is not x1.__class__
                 ):
-                    return fast[0][y0:y1, x0:x1].copy()
+                    return view[y0:y1, x0:x1].copy()
             except TypeError:
                 pass
         return read_window(
