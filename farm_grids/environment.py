@@ -19,6 +19,7 @@ from farm_grids.managers import (
     ResourceManager,
     TemporalGridManager,
 )
+from farm_grids.managers.temporal import configured_gamma
 from farm_grids.observation import build_observations, fov_disk, resolve_device, to_tensor
 from farm_grids.sparse_events import SparseEventLayer
 
@@ -162,16 +163,12 @@ class Environment:
             self.temporal.apply_decay()
         else:
             for name, layer in self.sparse_events.items():
-                layer.decay(self.temporal_gamma(name), obs.decay_floor)
+                layer.decay(configured_gamma(obs, name), obs.decay_floor)
         self.resources.regrow()
         self._decay_agent_memory()
         if self.config.memmap.flush_policy == "tick":
             self.flush()  # once per tick for every store, not once per channel
         self.tick += 1
-
-    def temporal_gamma(self, channel: str) -> float:
-        obs = self.config.observation
-        return {"DAMAGE_HEAT": obs.gamma_dmg, "TRAILS": obs.gamma_trail, "ALLY_SIGNAL": obs.gamma_sig}[channel]
 
     def _decay_agent_memory(self) -> None:
         agent_decayed = [

@@ -25,6 +25,11 @@ _GAMMA_FIELDS: dict[str, str] = {
 }
 
 
+def configured_gamma(observation: ObservationConfig, channel: str) -> float:
+    """The decay factor ``observation`` sets for a temporal channel (gamma_dmg, _trail, _sig)."""
+    return validate_gamma(getattr(observation, _GAMMA_FIELDS[channel]), channel)
+
+
 def validate_gamma(gamma: object, label: str) -> float:
     """A decay factor in (0, 1], or InvalidGridSpecError naming ``label`` and the value."""
     if isinstance(gamma, (bool, np.bool_)) or not isinstance(gamma, numbers.Real):
@@ -72,7 +77,7 @@ class TemporalGridManager(GridManager):
         self.decay_floor = float(observation.decay_floor)
         self.tile_size = int(observation.tile_size)
         self._gammas = {
-            name: validate_gamma(getattr(observation, field), name) for name, field in _GAMMA_FIELDS.items()
+            name: configured_gamma(observation, name) for name in _GAMMA_FIELDS
         }
         self._tiles = {
             name: ActiveTiles(self.height, self.width, self.tile_size) for name in self.channel_names
