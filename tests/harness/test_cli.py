@@ -146,15 +146,18 @@ def test_entry_point_plugin_receives_the_remaining_argv(capsys, monkeypatch, tmp
     assert code == 3 and out == "plugin got ['--format', 'md', 'x.json']\n"
 
 
-def test_selftest_with_two_runs_passes_and_prints_the_rates(capsys, tmp_path) -> None:
+def test_selftest_with_two_runs_prints_the_rates_and_exits_by_them(capsys, tmp_path) -> None:
+    # Real timing on a shared machine: the rates themselves belong to the harness run
+    # (`farm-harness selftest --runs 20`), not to a unit test; this checks the wiring.
     report_path = tmp_path / "deep" / "selftest.json"
     code, out, _ = run(capsys, "selftest", "--runs", "2", "--json", str(report_path))
-    assert code == 0, out
-    assert "false-alarm rate (A/A FAIL): 0/2 = 0.00" in out
-    assert "power (1.5x FAIL): 2/2 = 1.00" in out
-    assert "selftest: 6/6" in out  # plain progress lines when stdout is not a terminal
     saved = json.loads(report_path.read_text())
-    assert saved["false_alarm_rate"] == 0.0 and saved["report"]["runs"] == 2
+    assert saved["report"]["runs"] == 2
+    assert f"false-alarm rate (A/A FAIL): {round(saved['false_alarm_rate'] * 2)}/2" in out
+    assert f"power (1.5x FAIL): {round(saved['power'] * 2)}/2" in out
+    assert "selftest: 6/6" in out  # plain progress lines when stdout is not a terminal
+    acceptable = saved["false_alarm_rate"] == 0.0 and saved["power"] >= 0.95
+    assert code == (0 if acceptable else 1), out
 
 
 def test_python_dash_m_harness_runs_the_cli() -> None:
