@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+from functools import partial
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -143,12 +144,8 @@ def _resources(ctx: ObservationContext, out: np.ndarray) -> None:
     ctx.gather(resources, resources.GRID, out, normalize_by=resources.max_amount)
 
 
-def _environmental(layer: str) -> ChannelHandler:
-    def handler(ctx: ObservationContext, out: np.ndarray) -> None:
-        ctx.gather_layer(layer, out)
-
-    handler.__name__ = f"_{layer.lower()}"
-    return handler
+def _environmental(layer: str, ctx: ObservationContext, out: np.ndarray) -> None:
+    ctx.gather_layer(layer, out)
 
 
 def _visibility(ctx: ObservationContext, out: np.ndarray) -> None:
@@ -174,12 +171,8 @@ def _known_empty(ctx: ObservationContext, out: np.ndarray) -> None:
         np.multiply(empty, ctx.fov_disk, out=out)
 
 
-def _transient(channel: str) -> ChannelHandler:
-    def handler(ctx: ObservationContext, out: np.ndarray) -> None:
-        ctx.gather_transient(channel, out)
-
-    handler.__name__ = f"_{channel.lower()}"
-    return handler
+def _transient(channel: str, ctx: ObservationContext, out: np.ndarray) -> None:
+    ctx.gather_transient(channel, out)
 
 
 def _zeros(ctx: ObservationContext, out: np.ndarray) -> None:
@@ -191,13 +184,13 @@ DEFAULT_CHANNELS: tuple[ChannelSpec, ...] = (
     ChannelSpec("ALLIES_HP", ChannelBehavior.INSTANT, _allies_hp),
     ChannelSpec("ENEMIES_HP", ChannelBehavior.INSTANT, _enemies_hp),
     ChannelSpec("RESOURCES", ChannelBehavior.PERSISTENT, _resources),
-    ChannelSpec("OBSTACLES", ChannelBehavior.PERSISTENT, _environmental("OBSTACLES")),
-    ChannelSpec("TERRAIN_COST", ChannelBehavior.PERSISTENT, _environmental("TERRAIN_COST")),
+    ChannelSpec("OBSTACLES", ChannelBehavior.PERSISTENT, partial(_environmental, "OBSTACLES")),
+    ChannelSpec("TERRAIN_COST", ChannelBehavior.PERSISTENT, partial(_environmental, "TERRAIN_COST")),
     ChannelSpec("VISIBILITY", ChannelBehavior.INSTANT, _visibility),
     ChannelSpec("KNOWN_EMPTY", ChannelBehavior.INSTANT, _known_empty),
-    ChannelSpec("DAMAGE_HEAT", ChannelBehavior.DYNAMIC, _transient("DAMAGE_HEAT"), world_layer="DAMAGE_HEAT"),
-    ChannelSpec("TRAILS", ChannelBehavior.DYNAMIC, _transient("TRAILS"), world_layer="TRAILS"),
-    ChannelSpec("ALLY_SIGNAL", ChannelBehavior.DYNAMIC, _transient("ALLY_SIGNAL"), world_layer="ALLY_SIGNAL"),
+    ChannelSpec("DAMAGE_HEAT", ChannelBehavior.DYNAMIC, partial(_transient, "DAMAGE_HEAT"), world_layer="DAMAGE_HEAT"),
+    ChannelSpec("TRAILS", ChannelBehavior.DYNAMIC, partial(_transient, "TRAILS"), world_layer="TRAILS"),
+    ChannelSpec("ALLY_SIGNAL", ChannelBehavior.DYNAMIC, partial(_transient, "ALLY_SIGNAL"), world_layer="ALLY_SIGNAL"),
     ChannelSpec("GOAL", ChannelBehavior.PERSISTENT, _zeros),
     ChannelSpec("LANDMARKS", ChannelBehavior.PERSISTENT, _zeros),
 )
