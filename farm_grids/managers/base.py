@@ -15,7 +15,7 @@ from farm_grids.errors import GridNotFoundError, InvalidGridSpecError, StoreClos
 from farm_grids.stores import GridStore, MemmapManager, RamStore
 from farm_grids.windows import WindowPlan, read_window, read_windows
 
-__all__ = ["GridManager", "make_store", "validate_finite", "validate_dimension"]
+__all__ = ["GridManager", "make_store", "resolve_store", "validate_finite", "validate_dimension"]
 
 # Windows of a grid that does not exist yet read as zeros: gathering them from one zero
 # cell reuses the window kernels' argument checks and edge padding unchanged.
@@ -44,6 +44,28 @@ def make_store(
             default_dtype=config.dtype,
         )
     return RamStore(default_dtype=config.dtype, namespace=namespace, simulation_id=simulation_id)
+
+
+def resolve_store(
+    store: GridStore | None,
+    memmap_config: MemmapConfig | None,
+    use_flag: str,
+    *,
+    namespace: str,
+    simulation_id: str | None,
+    float_for: str | None = None,
+) -> tuple[GridStore, bool]:
+    """The store a manager composes and whether the manager owns it.
+
+    A caller's store is used as-is (third backends, fault injection); otherwise one is made
+    per ``memmap_config.<use_flag>``. ``float_for`` names what needs a float dtype.
+    """
+    if store is not None:
+        if float_for is not None and isinstance(store, GridStore) and store.default_dtype.kind != "f":
+            raise InvalidGridSpecError(f"{float_for} need a float dtype, the store's is {store.default_dtype}")
+        return store, False
+    use_memmap = getattr(memmap_config, use_flag) if memmap_config is not None else False
+    return make_store(use_memmap, memmap_config, namespace=namespace, simulation_id=simulation_id), True
 
 
 def validate_dimension(value: object, label: str) -> int:

@@ -8,7 +8,7 @@ import numpy as np
 
 from farm_grids.config import MemmapConfig
 from farm_grids.errors import GridNotFoundError, InvalidGridSpecError
-from farm_grids.managers.base import GridManager, make_store, validate_dimension, validate_finite
+from farm_grids.managers.base import GridManager, resolve_store, validate_dimension, validate_finite
 from farm_grids.stores import GridStore
 
 __all__ = ["ENVIRONMENTAL_LAYERS", "EnvironmentalGridManager"]
@@ -51,10 +51,9 @@ class EnvironmentalGridManager(GridManager):
         # Arguments are checked before make_store, so a bad call leaves no directory or file.
         validate_dimension(height, "height")
         validate_dimension(width, "width")
-        owns_store = store is None
-        if store is None:
-            use_memmap = memmap_config.use_for_environmental if memmap_config is not None else False
-            store = make_store(use_memmap, memmap_config, namespace="env", simulation_id=simulation_id)
+        store, owns_store = resolve_store(
+            store, memmap_config, "use_for_environmental", namespace="env", simulation_id=simulation_id
+        )
         super().__init__(height, width, store=store, owns_store=owns_store, known_names=names)
         self.layer_names: tuple[str, ...] = names
         # A reopened store may already hold layers: remember their files like new ones.

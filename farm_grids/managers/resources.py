@@ -8,7 +8,7 @@ import numpy as np
 
 from farm_grids.config import MemmapConfig, ResourceConfig
 from farm_grids.errors import InvalidGridSpecError, ReadOnlyGridError
-from farm_grids.managers.base import GridManager, make_store, validate_dimension
+from farm_grids.managers.base import GridManager, resolve_store, validate_dimension
 from farm_grids.stores import GridStore
 from farm_grids.windows import validate_centres
 
@@ -67,12 +67,10 @@ class ResourceManager(GridManager):
         self.seed = _validate_seed(seed)
         validate_dimension(height, "height")
         validate_dimension(width, "width")
-        if isinstance(store, GridStore) and store.default_dtype.kind != "f":
-            raise InvalidGridSpecError(f"resources need a float dtype, the store's is {store.default_dtype}")
-        owns_store = store is None
-        if store is None:
-            use_memmap = memmap_config.use_for_resources if memmap_config is not None else False
-            store = make_store(use_memmap, memmap_config, namespace="resources", simulation_id=simulation_id)
+        store, owns_store = resolve_store(
+            store, memmap_config, "use_for_resources", namespace="resources", simulation_id=simulation_id,
+            float_for="resources",
+        )
         super().__init__(height, width, store=store, owns_store=owns_store, known_names=(self.GRID,))
         adopted = self.GRID in store
         grid = self._create_grid(self.GRID)

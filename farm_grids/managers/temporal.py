@@ -9,7 +9,7 @@ import numpy as np
 
 from farm_grids.config import MemmapConfig, ObservationConfig
 from farm_grids.errors import InvalidGridSpecError, ReadOnlyGridError
-from farm_grids.managers.base import GridManager, make_store, validate_dimension, validate_finite
+from farm_grids.managers.base import GridManager, resolve_store, validate_dimension, validate_finite
 from farm_grids.managers.tiles import ActiveTiles
 from farm_grids.stores import GridStore
 from farm_grids.windows import validate_centres
@@ -64,14 +64,10 @@ class TemporalGridManager(GridManager):
         observation = observation_config if observation_config is not None else ObservationConfig()
         validate_dimension(height, "height")
         validate_dimension(width, "width")
-        if isinstance(store, GridStore) and store.default_dtype.kind != "f":
-            raise InvalidGridSpecError(
-                f"temporal channels need a float dtype, the store's is {store.default_dtype}"
-            )
-        owns_store = store is None
-        if store is None:
-            use_memmap = memmap_config.use_for_temporal if memmap_config is not None else False
-            store = make_store(use_memmap, memmap_config, namespace="temporal", simulation_id=simulation_id)
+        store, owns_store = resolve_store(
+            store, memmap_config, "use_for_temporal", namespace="temporal", simulation_id=simulation_id,
+            float_for="temporal channels",
+        )
         super().__init__(height, width, store=store, owns_store=owns_store, known_names=TEMPORAL_CHANNELS)
         self.channel_names: tuple[str, ...] = TEMPORAL_CHANNELS
         self.decay_floor = float(observation.decay_floor)
