@@ -15,13 +15,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from farm_grids.managers import ENVIRONMENTAL_LAYERS, TEMPORAL_CHANNELS
 from harness.cli import EXIT_PASS, EXIT_USAGE, exit_code
 from harness.criteria import Verdict, judge_ratio, overall, worst
 from harness.errors import HarnessUsageError
+from harness.micro_workloads import BATCH_CENTRES, DEPOSIT_EVENTS, SINGLE_READS
 from harness.tempfiles import scratch_dir
 from harness.timing import PairedTiming, measure_paired
-from harness.micro_workloads import BATCH_CENTRES, DEPOSIT_EVENTS, SINGLE_READS
 from harness.workloads import BACKENDS, Workload, WorkloadParams, build_workload
+
 
 @dataclass
 class ComparisonPair:
@@ -68,6 +70,32 @@ def _observe_each(workload: Workload) -> Callable[[], object]:
             env.observe(agent)
 
     return observe_every_agent
+
+
+def _plain_layer_gathers(workload: Workload) -> Callable[[], object]:
+    """The floor of an ``observe_all`` pass: plain numpy window gathers of every grid the pass
+    reads (world layers, resources, temporal channels with data, team HP rasters) into a
+    reused (N, C, S, S) buffer. No channel logic, masks or edge padding: centres are clipped
+    to the interior so every window is one fancy-index copy."""
+    env = workload.env
+    env.hp_raster.refresh()
+    grids = [env.environmental.get(layer) for layer in ENVIRONMENTAL_LAYERS if env.environmental.is_set(layer)]
+    grids.append(env.resources.get())
+    grids += [env.temporal.get(channel) for channel in TEMPORAL_CHANNELS if env.temporal.has_any_data(channel)]
+    grids += [env.hp_raster.store.get(env.hp_raster.grid_name(team)) for team in env.hp_raster.teams()]
+    r = env.config.observation.radius
+    side = 2 * r + 1
+    views = [np.lib.stride_tricks.sliding_window_view(np.asarray(grid), (side, side)) for grid in grids]
+    ys = np.clip(env.agents.ys, r, env.height - 1 - r) - r
+    xs = np.clip(env.agents.xs, r, env.width - 1 - r) - r
+    out = np.empty((env.num_agents, len(env.channels), side, side), dtype=np.float32)
+
+    def gather_every_layer() -> np.ndarray:
+        for channel, view in enumerate(views):
+            out[:, channel] = view[ys, xs]
+        return out
+
+    return gather_every_layer
 
 
 @dataclass(frozen=True)
@@ -117,6 +145,11 @@ def _specs() -> tuple[ComparisonSpec, ...]:
             f"floor.numpy_gather.{size}", "plain numpy sliding_window_view gather vs loop of slice copies", size,
             _builder("store_batched_windows", "ram", lambda w: w.bare_slices, lambda w: w.plain_gather),
             1 / speedup, BATCH_CENTRES, "window"))
+    for size in (512, 4096):
+        specs.append(ComparisonSpec(
+            f"floor.layer_gathers.{size}", "plain numpy gathers of every grid observe_all reads vs observe(i)",
+            size, _builder("observe_all", "ram", _observe_each, _plain_layer_gathers), 1 / 20,
+            WorkloadParams("ram", 16).agents, "agent", min_block_s=0.002))
     specs.append(ComparisonSpec("temporal_decay.memmap_vs_ram.4096", "apply_decay, 3 dense channels", 4096,
                                 _builder("temporal_decay"), 1.25, 1, "tick"))
     specs.append(ComparisonSpec("sparse_decay.active_vs_full.8192", "active-tile decay vs full-grid multiply", 8192,

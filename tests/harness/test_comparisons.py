@@ -6,10 +6,13 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from farm_grids.managers import ENVIRONMENTAL_LAYERS
 from harness.comparisons import (
     COMPARISONS,
+    _plain_layer_gathers,
     judge,
     main,
     median_interval,
@@ -52,6 +55,24 @@ def test_targets_follow_the_issues() -> None:
     assert COMPARISONS["observe_all.vs_observe.4096"].per_unit_limit_s == pytest.approx(10e-6)
     assert COMPARISONS["observe_all.memmap_vs_ram.512"].target == "<= 1.05x; <= 10 us/agent"
     assert COMPARISONS["deposit.ram.1024"].target == ">= 20x faster"
+
+
+def test_layer_gathers_floor_reads_the_same_windows_as_observe_all(tmp_path) -> None:
+    # The floor is only a floor if it does the pass's reads: for agents away from the edge,
+    # its plane of the first world layer must equal observe_all's channel for that layer.
+    workload = build_workload("observe_all", "ram", TINY, directory=tmp_path)
+    try:
+        floor = _plain_layer_gathers(workload)()
+        env = workload.env
+        obs = env.observe_all().numpy()
+        r = env.config.observation.radius
+        ys, xs = env.agents.ys, env.agents.xs
+        inside = (ys >= r) & (ys < env.height - r) & (xs >= r) & (xs < env.width - r)
+        assert floor.shape == obs.shape and inside.any()
+        layer = env.channels.index(ENVIRONMENTAL_LAYERS[0])
+        np.testing.assert_array_equal(floor[inside, 0], obs[inside, layer])
+    finally:
+        workload.close()
 
 
 @pytest.mark.parametrize("name", [name for name, spec in WORKLOADS.items() if not spec.gated])
