@@ -10,7 +10,7 @@ import torch
 
 from farm_grids.channels import ChannelBehavior
 from farm_grids.errors import InvalidGridSpecError
-from farm_grids.windows import WindowPlan, plan_windows
+from farm_grids.windows import WindowPlan, plan_windows, retarget_plan
 
 if TYPE_CHECKING:
     from farm_grids.environment import Environment
@@ -50,7 +50,8 @@ class ObservationContext:
     batched: bool
     planes: dict[str, np.ndarray] = field(default_factory=dict)
     plan: WindowPlan | None = None
-    team_windows: dict[int, np.ndarray] | None = None
+    team_rows: dict[int, np.ndarray] = field(default_factory=dict)
+    team_plans: dict[int, WindowPlan] = field(default_factory=dict)
 
     def gather(self, source: Any, name: str, out: np.ndarray, *, normalize_by: float | None = None) -> None:
         """Fill ``out`` with the windows of grid ``name`` of a manager or store."""
@@ -83,29 +84,56 @@ class ObservationContext:
         else:
             self.env.sparse_events[channel].windows(self.ys, self.xs, self.radius, out)
 
+    def gather_team(self, source: Any, name: str, team: int, out: np.ndarray) -> None:
+        """Fill the rows of ``out`` of ``team``'s agents with windows of grid ``name``; others untouched."""
+        rows = self._team_rows(team)
+        if self.batched:
+            plan = self.team_plans.get(team)
+            if plan is None:
+                subset = plan_windows((self.env.height, self.env.width), self.ys[rows], self.xs[rows], self.radius)
+                plan = self.team_plans[team] = retarget_plan(subset, rows, self.ys.size)
+            source.get_planned_windows(name, plan, out=out)
+            return
+        r = self.radius
+        for i in rows.tolist():
+            y, x = int(self.ys[i]), int(self.xs[i])
+            out[i] = source.get_window(name, y - r, y + r + 1, x - r, x + r + 1)
+
     def team_hp_windows(self, out: np.ndarray, *, allies: bool) -> None:
-        """Allies' (own team, self removed) or enemies' (other teams) HP around each agent."""
-        out[...] = 0
-        for team, windows in self._team_windows().items():
-            # ``where`` masks rows in place: no temporary copy of the selected windows.
-            if allies:
-                np.copyto(out, windows, where=(self.teams == team)[:, None, None])
-            else:
-                np.add(out, windows, out=out, where=(self.teams != team)[:, None, None])
+        """Allies' (own team, self removed) or enemies' (other teams) HP around each agent.
+
+        Each team's agents read only the rasters they need, straight into their rows of
+        ``out``: no per-team window buffers and no masked passes over all agents.
+        """
+        raster = self.env.hp_raster
+        teams = raster.teams()
+        covered = 0
+        for team in teams:
+            rows = self._team_rows(team)
+            if rows.size == 0:
+                continue
+            covered += rows.size
+            sources = [team] if allies else [other for other in teams if other != team]
+            if not sources:
+                out[rows] = 0  # a lone team has no enemies
+                continue
+            self.gather_team(raster.store, raster.grid_name(sources[0]), team, out)
+            if len(sources) > 1:
+                # Three or more teams: the other rasters add up in team order.
+                extra = self.env.scratch("enemy-hp-windows", out.shape)
+                for other in sources[1:]:
+                    self.gather_team(raster.store, raster.grid_name(other), team, extra)
+                    out[rows] += extra[rows]
+        if covered < self.teams.size:
+            out[~np.isin(self.teams, teams)] = 0  # a team without a drawn raster sees no one
         if allies:
             out[:, self.radius, self.radius] -= self.hp
 
-    def _team_windows(self) -> dict[int, np.ndarray]:
-        """Every agent's window of each team's HP raster: read once, shared by both channels."""
-        if self.team_windows is None:
-            raster = self.env.hp_raster
-            side = 2 * self.radius + 1
-            self.team_windows = {}
-            for team in raster.teams():
-                windows = self.env.scratch(f"team-windows-{team}", (self.ys.size, side, side))
-                self.gather(raster.store, raster.grid_name(team), windows)
-                self.team_windows[team] = windows
-        return self.team_windows
+    def _team_rows(self, team: int) -> np.ndarray:
+        rows = self.team_rows.get(team)
+        if rows is None:
+            rows = self.team_rows[team] = np.flatnonzero(self.teams == team)
+        return rows
 
     def computed(self, name: str) -> np.ndarray | None:
         """A channel plane already built in this pass, if any."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
@@ -17,10 +18,11 @@ __all__ = [
     "read_planned_windows",
     "read_window",
     "read_windows",
+    "retarget_plan",
     "validate_bound",
     "validate_centres",
-    "validate_radius",
     "validate_normalizer",
+    "validate_radius",
 ]
 
 # Windows copied per fancy-index call when writing into a caller's buffer: small enough
@@ -187,6 +189,18 @@ def plan_windows(shape: tuple[int, int], ys: object, xs: object, radius: int) ->
         edge_cols=np.clip(cols, 0, width - 1),
         edge_inside=inside,
     )
+
+
+def retarget_plan(plan: WindowPlan, rows: np.ndarray, count: int) -> WindowPlan:
+    """``plan``'s windows written to rows ``rows`` of an out with ``count`` rows, others untouched.
+
+    Lets a subset of the centres (one team's agents) fill its own rows of a shared buffer.
+    """
+    rows = np.asarray(rows, dtype=np.intp)
+    if rows.shape != (plan.count,) or (rows.size and (rows.min() < 0 or rows.max() >= count)):
+        raise InvalidGridSpecError(f"rows must be {plan.count} indices below {count}, got shape {rows.shape}")
+    interior = rows if plan.interior is None else rows[plan.interior]
+    return dataclasses.replace(plan, count=int(count), interior=interior, edge=rows[plan.edge])
 
 
 def read_windows(

@@ -19,6 +19,7 @@ from farm_grids import (
     read_window,
     read_windows,
 )
+from farm_grids.windows import retarget_plan
 
 # Same rule as tests/stores/support.py: >= 2,000 examples when CI is set, a few hundred locally.
 _IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
@@ -201,6 +202,24 @@ def test_one_plan_reads_every_grid_of_its_shape() -> None:
     out = np.full((4, 5, 5), 8.0, dtype=np.float32)
     assert read_planned_windows(GRID, plan, out=out, normalize_by=2.0) is out
     np.testing.assert_array_equal(out, naive_square(GRID, ys, xs, 2) / 2.0)
+
+
+def test_a_retargeted_plan_fills_only_its_rows() -> None:
+    ys, xs = np.array([0, 4, 7, 9]), np.array([10, 5, 0, -2])  # edge and interior centres
+    rows = np.array([5, 1, 3, 0])
+    plan = retarget_plan(plan_windows(GRID.shape, ys, xs, 2), rows, 6)
+    out = np.full((6, 5, 5), -1.0, dtype=np.float32)
+    read_planned_windows(GRID, plan, out=out)
+    np.testing.assert_array_equal(out[rows], naive_square(GRID, ys, xs, 2))
+    np.testing.assert_array_equal(out[[2, 4]], -1.0)  # rows of no centre are left alone
+
+
+@pytest.mark.parametrize(("rows", "count"), [([0, 1], 4), ([0, 1, 2, 4], 4), ([0, -1, 2, 3], 4)],
+                         ids=["too-few", "beyond-count", "negative"])
+def test_retarget_plan_refuses_bad_rows(rows: list[int], count: int) -> None:
+    plan = plan_windows(GRID.shape, [1, 2, 3, 4], [1, 2, 3, 4], 1)
+    with pytest.raises(InvalidGridSpecError, match="rows must be 4 indices below 4"):
+        retarget_plan(plan, np.array(rows), count)
 
 
 def test_a_plan_for_another_shape_is_refused() -> None:

@@ -115,7 +115,7 @@ def test_channel_semantics(tmp_path):
     cfg = make_config(tmp_path, "ram", size=30)
     with Environment(cfg) as env:
         r = cfg.observation.radius
-        a, b, c = env.add_agents([10, 10, 11], [10, 12, 10], team=[0, 0, 1], hp=[0.5, 0.25, 0.75])
+        a, _, c = env.add_agents([10, 10, 11], [10, 12, 10], team=[0, 0, 1], hp=[0.5, 0.25, 0.75])
         obs = env.observe_all().numpy()
         idx = env.channels.index
         assert obs[a, idx("SELF_HP"), r, r] == 0.5
@@ -131,6 +131,34 @@ def test_channel_semantics(tmp_path):
         # Resources are normalised by the cap.
         env.resources.get()[10, 11] = env.resources.max_amount / 2
         assert env.observe(a)[idx("RESOURCES"), r, r + 1].item() == 0.5
+
+
+def naive_team_hp(env, agent: int, *, allies: bool) -> np.ndarray:
+    """Allies' or enemies' HP around ``agent`` by looping over every living agent."""
+    r = env.config.observation.radius
+    window = np.zeros((2 * r + 1, 2 * r + 1), np.float32)
+    agents = env.agents
+    for other in np.flatnonzero(agents.alive).tolist():
+        same = agents.team[other] == agents.team[agent]
+        dy, dx = agents.ys[other] - agents.ys[agent], agents.xs[other] - agents.xs[agent]
+        if other != agent and same == allies and abs(dy) <= r and abs(dx) <= r:
+            window[dy + r, dx + r] += agents.hp[other]
+    return window
+
+
+@pytest.mark.parametrize("teams", [[0, 0, 0, 0], [0, 1, 2, 2], [3, 1, 0, 1]])
+def test_team_hp_channels_match_a_naive_loop(tmp_path, teams):
+    # Three or more teams sum every other team's raster; a lone team sees no enemies. Agents 0
+    # and 1 share a cell, and agent 3 sits at the world's corner (an edge window).
+    with Environment(make_config(tmp_path, "ram", size=24)) as env:
+        env.add_agents([5, 5, 7, 0], [5, 5, 3, 0], team=teams, hp=[0.5, 0.25, 0.125, 1.0])
+        batched = env.observe_all().numpy()
+        for agent in range(4):
+            single = env.observe(agent).numpy()
+            for channel, allies in (("ALLIES_HP", True), ("ENEMIES_HP", False)):
+                expected = naive_team_hp(env, agent, allies=allies)
+                np.testing.assert_array_equal(batched[agent, env.channels.index(channel)], expected)
+                np.testing.assert_array_equal(single[env.channels.index(channel)], expected)
 
 
 def test_observation_tensor_is_zero_copy_float32(tmp_path):
