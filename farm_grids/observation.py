@@ -53,18 +53,37 @@ class ObservationContext:
     team_rows: dict[int, np.ndarray] = field(default_factory=dict)
     team_plans: dict[int, WindowPlan] = field(default_factory=dict)
 
-    def gather(self, source: Any, name: str, out: np.ndarray, *, normalize_by: float | None = None) -> None:
-        """Fill ``out`` with the windows of grid ``name`` of a manager or store."""
-        r = self.radius
+    def gather(
+        self, source: Any, name: str, out: np.ndarray, *, normalize_by: float | None = None, team: int | None = None
+    ) -> None:
+        """Fill ``out`` with the windows of grid ``name`` of a manager or store.
+
+        With ``team`` only that team's agents are read, into their own rows of ``out``.
+        """
         if self.batched:
-            if self.plan is None:
-                # Every world grid has the same shape and the agents the same centres:
-                # validate and split interior/edge windows once per pass, not per layer.
-                self.plan = plan_windows((self.env.height, self.env.width), self.ys, self.xs, r)
-            source.get_planned_windows(name, self.plan, normalize_by=normalize_by, out=out)
+            source.get_planned_windows(name, self._plan(team), normalize_by=normalize_by, out=out)
             return
-        for i, (y, x) in enumerate(zip(self.ys.tolist(), self.xs.tolist())):
+        r = self.radius
+        rows = range(self.ys.size) if team is None else self._team_rows(team).tolist()
+        for i in rows:
+            y, x = int(self.ys[i]), int(self.xs[i])
             out[i] = source.get_window(name, y - r, y + r + 1, x - r, x + r + 1, normalize_by=normalize_by)
+
+    def _plan(self, team: int | None) -> WindowPlan:
+        """The window plan of every agent, or of one team's agents: validated once per pass."""
+        # Every world grid has the same shape and the agents the same centres, so a plan
+        # serves all layers of the pass.
+        shape = (self.env.height, self.env.width)
+        if team is None:
+            if self.plan is None:
+                self.plan = plan_windows(shape, self.ys, self.xs, self.radius)
+            return self.plan
+        plan = self.team_plans.get(team)
+        if plan is None:
+            rows = self._team_rows(team)
+            subset = plan_windows(shape, self.ys[rows], self.xs[rows], self.radius)
+            plan = self.team_plans[team] = retarget_plan(subset, rows, self.ys.size)
+        return plan
 
     def gather_layer(self, layer: str, out: np.ndarray, *, unset_value: float = 0.0) -> None:
         environmental = self.env.environmental
@@ -84,21 +103,6 @@ class ObservationContext:
         else:
             self.env.sparse_events[channel].windows(self.ys, self.xs, self.radius, out)
 
-    def gather_team(self, source: Any, name: str, team: int, out: np.ndarray) -> None:
-        """Fill the rows of ``out`` of ``team``'s agents with windows of grid ``name``; others untouched."""
-        rows = self._team_rows(team)
-        if self.batched:
-            plan = self.team_plans.get(team)
-            if plan is None:
-                subset = plan_windows((self.env.height, self.env.width), self.ys[rows], self.xs[rows], self.radius)
-                plan = self.team_plans[team] = retarget_plan(subset, rows, self.ys.size)
-            source.get_planned_windows(name, plan, out=out)
-            return
-        r = self.radius
-        for i in rows.tolist():
-            y, x = int(self.ys[i]), int(self.xs[i])
-            out[i] = source.get_window(name, y - r, y + r + 1, x - r, x + r + 1)
-
     def team_hp_windows(self, out: np.ndarray, *, allies: bool) -> None:
         """Allies' (own team, self removed) or enemies' (other teams) HP around each agent.
 
@@ -117,12 +121,12 @@ class ObservationContext:
             if not sources:
                 out[rows] = 0  # a lone team has no enemies
                 continue
-            self.gather_team(raster.store, raster.grid_name(sources[0]), team, out)
+            self.gather(raster.store, raster.grid_name(sources[0]), out, team=team)
             if len(sources) > 1:
                 # Three or more teams: the other rasters add up in team order.
                 extra = self.env.scratch("enemy-hp-windows", out.shape)
                 for other in sources[1:]:
-                    self.gather_team(raster.store, raster.grid_name(other), team, extra)
+                    self.gather(raster.store, raster.grid_name(other), extra, team=team)
                     out[rows] += extra[rows]
         if covered < self.teams.size:
             out[~np.isin(self.teams, teams)] = 0  # a team without a drawn raster sees no one

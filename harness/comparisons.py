@@ -121,6 +121,7 @@ class ComparisonSpec:
 
 def _specs() -> tuple[ComparisonSpec, ...]:
     specs: list[ComparisonSpec] = []
+    agents = WorkloadParams("ram", 16).agents
     for backend in BACKENDS:
         specs.append(ComparisonSpec(
             f"single_window.{backend}.1024", f"{backend} store.get_window vs bare slice copy", 1024,
@@ -149,7 +150,7 @@ def _specs() -> tuple[ComparisonSpec, ...]:
         specs.append(ComparisonSpec(
             f"floor.layer_gathers.{size}", "plain numpy gathers of every grid observe_all reads vs observe(i)",
             size, _builder("observe_all", "ram", _observe_each, _plain_layer_gathers), 1 / 20,
-            WorkloadParams("ram", 16).agents, "agent", min_block_s=0.002))
+            agents, "agent", min_block_s=0.002))
     specs.append(ComparisonSpec("temporal_decay.memmap_vs_ram.4096", "apply_decay, 3 dense channels", 4096,
                                 _builder("temporal_decay"), 1.25, 1, "tick"))
     specs.append(ComparisonSpec("sparse_decay.active_vs_full.8192", "active-tile decay vs full-grid multiply", 8192,
@@ -163,7 +164,6 @@ def _specs() -> tuple[ComparisonSpec, ...]:
             f"deposit.{backend}.1024", f"{backend} vectorised deposit vs per-event add_at loop", 1024,
             _builder("temporal_deposit", backend, lambda w: w.per_event_loop),
             1 / 20, DEPOSIT_EVENTS, "event", min_block_s=0.002))
-    agents = WorkloadParams("ram", 16).agents
     for size in (512, 4096):
         specs.append(ComparisonSpec(f"observe_all.vs_observe.{size}", "observe_all vs observe(i) per agent, RAM",
                                     size, _builder("observe_all", "ram", _observe_each), 1 / 20, agents,
