@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class FarmGridsError(Exception):
     """Base class of every error raised on purpose by farm-grids."""
@@ -48,6 +50,36 @@ class StorageDirectoryError(FarmGridsError, PermissionError):
 
 class StoreClosedError(FarmGridsError, ValueError):
     """An operation was attempted on a store that has been closed."""
+
+
+class UnsafeManifestError(GridFileMismatchError, PermissionError):
+    """A manifest names a path outside its store directory, a non-file, or one file twice."""
+
+
+class StoreLockedError(FarmGridsError, PermissionError):
+    """Another writer holds the store's lock; the message names the holder."""
+
+
+class DiskFullError(FarmGridsError, OSError):
+    """The filesystem has no room for the blocks a write needs; nothing was written."""
+
+    def __init__(self, message: str, filename: object = None) -> None:
+        super().__init__(errno.ENOSPC, message, filename)
+
+    def __str__(self) -> str:
+        return f"{self.strerror}: {self.filename}" if self.filename is not None else str(self.strerror)
+
+
+class RequestTooLargeError(FarmGridsError, MemoryError):
+    """A request would allocate more than the configured limit; refused before allocating."""
+
+
+class UncleanShutdownWarning(UserWarning):
+    """A reopened store was not closed cleanly: its last unflushed writes may be torn."""
+
+
+class SparseOvercommitWarning(UserWarning):
+    """A sparse grid file is larger than the free space of its filesystem."""
 
 
 class ConfigError(FarmGridsError, ValueError):

@@ -4,32 +4,32 @@ from __future__ import annotations
 
 import numpy as np
 
-from farm_grids.errors import InvalidGridSpecError
+from farm_grids.values import checked_values
 from farm_grids.windows import validate_centres
 
 __all__ = ["flat_points", "scatter"]
 
 
 def flat_points(
-    ys: object, xs: object, values: object, shape: tuple[int, int], *, label: str
+    ys: object,
+    xs: object,
+    values: object,
+    shape: tuple[int, int],
+    *,
+    label: str,
+    dtype: np.dtype | type = np.float64,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Flat indices ``y * W + x`` of the in-bounds points and their float64 values.
+    """Flat indices ``y * W + x`` of the in-bounds points and their values as ``dtype``.
 
-    ``values`` is a scalar or one per point and must be finite; points outside ``shape``
-    are dropped (events that land off the world are not an error).
+    ``values`` is a scalar or one per point, each finite and fitting ``dtype``; points
+    outside ``shape`` are dropped (events that land off the world are not an error).
     """
     rows, cols = validate_centres(ys, xs)
-    amounts = np.asarray(values, dtype=np.float64)
-    if amounts.ndim == 0:
-        amounts = np.full(rows.shape, float(amounts))
-    if amounts.shape != rows.shape:
-        raise InvalidGridSpecError(
-            f"values must be a scalar or have length {rows.shape[0]}, got shape {amounts.shape}"
-        )
-    if not np.isfinite(amounts).all():
-        raise InvalidGridSpecError(f"values for {label!r} must be finite")
+    amounts = checked_values(values, rows.shape[0], np.dtype(dtype), f"values for {label!r}")
     height, width = shape
     keep = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    if keep.all():
+        return rows * width + cols, amounts
     return rows[keep] * width + cols[keep], amounts[keep]
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from farm_grids.errors import InvalidGridSpecError
+from farm_grids.limits import check_request
 
 __all__ = [
     "WindowPlan",
@@ -101,6 +102,7 @@ def read_window(
     x0 = validate_bound(x0, "x0")
     x1 = validate_bound(x1, "x1")
     norm = validate_normalizer(normalize_by)
+    check_request(max(0, y1 - y0) * max(0, x1 - x0) * np.dtype(out_dtype).itemsize, f"window [{y0}:{y1}, {x0}:{x1}]")
     height, width = grid.shape
     if 0 <= y0 <= y1 <= height and 0 <= x0 <= x1 <= width:
         # The common case: one slice copy, no zero buffer.
@@ -165,6 +167,9 @@ def plan_windows(shape: tuple[int, int], ys: object, xs: object, radius: int) ->
     y, x = validate_centres(ys, xs)
     r = validate_radius(radius)
     height, width = shape
+    side = 2 * r + 1
+    # Refuse before allocating: the output and, for edge windows, the index temporaries.
+    check_request(y.shape[0] * side * side * 4, f"{y.shape[0]} windows of radius {r}")
     interior = (y >= r) & (y < height - r) & (x >= r) & (x < width - r)
     if interior.all():
         # The common case: no mask copies and no edge arrays to build.
@@ -174,6 +179,7 @@ def plan_windows(shape: tuple[int, int], ys: object, xs: object, radius: int) ->
             edge_rows=_NO_ROWS, edge_cols=_NO_ROWS, edge_inside=_NO_ROWS,
         )
     edge = np.flatnonzero(~interior)
+    check_request(edge.size * side * (side * 3 + 16), f"{edge.size} edge windows of radius {r}")
     offsets = np.arange(-r, r + 1)
     rows = y[edge, None, None] + offsets[None, :, None]
     cols = x[edge, None, None] + offsets[None, None, :]
