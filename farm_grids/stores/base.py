@@ -1,14 +1,12 @@
-"""The grid-store interface: validation and every shared operation, written once over two primitives."""
+"""The grid-store interface: validation and every shared operation, written once over a few primitives."""
 
 from __future__ import annotations
 
 import abc
-import math
-import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -19,21 +17,32 @@ from farm_grids.errors import (
     ReadOnlyGridError,
     StoreClosedError,
 )
+from farm_grids.limits import check_request, max_request_bytes
 from farm_grids.points import flat_points, scatter
+from farm_grids.stores import blockops
+from farm_grids.stores.extents import cell_extents, plan_extents, region_extents
+from farm_grids.stores.validation import (
+    SUPPORTED_DTYPES,
+    VALID_MODES,
+    validate_dtype,
+    validate_mode,
+    validate_name,
+    validate_out_dtype,
+    validate_region,
+    validate_shape,
+)
+from farm_grids.values import checked_array, checked_scalar, validate_finite
 from farm_grids.windows import (
     WindowPlan,
+    plan_windows,
     read_planned_windows,
     read_window,
-    read_windows,
     validate_bound,
+    validate_centres,
 )
 
-__all__ = ["GridInfo", "GridStore", "SUPPORTED_DTYPES", "VALID_MODES", "validate_dtype"]
+__all__ = ["GridInfo", "GridStore", "StoreInfo", "SUPPORTED_DTYPES", "VALID_MODES", "validate_dtype"]
 
-SUPPORTED_DTYPES: frozenset[str] = frozenset(
-    {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"}
-)
-VALID_MODES: tuple[str, ...] = ("w+", "r+", "r")
 _FLOAT32 = np.dtype(np.float32)
 _F32_TYPE = np.float32
 
@@ -59,55 +68,44 @@ class GridInfo:
         return self.path is not None
 
 
+@dataclass(frozen=True)
+class StoreInfo:
+    """What a store knows about itself.
+
+    ``clean`` is False when the store was reopened after a writer that never closed it
+    cleanly (a crash or a kill): writes that were not flushed before it may be torn.
+    """
+
+    backend: str
+    mode: str
+    clean: bool = True
+    generation: int = 0
+    manifest_path: Path | None = None
+    writer_active: bool = False
+
+
 @dataclass
 class _Entry:
     info: GridInfo
-    # The backing object (np.memmap or ndarray) and a plain-ndarray view of it: reads go
-    # through the view so numpy never dispatches through the memmap subclass.
+    # The backing array and a plain-ndarray view of it: reads go through the view so numpy
+    # never dispatches through an ndarray subclass.
     backing: np.ndarray
     view: np.ndarray
 
 
-def validate_dtype(dtype: object) -> np.dtype:
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError as exc:
-        raise InvalidGridSpecError(f"unsupported dtype {dtype!r}") from exc
-    if resolved.name not in SUPPORTED_DTYPES:
-        raise InvalidGridSpecError(
-            f"unsupported dtype {dtype!r}; use one of {sorted(SUPPORTED_DTYPES)}"
-        )
-    return resolved
-
-
-def validate_shape(shape: object) -> tuple[int, int]:
-    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
-        raise InvalidGridSpecError(f"shape must be a 2-tuple (height, width), got {shape!r}")
-    dims = tuple(validate_bound(d, "shape") for d in shape)
-    if dims[0] <= 0 or dims[1] <= 0:
-        raise InvalidGridSpecError(f"shape must be positive, got {shape!r}")
-    return dims  # type: ignore[return-value]
-
-
-def validate_mode(mode: object) -> str:
-    if mode not in VALID_MODES:
-        raise InvalidGridSpecError(f"unknown mode {mode!r}; use one of {VALID_MODES}")
-    return mode  # type: ignore[return-value]
-
-
-def _validate_scalar(value: object, label: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise InvalidGridSpecError(f"{label} must be a real number, got {value!r}")
-    result = float(value)
-    if not math.isfinite(result):
-        raise InvalidGridSpecError(f"{label} must be finite, got {value!r}")
-    return result
-
-
 class GridStore(abc.ABC):
-    """Named 2-D grids behind one interface; backends implement allocation and release only."""
+    """Named 2-D grids behind one interface; backends implement allocation and release.
+
+    Every write validates and converts its whole input first, then reserves what it will
+    touch (``_reserve``: disk blocks for file backends), then writes: a bad value or a full
+    disk raises a typed error with no cell changed.
+    """
 
     backend: str = "abstract"
+    # Whether grids live in process memory: their size is then bounded by the request limit.
+    in_memory: bool = True
+    # Whether writes must reserve what they touch first (file backends).
+    reserves: bool = False
 
     def __init__(self, *, default_dtype: object = "float32", default_mode: str = "w+") -> None:
         self.default_dtype = validate_dtype(default_dtype)
@@ -132,11 +130,28 @@ class GridStore(abc.ABC):
     def _flush_entry(self, entry: _Entry) -> None:
         """Make the grid's writes durable; RAM has nothing to do."""
 
+    def _reserve(self, entry: _Entry, starts: np.ndarray | None, ends: np.ndarray | None) -> None:
+        """Secure what a write of byte extents ``[starts, ends)`` (None: all) will touch."""
+
+    def _reserve_tiles(self, entry: _Entry, mask: np.ndarray, tile_size: int) -> None:
+        """``_reserve`` for the tiles ``mask`` marks (file backends cache it per tile size)."""
+
     def _before_dense_write(self, entry: _Entry) -> None:
         """Hook before every cell of a grid is written (the memmap store picks huge pages)."""
 
-    def _after_change(self) -> None:
-        """Hook after the set of grids changed (the memmap store rewrites its manifest)."""
+    def _needs_read_reserve(self, entry: _Entry) -> bool:
+        """Whether reads must reserve first (tmpfs, where a hole read allocates)."""
+        return False
+
+    def _record_change(self, *, added: Iterable[GridInfo] = (), removed: Iterable[str] = (),
+                       closing: bool = False) -> None:
+        """Persist a change to the set of grids BEFORE it takes effect (memmap: the manifest).
+
+        Raising here leaves the store as it was: the grid is not created, not deleted.
+        """
+
+    def _after_close(self) -> None:
+        """Hook after every grid was released by ``close_all`` (the memmap store drops its locks)."""
 
     # -- lifecycle ----------------------------------------------------------------------
     def create(
@@ -150,8 +165,7 @@ class GridStore(abc.ABC):
     ) -> np.ndarray:
         """Create a grid filled with ``fill`` and return a plain ndarray view of it."""
         self._check_open()
-        if not isinstance(name, str) or not name:
-            raise InvalidGridSpecError(f"grid name must be a non-empty string, got {name!r}")
+        validate_name(name)
         if name in self._entries:
             raise GridExistsError(f"grid {name!r} already exists in this {self.backend} store")
         dims = validate_shape(shape)
@@ -162,13 +176,21 @@ class GridStore(abc.ABC):
                 f"mode 'r' cannot create grid {name!r}: a new grid must be writable "
                 "(reopen existing files read-only with MemmapManager.open)"
             )
-        fill_value = _validate_scalar(fill, "fill")
+        fill_value = checked_scalar(fill, resolved, "fill")
+        nbytes = dims[0] * dims[1] * resolved.itemsize
+        if self.in_memory:
+            check_request(nbytes, f"grid {name!r} {dims} {resolved.name} in memory")
         backing, path = self._allocate(name, dims, resolved, chosen, fill_value)
-        self._register(name, backing, path, chosen)
-        self._after_change()
-        return self._entries[name].view
+        entry = self._new_entry(name, backing, path, chosen)
+        try:
+            self._record_change(added=[entry.info])
+        except BaseException:
+            self._release(entry, True)
+            raise
+        self._register(entry)
+        return entry.view
 
-    def _register(self, name: str, backing: np.ndarray, path: Path | None, mode: str) -> None:
+    def _new_entry(self, name: str, backing: np.ndarray, path: Path | None, mode: str) -> _Entry:
         info = GridInfo(
             name=name,
             shape=tuple(backing.shape),  # type: ignore[arg-type]
@@ -178,10 +200,23 @@ class GridStore(abc.ABC):
             nbytes=int(backing.nbytes),
             path=path,
         )
-        entry = _Entry(info=info, backing=backing, view=np.asarray(backing))
+        return _Entry(info=info, backing=backing, view=np.asarray(backing))
+
+    def _register(self, entry: _Entry) -> None:
+        name = entry.info.name
         self._entries[name] = entry
-        if entry.view.dtype == _FLOAT32:
-            self._fast[name] = (entry.view, info.shape[0], info.shape[1])
+        # Only grids within the request limit take the unchecked single-window path: an
+        # in-bounds window of them can never be larger than the limit.
+        if (
+            entry.view.dtype == _FLOAT32
+            and entry.info.nbytes <= max_request_bytes()
+            and not self._needs_read_reserve(entry)
+        ):
+            self._fast[name] = (entry.view, entry.info.shape[0], entry.info.shape[1])
+
+    def _unregister(self, name: str) -> _Entry:
+        self._fast.pop(name, None)
+        return self._entries.pop(name)
 
     def close(self, name: str, *, delete_file: bool = False) -> None:
         """Flush (when writable) and release one grid; optionally delete its file."""
@@ -190,21 +225,27 @@ class GridStore(abc.ABC):
             self._check_deletable(name)
         if entry.info.writable:
             self._flush_entry(entry)
-        del self._entries[name]
-        self._fast.pop(name, None)
-        self._release(entry, delete_file)
-        self._after_change()
+        # Recorded first: a kill after this line leaves a manifest without the grid, never
+        # a manifest naming a deleted file.
+        self._record_change(removed=[name] if delete_file else ())
+        self._release(self._unregister(name), delete_file)
 
     def close_all(self, *, delete_files: bool = False) -> None:
         """Close every grid; the store accepts no further calls afterwards."""
         if self._closed:
             return
+        names = list(self._entries)
         if delete_files:
-            for name in self._entries:
+            for name in names:
                 self._check_deletable(name)
-        for name in list(self._entries):
-            self.close(name, delete_file=delete_files)
+        for name in names:
+            if self._entries[name].info.writable:
+                self._flush_entry(self._entries[name])
+        self._record_change(removed=names if delete_files else (), closing=True)
+        for name in names:
+            self._release(self._unregister(name), delete_files)
         self._closed = True
+        self._after_close()
 
     def flush(self, name: str | None = None) -> None:
         """Make writes durable for one grid or for all writable grids."""
@@ -230,11 +271,11 @@ class GridStore(abc.ABC):
     def closed(self) -> bool:
         return self._closed
 
-    def has(self, name: str) -> bool:
-        return name in self._entries
+    def has(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._entries
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return isinstance(name, str) and name in self._entries
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._entries))
@@ -249,6 +290,10 @@ class GridStore(abc.ABC):
     def info(self, name: str) -> GridInfo:
         return self._entry(name).info
 
+    def store_info(self) -> StoreInfo:
+        """The store as a whole: backend, mode and, for file stores, generation and clean flag."""
+        return StoreInfo(backend=self.backend, mode=self.default_mode)
+
     def total_size_bytes(self) -> int:
         return sum(entry.info.nbytes for entry in self._entries.values())
 
@@ -256,20 +301,18 @@ class GridStore(abc.ABC):
     def write(self, name: str, data: object) -> None:
         """Replace the whole grid with ``data`` (same shape; cast to the grid's dtype)."""
         entry = self._writable_entry(name)
-        array = np.asarray(data)
-        if array.shape != entry.info.shape:
-            raise InvalidGridSpecError(
-                f"write to {name!r} needs shape {entry.info.shape}, got {array.shape}"
-            )
+        dtype = entry.view.dtype
+        array = checked_array(data, dtype, entry.info.shape, f"data for {name!r}")
+        self._reserve(entry, None, None)
         self._before_dense_write(entry)
         np.copyto(entry.view, array, casting="unsafe")
 
     def fill(self, name: str, value: float, *, region: tuple[slice, slice] | None = None) -> None:
         entry = self._writable_entry(name)
-        fill_value = _validate_scalar(value, "value")
+        fill_value = checked_scalar(value, entry.view.dtype, "value")
+        target = self._reserved_target(entry, region)
         if region is None:
             self._before_dense_write(entry)
-        target = entry.view if region is None else entry.view[region]
         target.fill(fill_value)
 
     def scale(
@@ -277,18 +320,40 @@ class GridStore(abc.ABC):
     ) -> None:
         """Multiply the grid (or one region of it) by ``factor`` in place."""
         entry = self._writable_entry(name)
-        value = _validate_scalar(factor, "factor")
-        target = entry.view if region is None else entry.view[region]
+        dtype = entry.view.dtype
+        value = validate_finite(factor, "factor")
+        if dtype.kind == "f":
+            checked_scalar(value, dtype, "factor")
+        target = self._reserved_target(entry, region)
         np.multiply(target, value, out=target, casting="unsafe")
+
+    def scale_tiles(
+        self, name: str, mask: np.ndarray, tile_size: int, factor: float, *, floor: float = 0.0
+    ) -> np.ndarray:
+        """Multiply the ``tile_size``-square tiles ``mask`` marks by ``factor`` (in the grid's dtype).
+
+        With ``floor > 0`` a tile whose max |value| ends below it is zeroed; returns the mask
+        of tiles zeroed that way. Cost follows the marked tiles, not the grid.
+        """
+        entry = self._writable_entry(name)
+        mask = blockops.validate_tile_mask(mask, entry.info.shape, tile_size)
+        dtype = entry.view.dtype
+        value = checked_scalar(factor, dtype, "factor") if dtype.kind == "f" else validate_finite(factor, "factor")
+        cutoff = validate_finite(floor, "floor")
+        if self.reserves and mask.any():
+            self._reserve_tiles(entry, mask, tile_size)
+        return blockops.scale_tiles(entry.view, mask, tile_size, dtype.type(value), cutoff)
 
     def add_at(self, name: str, y: int, x: int, value: float) -> None:
         """Add ``value`` to one cell; the cell must lie inside the grid."""
         entry = self._writable_entry(name)
         row, col = validate_bound(y, "y"), validate_bound(x, "x")
-        amount = _validate_scalar(value, "value")
+        amount = checked_scalar(value, entry.view.dtype, "value")
         height, width = entry.info.shape
         if not (0 <= row < height and 0 <= col < width):
             raise InvalidGridSpecError(f"cell ({row}, {col}) is outside grid {name!r} {height}x{width}")
+        if self.reserves:
+            self._reserve(entry, *cell_extents(np.array([row * width + col]), entry.view.itemsize))
         entry.view[row, col] += amount
 
     def add_many(
@@ -306,11 +371,24 @@ class GridStore(abc.ABC):
         Points outside the grid are dropped; returns how many were applied.
         """
         entry = self._writable_entry(name)
-        flat_index, amounts = flat_points(ys, xs, values, entry.info.shape, label=name)
-        cap = None if clip_max is None else _validate_scalar(clip_max, "clip_max")
+        dtype = entry.view.dtype
+        flat_index, amounts = flat_points(ys, xs, values, entry.info.shape, label=name, dtype=dtype)
+        cap = None if clip_max is None else checked_scalar(clip_max, dtype, "clip_max")
         if flat_index.size:
+            if self.reserves:
+                self._reserve(entry, *cell_extents(flat_index, dtype.itemsize))
             scatter(entry.view.reshape(-1), flat_index, amounts, accumulate=accumulate, clip_max=cap)
         return int(flat_index.size)
+
+    def _reserved_target(self, entry: _Entry, region: object) -> np.ndarray:
+        """The view a region write will touch, after reserving it."""
+        if region is None:
+            self._reserve(entry, None, None)
+            return entry.view
+        rows, cols = validate_region(region, entry.info.shape)
+        if self.reserves:
+            self._reserve(entry, *region_extents(entry.info.shape, entry.view.itemsize, rows, cols))
+        return entry.view[rows, cols]
 
     # -- reads --------------------------------------------------------------------------
     def get_window(
@@ -325,7 +403,7 @@ class GridStore(abc.ABC):
         out_dtype: object = np.float32,
     ) -> np.ndarray:
         """A fresh copy of ``[y0:y1, x0:x1]`` with zeros outside the grid."""
-        fast = self._fast.get(name)
+        fast = self._fast.get(name)  # type: ignore[call-overload]
         if fast is not None and normalize_by is None and out_dtype is _F32_TYPE:
             # In bounds, float32 in and out: one slice copy, exactly what read_window does
             # after its checks. Floats, NaN, None and bools fail the comparisons, the slice
@@ -342,9 +420,15 @@ class GridStore(abc.ABC):
                     return view[y0:y1, x0:x1].copy()
             except TypeError:
                 pass
-        return read_window(
-            self._entry(name).view, y0, y1, x0, x1, normalize_by=normalize_by, out_dtype=out_dtype
-        )
+        entry = self._entry(name)
+        resolved = validate_out_dtype(out_dtype)
+        bounds = [validate_bound(v, label) for v, label in ((y0, "y0"), (y1, "y1"), (x0, "x0"), (x1, "x1"))]
+        cells = max(0, bounds[1] - bounds[0]) * max(0, bounds[3] - bounds[2])
+        check_request(cells * resolved.itemsize, f"window [{y0}:{y1}, {x0}:{x1}] of {name!r}")
+        if self._needs_read_reserve(entry):
+            rows, cols = slice(max(bounds[0], 0), bounds[1]), slice(max(bounds[2], 0), bounds[3])
+            self._reserve(entry, *region_extents(entry.info.shape, entry.view.itemsize, rows, cols))
+        return read_window(entry.view, *bounds, normalize_by=normalize_by, out_dtype=resolved)
 
     def get_windows(
         self,
@@ -357,9 +441,9 @@ class GridStore(abc.ABC):
         out: np.ndarray | None = None,
     ) -> np.ndarray:
         """``(N, 2r+1, 2r+1)`` float32 windows centred on each ``(ys[i], xs[i])``."""
-        return read_windows(
-            self._entry(name).view, ys, xs, radius, normalize_by=normalize_by, out=out
-        )
+        entry = self._entry(name)
+        plan = plan_windows(entry.info.shape, ys, xs, radius)
+        return self._gather(entry, plan, normalize_by, out)
 
     def get_planned_windows(
         self,
@@ -370,7 +454,27 @@ class GridStore(abc.ABC):
         out: np.ndarray | None = None,
     ) -> np.ndarray:
         """``get_windows`` with centres planned once by ``farm_grids.windows.plan_windows``."""
-        return read_planned_windows(self._entry(name).view, plan, normalize_by=normalize_by, out=out)
+        return self._gather(self._entry(name), plan, normalize_by, out)
+
+    def _gather(
+        self, entry: _Entry, plan: WindowPlan, normalize_by: float | None, out: np.ndarray | None
+    ) -> np.ndarray:
+        if self._needs_read_reserve(entry) and isinstance(plan, WindowPlan) and plan.shape == entry.info.shape:
+            self._reserve(entry, *plan_extents(plan, entry.view.itemsize))
+        return read_planned_windows(entry.view, plan, normalize_by=normalize_by, out=out)
+
+    def get_cells(self, name: str, ys: object, xs: object) -> np.ndarray:
+        """The values at cells ``(ys[i], xs[i])`` in the grid's dtype; outside cells read zero."""
+        entry = self._entry(name)
+        rows, cols = validate_centres(ys, xs)
+        height, width = entry.info.shape
+        inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+        result = np.zeros(rows.shape, dtype=entry.view.dtype)
+        flat = rows[inside] * width + cols[inside]
+        if self._needs_read_reserve(entry) and flat.size:
+            self._reserve(entry, *cell_extents(flat, entry.view.itemsize))
+        result[inside] = entry.view.reshape(-1)[flat]
+        return result
 
     # -- helpers ------------------------------------------------------------------------
     def _check_open(self) -> None:

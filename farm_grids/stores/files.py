@@ -1,43 +1,40 @@
-"""Grid file naming, sparse file creation, the JSON manifest, and stale-file clean-up."""
+"""Grid, manifest and lock file names, and the storage directory."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from farm_grids.errors import (
-    GridFileMismatchError,
-    GridFileMissingError,
-    StorageDirectoryError,
-)
+from farm_grids.errors import StorageDirectoryError
 
 __all__ = [
-    "CleanupReport",
-    "MANIFEST_SCHEMA",
-    "cleanup_stale",
-    "create_sparse_file",
+    "GRID_FILE",
+    "MANIFEST_FILE",
+    "STORE_TEMP_FILE",
     "grid_file_name",
+    "lock_file_name",
     "manifest_file_name",
     "parse_grid_file_name",
     "prepare_directory",
-    "read_manifest",
     "sanitize_part",
-    "write_manifest",
+    "spare_file_name",
+    "temp_prefix",
 ]
 
-MANIFEST_SCHEMA = "farm-grids/manifest/v1"
 # Parts may hold '_' (DAMAGE_HEAT); the pid/token/shape suffix is parsed from the right.
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)}
 _MAX_PART = 48
-_GRID_FILE = re.compile(r"_p(?P<pid>\d+)-(?P<token>[0-9a-f]+)_(?P<h>\d+)x(?P<w>\d+)\.dat$")
-_MANIFEST_FILE = re.compile(r"manifest(?:_.+)?_p(?P<pid>\d+)-(?P<token>[0-9a-f]+)\.json$")
+# The dtype suffix is optional so files named before it existed still parse.
+GRID_FILE = re.compile(
+    r"_p(?P<pid>\d+)-(?P<token>[0-9a-f]+)_(?P<h>\d+)x(?P<w>\d+)(?:_(?P<dtype>[a-z]+\d+))?\.dat$"
+)
+MANIFEST_FILE = re.compile(r"manifest(?:_.+)?_p(?P<pid>\d+)-(?P<token>[0-9a-f]+)\.json(?P<lock>\.lock)?$")
+STORE_TEMP_FILE = re.compile(r"^\.manifest-p(?P<pid>\d+)-(?P<token>[0-9a-f]+)(?:-[0-9a-f]+\.tmp|\.spare)$")
 
 
 def sanitize_part(part: str) -> str:
@@ -62,25 +59,30 @@ def _prefix(namespace: str | None, name: str, simulation_id: str | None) -> str:
 def grid_file_name(
     name: str,
     shape: tuple[int, int],
+    dtype: str,
     *,
     pid: int,
     token: str,
     namespace: str | None = None,
     simulation_id: str | None = None,
 ) -> str:
-    """``[namespace_]name[_simulation_id]_p<pid>-<token>_<H>x<W>.dat``."""
-    return f"{_prefix(namespace, name, simulation_id)}_p{pid}-{token}_{shape[0]}x{shape[1]}.dat"
+    """``[namespace_]name[_simulation_id]_p<pid>-<token>_<H>x<W>_<dtype>.dat``.
+
+    Shape and dtype in the name let a reopen catch a manifest that misdescribes the file.
+    """
+    return f"{_prefix(namespace, name, simulation_id)}_p{pid}-{token}_{shape[0]}x{shape[1]}_{dtype}.dat"
 
 
 def parse_grid_file_name(file_name: str) -> dict[str, Any] | None:
-    """The pid, token and shape embedded in a grid file's name, or None if it has none."""
-    match = _GRID_FILE.search(file_name)
+    """The pid, token, shape and dtype (None if unrecorded) in a grid file's name, or None."""
+    match = GRID_FILE.search(file_name)
     if match is None:
         return None
     return {
         "pid": int(match.group("pid")),
         "token": match.group("token"),
         "shape": (int(match.group("h")), int(match.group("w"))),
+        "dtype": match.group("dtype"),
     }
 
 
@@ -90,8 +92,27 @@ def manifest_file_name(
     return f"{_prefix(namespace, 'manifest', simulation_id)}_p{pid}-{token}.json"
 
 
+def lock_file_name(manifest_name: str) -> str:
+    """The lock file beside a manifest (writer: byte 0, readers: byte 1)."""
+    return f"{manifest_name}.lock"
+
+
+def temp_prefix(pid: int, token: str) -> str:
+    """Prefix of a store's temporary manifest files: the owner's lock says whether they are stale."""
+    return f".manifest-p{pid}-{token}-"
+
+
+def spare_file_name(pid: int, token: str) -> str:
+    return f".manifest-p{pid}-{token}.spare"
+
+
 def prepare_directory(directory: str | os.PathLike[str] | None, *, writable: bool) -> Path:
     """Resolve (and create) the storage directory, refusing files and unwritable paths."""
+    if directory is not None and not isinstance(directory, (str, os.PathLike)):
+        raise StorageDirectoryError(f"storage directory must be a path, got {type(directory).__name__} {directory!r}")
+    if directory is not None and str(os.fspath(directory)).strip() == "":
+        # Path("") is the current directory: refuse it rather than write files there silently.
+        raise StorageDirectoryError("storage directory must not be empty (use None for the system temp dir)")
     path = Path(tempfile.gettempdir() if directory is None else directory).expanduser()
     if path.exists() and not path.is_dir():
         raise StorageDirectoryError(f"storage directory {str(path)!r} is a file, not a directory")
@@ -114,127 +135,3 @@ def _probe_writable(path: Path) -> None:
     os.unlink(probe)
 
 
-def create_sparse_file(path: Path, nbytes: int) -> None:
-    """Create ``path`` of ``nbytes`` without touching a page; never overwrite an existing file."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        os.ftruncate(fd, nbytes)
-    except BaseException:
-        os.close(fd)
-        path.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-
-
-def write_manifest(path: Path, payload: dict[str, Any]) -> None:
-    """Write the manifest atomically: readers see the old or the new one, never half."""
-    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
-    manifest = Path(path)
-    if not manifest.is_file():
-        raise GridFileMissingError(f"manifest {str(manifest)!r} does not exist")
-    try:
-        payload = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise GridFileMismatchError(f"manifest {str(manifest)!r} is not readable JSON: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("schema") != MANIFEST_SCHEMA:
-        raise GridFileMismatchError(f"{str(manifest)!r} is not a farm-grids manifest")
-    if not isinstance(payload.get("grids"), dict):
-        raise GridFileMismatchError(f"manifest {str(manifest)!r} has no 'grids' table")
-    return payload
-
-
-@dataclass(frozen=True)
-class CleanupReport:
-    """What ``cleanup_stale`` removed from a directory."""
-
-    removed: tuple[Path, ...]
-    bytes_freed: int
-    kept: int
-
-    def __str__(self) -> str:
-        return f"removed {len(self.removed)} stale files ({self.bytes_freed} bytes), kept {self.kept}"
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
-
-
-def _mapped_files() -> set[Path]:
-    """Files any live process maps now: a reopened grid keeps its dead writer's pid in its name."""
-    found: set[Path] = set()
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return found
-    for maps in proc.glob("[0-9]*/maps"):
-        try:
-            text = maps.read_text()
-        except OSError:
-            continue  # the process ended or is not ours to read
-        for line in text.splitlines():
-            parts = line.split(maxsplit=5)
-            if len(parts) == 6 and parts[5].endswith(".dat"):
-                found.add(Path(parts[5]))
-    return found
-
-
-def _in_use(entry: Path, in_use: set[Path]) -> bool:
-    """A grid file some process maps, or a manifest listing one (it is how to reopen them)."""
-    if entry.suffix == ".dat":
-        return entry.resolve() in in_use
-    try:
-        grids = read_manifest(entry)["grids"].values()
-    except (GridFileMismatchError, GridFileMissingError):
-        return False
-    return any((entry.parent / str(g.get("path", ""))).resolve() in in_use for g in grids)
-
-
-def cleanup_stale(directory: str | os.PathLike[str], *, dry_run: bool = False) -> CleanupReport:
-    """Remove grid files and manifests whose embedded pid no longer runs.
-
-    Files some live process maps (a reopened run) and manifests listing them are kept.
-    ``dry_run`` reports what would be removed and removes nothing.
-    """
-    root = Path(directory)
-    if not root.is_dir():
-        raise StorageDirectoryError(f"{str(root)!r} is not a directory")
-    removed: list[Path] = []
-    freed = 0
-    kept = 0
-    in_use = _mapped_files()
-    for entry in sorted(root.iterdir()):
-        match = _GRID_FILE.search(entry.name) or _MANIFEST_FILE.search(entry.name)
-        if match is None or not entry.is_file():
-            continue
-        if _pid_alive(int(match.group("pid"))) or _in_use(entry, in_use):
-            kept += 1
-            continue
-        try:
-            size = entry.stat().st_size
-            if not dry_run:
-                entry.unlink()
-        except FileNotFoundError:
-            continue  # another cleaner got there first
-        removed.append(entry)
-        freed += size
-    return CleanupReport(removed=tuple(removed), bytes_freed=freed, kept=kept)

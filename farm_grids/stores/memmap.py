@@ -1,32 +1,40 @@
-"""MemmapManager: the grid-store interface over sparse numpy memmaps on real files."""
+"""MemmapManager: the grid-store interface over sparse memory-mapped files, one writer at a time."""
 
 from __future__ import annotations
 
 import mmap
 import os
 import secrets
+import shutil
+import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Iterable, Mapping
 
 import numpy as np
 
 from farm_grids.errors import (
     GridExistsError,
     GridFileMismatchError,
-    GridFileMissingError,
     InvalidGridSpecError,
+    SparseOvercommitWarning,
+    UncleanShutdownWarning,
 )
-from farm_grids.stores.base import GridInfo, GridStore, _Entry, validate_dtype, validate_mode
+from farm_grids.stores.base import GridInfo, GridStore, StoreInfo, _Entry
+from farm_grids.stores.extents import region_extents
+from farm_grids.stores.blockops import tile_regions
 from farm_grids.stores.files import (
-    MANIFEST_SCHEMA,
-    create_sparse_file,
     grid_file_name,
+    lock_file_name,
     manifest_file_name,
-    parse_grid_file_name,
     prepare_directory,
-    read_manifest,
-    write_manifest,
+    spare_file_name,
+    temp_prefix,
 )
+from farm_grids.stores.locks import WRITER_BYTE, StoreLock, is_held
+from farm_grids.stores.manifest import Manifest, ManifestEntry, read_manifest, remove_manifest, write_manifest
+from farm_grids.stores.mapped_file import MappedFile
+from farm_grids.stores.opening import checked_files
+from farm_grids.stores.validation import validate_dtype, validate_mode
 
 __all__ = ["MemmapManager"]
 
@@ -35,10 +43,14 @@ class MemmapManager(GridStore):
     """Grids in memory-mapped files, one file per grid, with a manifest to reopen them.
 
     Files are created sparse, so a zero-filled grid costs neither RAM nor disk blocks
-    until its pages are written.
+    until its pages are written; dense writes reserve their blocks first (a full disk is a
+    DiskFullError, never SIGBUS), and ``preallocate=True`` reserves every file whole at
+    creation. One writer holds the store's lock; readers (``open(..., mode="r")``) share it.
     """
 
     backend = "memmap"
+    in_memory = False
+    reserves = True
 
     def __init__(
         self,
@@ -48,18 +60,70 @@ class MemmapManager(GridStore):
         namespace: str | None = None,
         default_dtype: object = "float32",
         default_mode: str = "w+",
+        preallocate: bool = False,
     ) -> None:
         super().__init__(default_dtype=default_dtype, default_mode=default_mode)
+        for label, part in (("simulation_id", simulation_id), ("namespace", namespace)):
+            if part is not None and not isinstance(part, str):
+                raise InvalidGridSpecError(f"{label} must be a string or None, got {part!r}")
+        if not isinstance(preallocate, bool):
+            raise InvalidGridSpecError(f"preallocate must be a bool, got {preallocate!r}")
         self.directory = prepare_directory(directory, writable=self.default_mode != "r")
         self.simulation_id = simulation_id
         self.namespace = namespace
+        self.preallocate = preallocate
         self.pid = os.getpid()
         # A per-manager token keeps two managers of one process (same simulation_id) apart.
         self.token = secrets.token_hex(4)
         self._manifest_path: Path | None = None
+        self._files: dict[str, MappedFile] = {}
         # Grids closed without deleting their file stay in the manifest so a later run
         # can reopen them.
-        self._kept: dict[str, dict[str, Any]] = {}
+        self._kept: dict[str, ManifestEntry] = {}
+        self._generation = 0
+        self._was_clean = True
+        self._lock: StoreLock | None = None  # the manifest's lock (writer, or reader)
+        self._owner_lock: StoreLock | None = None  # this store's own token, when they differ
+        self._tiles_reserved: dict[tuple[str, int], np.ndarray] = {}
+
+    # -- names and locks ------------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        """Where this store records its grids so another process can reopen them."""
+        if self._manifest_path is None:
+            self._manifest_path = self.directory / manifest_file_name(
+                pid=self.pid, token=self.token, namespace=self.namespace, simulation_id=self.simulation_id
+            )
+        return self._manifest_path
+
+    @property
+    def _spare_path(self) -> Path:
+        return self.directory / spare_file_name(self.pid, self.token)
+
+    def _own_lock_path(self) -> Path:
+        own = manifest_file_name(pid=self.pid, token=self.token, namespace=self.namespace, simulation_id=self.simulation_id)
+        return self.directory / lock_file_name(own)
+
+    def _ensure_writer_locks(self) -> None:
+        """Lock before the first file exists, so cleanup_stale never mistakes it for stale."""
+        if self._lock is None:
+            self._lock = StoreLock.acquire_writer(self.directory / lock_file_name(self.manifest_path.name))
+        if self._owner_lock is None and self._own_lock_path() != self._lock.path:
+            # Reopened: files made now carry this store's own token, which this lock covers.
+            self._owner_lock = StoreLock.acquire_writer(self._own_lock_path())
+
+    def store_info(self) -> StoreInfo:
+        writer_active = self.default_mode != "r" and self._lock is not None
+        if self.default_mode == "r" and self._manifest_path is not None:
+            writer_active = is_held(self.directory / lock_file_name(self._manifest_path.name), WRITER_BYTE)
+        return StoreInfo(
+            backend=self.backend,
+            mode=self.default_mode,
+            clean=self._was_clean,
+            generation=self._generation,
+            manifest_path=self._manifest_path,
+            writer_active=writer_active,
+        )
 
     # -- backend primitives -------------------------------------------------------------
     def _allocate(
@@ -70,94 +134,131 @@ class MemmapManager(GridStore):
                 f"grid {name!r} was closed with its file kept; reopen it with MemmapManager.open "
                 "or close it with delete_file=True first"
             )
+        nbytes = shape[0] * shape[1] * dtype.itemsize
+        self._warn_if_overcommitted(name, nbytes)
+        self._ensure_writer_locks()
         path = self.directory / grid_file_name(
-            name,
-            shape,
-            pid=self.pid,
-            token=self.token,
-            namespace=self.namespace,
-            simulation_id=self.simulation_id,
+            name, shape, dtype.name, pid=self.pid, token=self.token,
+            namespace=self.namespace, simulation_id=self.simulation_id,
         )
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         try:
-            create_sparse_file(path, nbytes)
+            mapped = MappedFile.create(path, nbytes, preallocate=self.preallocate)
         except FileExistsError as exc:
-            raise InvalidGridSpecError(
-                f"grid file {str(path)!r} already exists (two names sanitise alike?)"
-            ) from exc
-        except OSError as exc:
-            raise InvalidGridSpecError(f"cannot create grid file {str(path)!r}: {exc}") from exc
+            raise InvalidGridSpecError(f"grid file {str(path)!r} already exists (two names sanitise alike?)") from exc
         try:
-            # "r+" on the truncated file maps it without writing anything: it stays sparse.
-            backing = np.memmap(path, dtype=dtype, mode="r+", shape=shape)
+            backing = mapped.array(shape, dtype)
             if fill != 0.0:
-                _advise_huge_pages(backing)
+                mapped.reserve_all()
+                _advise_huge_pages(mapped)
                 backing.fill(fill)
         except BaseException:
+            mapped.release()
             path.unlink(missing_ok=True)
             raise
+        self._files[name] = mapped
         return backing, path
 
+    def _warn_if_overcommitted(self, name: str, nbytes: int) -> None:
+        if self.preallocate:
+            return  # preallocation itself refuses what does not fit
+        free = shutil.disk_usage(self.directory).free
+        if nbytes > free:
+            # Warned, not refused: a sparse grid is meant to be larger than what it holds;
+            # dense writes reserve their blocks first, so running out is a DiskFullError.
+            warnings.warn(
+                f"grid {name!r} is {nbytes} bytes but {self.directory} has {free} free: writes beyond "
+                "the free space will raise DiskFullError (preallocate=True refuses it up front)",
+                SparseOvercommitWarning,
+                stacklevel=4,
+            )
+
     def _release(self, entry: _Entry, delete_file: bool) -> None:
-        backing = entry.backing
+        name = entry.info.name
         entry.view = entry.backing = None  # type: ignore[assignment]
-        mm = getattr(backing, "_mmap", None)
-        del backing
-        if mm is not None:
-            try:
-                mm.close()
-            except BufferError:
-                pass  # a caller still holds a view; the mapping closes when it is dropped
+        mapped = self._files.pop(name, None)
+        if mapped is not None:
+            mapped.release()  # the mapping lives on while a caller still holds an array
+        self._tiles_reserved = {key: v for key, v in self._tiles_reserved.items() if key[0] != name}
         if delete_file and entry.info.path is not None:
             entry.info.path.unlink(missing_ok=True)
-
-    def _before_dense_write(self, entry: _Entry) -> None:
-        _advise_huge_pages(entry.backing)
+        elif entry.info.path is not None and entry.info.writable:
+            self._kept[name] = _record(entry.info)
 
     def _flush_entry(self, entry: _Entry) -> None:
-        entry.backing.flush()
+        self._files[entry.info.name].flush()
 
-    def _after_change(self) -> None:
-        if self.default_mode == "r" and self._manifest_path is not None:
-            return  # a reader never rewrites the writer's manifest
-        if not self._entries and not self._kept:
-            if self._manifest_path is not None:
-                self._manifest_path.unlink(missing_ok=True)
+    def _reserve(self, entry: _Entry, starts: np.ndarray | None, ends: np.ndarray | None) -> None:
+        mapped = self._files.get(entry.info.name)
+        if mapped is None or not mapped.writable:
             return
-        write_manifest(self.manifest_path, self._manifest_payload())
+        if starts is None or ends is None:
+            mapped.reserve_all()
+        else:
+            mapped.reserve(starts, ends)
 
-    # -- manifest -----------------------------------------------------------------------
-    @property
-    def manifest_path(self) -> Path:
-        """Where this manager records its grids so another process can reopen them."""
-        if self._manifest_path is None:
-            self._manifest_path = self.directory / manifest_file_name(
-                pid=self.pid,
-                token=self.token,
-                namespace=self.namespace,
-                simulation_id=self.simulation_id,
-            )
-        return self._manifest_path
+    def _reserve_tiles(self, entry: _Entry, mask: np.ndarray, tile_size: int) -> None:
+        # Decay touches the same active tiles tick after tick: remember which are reserved.
+        key = (entry.info.name, tile_size)
+        done = self._tiles_reserved.get(key)
+        if done is None:
+            done = self._tiles_reserved[key] = np.zeros(mask.shape, dtype=bool)
+        pending = mask & ~done
+        if not pending.any():
+            return
+        shape, itemsize = entry.info.shape, entry.view.itemsize
+        extents = [region_extents(shape, itemsize, rows, cols) for rows, cols in tile_regions(pending, shape, tile_size)]
+        self._reserve(entry, np.concatenate([s for s, _ in extents]), np.concatenate([e for _, e in extents]))
+        done |= pending
 
-    def _manifest_payload(self) -> dict[str, Any]:
-        grids = {name: _record(entry.info) for name, entry in self._entries.items()}
-        grids.update(self._kept)
-        return {
-            "schema": MANIFEST_SCHEMA,
-            "namespace": self.namespace,
-            "simulation_id": self.simulation_id,
-            "pid": self.pid,
-            "token": self.token,
-            "grids": grids,
-        }
+    def _needs_read_reserve(self, entry: _Entry) -> bool:
+        mapped = self._files.get(entry.info.name)
+        return mapped is not None and mapped.reserve_reads and not mapped.fully_reserved
 
-    def close(self, name: str, *, delete_file: bool = False) -> None:
-        entry = self._entry(name)
-        if not delete_file and entry.info.path is not None and self.default_mode != "r":
-            self._kept[name] = _record(entry.info)
-        elif delete_file:
-            self._kept.pop(name, None)
-        super().close(name, delete_file=delete_file)
+    def _before_dense_write(self, entry: _Entry) -> None:
+        mapped = self._files.get(entry.info.name)
+        if mapped is not None:
+            _advise_huge_pages(mapped)
+
+    # -- the manifest -----------------------------------------------------------------------
+    def _record_change(
+        self, *, added: Iterable[GridInfo] = (), removed: Iterable[str] = (), closing: bool = False
+    ) -> None:
+        if self.default_mode == "r":
+            return  # a reader never rewrites the writer's manifest
+        added, removed = list(added), set(removed)
+        grids = {name: _record(entry.info) for name, entry in self._entries.items() if name not in removed}
+        grids.update({name: entry for name, entry in self._kept.items() if name not in removed})
+        grids.update({info.name: _record(info) for info in added})
+        if not added and not removed and not closing:
+            return  # a grid closed with its file kept: the manifest already lists it
+        if not grids:
+            if self._manifest_path is not None and self._manifest_path.exists():
+                remove_manifest(self._manifest_path, spare=self._spare_path)
+            return
+        self._ensure_writer_locks()
+        self._generation += 1
+        manifest = Manifest(
+            grids=grids, generation=self._generation, clean=closing, namespace=self.namespace,
+            simulation_id=self.simulation_id, pid=self.pid, token=self.token,
+        )
+        write_manifest(self.manifest_path, manifest, spare=self._spare_path, temp_prefix=temp_prefix(self.pid, self.token))
+
+    def _after_close(self) -> None:
+        self._release_locks()
+
+    def _release_locks(self) -> None:
+        store_gone = self.default_mode != "r" and not self.manifest_path.exists()
+        if self.default_mode != "r":
+            self._spare_path.unlink(missing_ok=True)  # only a writer rewrites the manifest
+        if self._owner_lock is not None:
+            self._owner_lock.release(unlink=True)
+        if self._lock is not None:
+            # The lock file goes with the store, or when no reader still holds it.
+            if store_gone:
+                self._lock.release(unlink=True)
+            else:
+                self._lock.release_tidily()
+        self._lock = self._owner_lock = None
 
     # -- reopening ------------------------------------------------------------------------
     @classmethod
@@ -168,42 +269,77 @@ class MemmapManager(GridStore):
         *,
         expect: Mapping[str, tuple[tuple[int, int], object]] | None = None,
     ) -> MemmapManager:
-        """Reopen every grid a manifest lists, checking shape, dtype and file size.
+        """Reopen every grid a manifest lists, after checking every entry and file.
 
-        ``mode`` "r+" reopens for writing; "r" maps read-only, so several reader
-        processes can share one writer's files. ``expect`` optionally maps grid names
-        to the ``(shape, dtype)`` the caller requires.
+        ``mode`` "r+" takes the store's writer lock (StoreLockedError if another writer has
+        it); "r" maps read-only under a shared reader lock, so several readers can share
+        one writer's files. Every path must resolve inside the manifest's directory, every
+        file must match the shape, dtype and size recorded, and no two entries may share a
+        file; otherwise nothing is opened. ``expect`` optionally maps grid names to the
+        ``(shape, dtype)`` the caller requires. A store that was not closed cleanly opens
+        with an UncleanShutdownWarning and ``store_info().clean`` False.
         """
         chosen = validate_mode(mode)
         if chosen == "w+":
             raise InvalidGridSpecError("open() takes mode 'r+' or 'r'; 'w+' would discard the data")
+        if not isinstance(manifest_path, (str, os.PathLike)):
+            raise InvalidGridSpecError(f"manifest_path must be a path, got {manifest_path!r}")
         manifest = Path(manifest_path).resolve()
-        payload = read_manifest(manifest)
-        specs = {name: _grid_spec(manifest, name, raw) for name, raw in payload["grids"].items()}
-        for name, (expected_shape, expected_dtype) in (expect or {}).items():
-            if name not in specs:
-                raise GridFileMismatchError(f"manifest {str(manifest)!r} has no grid {name!r}")
-            shape, dtype, _ = specs[name]
-            if tuple(expected_shape) != shape or validate_dtype(expected_dtype) != dtype:
-                raise GridFileMismatchError(
-                    f"grid {name!r} is {shape} {dtype}, expected {tuple(expected_shape)} "
-                    f"{validate_dtype(expected_dtype)}"
-                )
-        store = cls(
-            manifest.parent,
-            simulation_id=payload.get("simulation_id"),
-            namespace=payload.get("namespace"),
-            default_mode=chosen,
-        )
-        # Keep writing the manifest we were given, so a later reopen still finds everything.
-        store._manifest_path = manifest
-        for name, (shape, dtype, path) in specs.items():
-            backing = np.memmap(path, dtype=dtype, mode=chosen, shape=shape)
-            store._register(name, backing, path, chosen)
+        if not manifest.is_file():
+            read_manifest(manifest)  # the typed error for a missing or odd manifest, before any lock file
+        lock_path = manifest.parent / lock_file_name(manifest.name)
+        lock = StoreLock.acquire_writer(lock_path) if chosen == "r+" else StoreLock.acquire_reader(lock_path)
+        files: dict[str, MappedFile] = {}
+        store: MemmapManager | None = None
+        try:
+            recorded = read_manifest(manifest)  # read under the lock: a writer cannot be mid-rewrite
+            _check_expected(manifest, recorded, expect)
+            for name, entry, path, identity in checked_files(manifest, recorded):
+                files[name] = MappedFile.open_existing(path, entry.nbytes, writable=chosen == "r+", identity=identity)
+            store = cls(manifest.parent, simulation_id=recorded.simulation_id, namespace=recorded.namespace,
+                        default_mode=chosen)
+            store._manifest_path, store._lock, store._generation = manifest, lock, recorded.generation
+            store._was_clean = recorded.clean is not False
+            for name, entry in recorded.grids.items():
+                store._files[name] = files[name]
+                backing = files[name].array(entry.shape, entry.dtype)
+                store._register(store._new_entry(name, backing, manifest.parent / entry.file_name, chosen))
+            if chosen == "r+":
+                store._record_change(added=[store._entries[n].info for n in store._entries])  # now open: not clean
+        except BaseException:
+            for mapped in files.values():
+                mapped.release()
+            if store is not None and store._owner_lock is not None:
+                store._owner_lock.release(unlink=True)
+            if lock is not None:
+                lock.release_tidily()  # a refused open leaves the directory as it found it
+            raise
+        writer_active = chosen == "r" and is_held(lock_path, WRITER_BYTE)
+        if recorded.clean is False and not writer_active:
+            warnings.warn(
+                f"store {str(manifest)!r} was not closed cleanly (generation {recorded.generation}): "
+                "writes after its last flush may be torn",
+                UncleanShutdownWarning,
+                stacklevel=2,
+            )
         return store
 
 
-def _advise_huge_pages(backing: np.memmap) -> None:
+def _check_expected(
+    manifest: Path, recorded: Manifest, expect: Mapping[str, tuple[tuple[int, int], object]] | None
+) -> None:
+    for name, (expected_shape, expected_dtype) in (expect or {}).items():
+        entry = recorded.grids.get(name)
+        if entry is None:
+            raise GridFileMismatchError(f"manifest {str(manifest)!r} has no grid {name!r}")
+        wanted = validate_dtype(expected_dtype)
+        if tuple(expected_shape) != entry.shape or wanted != entry.dtype:
+            raise GridFileMismatchError(
+                f"grid {name!r} is {entry.shape} {entry.dtype}, expected {tuple(expected_shape)} {wanted}"
+            )
+
+
+def _advise_huge_pages(mapped: MappedFile) -> None:
     """Ask for huge page-cache folios before a grid is written whole.
 
     A dense grid costs the same memory and disk either way, but mapped in 2 MiB pages
@@ -212,49 +348,11 @@ def _advise_huge_pages(backing: np.memmap) -> None:
     spot would cost a 2 MiB folio instead of a 4 KiB page. The kernel may ignore this.
     """
     advice = getattr(mmap, "MADV_HUGEPAGE", None)
-    region = getattr(backing, "_mmap", None)
-    if advice is not None and region is not None:
-        try:
-            region.madvise(advice)
-        except OSError:
-            pass  # no transparent huge pages here: 4 KiB pages, same results
+    if advice is not None:
+        mapped.advise(advice)
 
 
-def _record(info: GridInfo) -> dict[str, Any]:
-    """One grid's manifest entry; the path is relative so the directory may move."""
+def _record(info: GridInfo) -> ManifestEntry:
+    """One grid's manifest entry; the path is a bare file name so the directory may move."""
     assert info.path is not None
-    return {
-        "path": info.path.name,
-        "shape": list(info.shape),
-        "dtype": info.dtype,
-        "nbytes": info.nbytes,
-    }
-
-
-def _grid_spec(manifest: Path, name: str, raw: Any) -> tuple[tuple[int, int], np.dtype, Path]:
-    """Check one manifest entry against its file on disk before anything is mapped."""
-    try:
-        shape = (int(raw["shape"][0]), int(raw["shape"][1]))
-        dtype = validate_dtype(raw["dtype"])
-        path = manifest.parent / str(raw["path"])
-    except (KeyError, TypeError, IndexError, ValueError) as exc:
-        raise GridFileMismatchError(f"manifest entry {name!r} is malformed: {exc}") from exc
-    if len(raw["shape"]) != 2 or shape[0] <= 0 or shape[1] <= 0:
-        raise GridFileMismatchError(f"manifest entry {name!r} has a bad shape {raw['shape']!r}")
-    if not path.is_file():
-        raise GridFileMissingError(f"grid file {str(path)!r} for {name!r} does not exist")
-    named = parse_grid_file_name(path.name)
-    if named is not None and named["shape"] != shape:
-        # Same byte count, other shape (e.g. transposed) would scramble every row.
-        raise GridFileMismatchError(
-            f"manifest says {name!r} is {shape}, but its file {path.name!r} was created as {named['shape']}"
-        )
-    expected = shape[0] * shape[1] * dtype.itemsize
-    actual = path.stat().st_size
-    if actual != expected:
-        raise GridFileMismatchError(
-            f"grid file {str(path)!r} holds {actual} bytes; {shape} {dtype} needs {expected}"
-        )
-    if int(raw.get("nbytes", expected)) != expected:
-        raise GridFileMismatchError(f"manifest entry {name!r} records nbytes inconsistent with shape")
-    return shape, dtype, path
+    return ManifestEntry(info.path.name, info.shape, np.dtype(info.dtype), info.nbytes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from farm_grids import MemmapManager
 from harness import cli
 from harness.clean import clean
 
@@ -15,36 +16,42 @@ def dead_pid() -> int:
     return child.pid
 
 
-def make_leftovers(directory, pid: int) -> dict[str, object]:
-    import os
+def make_leftovers(directory, pid: int, live) -> dict[str, object]:
+    """A dead process's grid file and manifest, a live store's files, scratch and a bystander.
 
-    stale_grid = directory / f"env_OBSTACLES_p{pid}-abcd1234_8x8.dat"
+    Liveness is the store's lock, not the pid in a name: the live store is a real open one.
+    """
+    stale_grid = directory / f"env_OBSTACLES_p{pid}-abcd1234_8x8_float32.dat"
     stale_manifest = directory / f"manifest_p{pid}-abcd1234.json"
-    live_grid = directory / f"env_OBSTACLES_p{os.getpid()}-abcd1234_8x8.dat"
+    live.create("OBSTACLES", (8, 8), fill=1.0)
     stale_scratch = directory / f"farm-harness-{pid}-xyz"
     unrelated = directory / "notes.txt"
-    for path in (stale_grid, stale_manifest, live_grid, unrelated):
+    for path in (stale_grid, stale_manifest, unrelated):
         path.write_bytes(b"\0" * 256)
     stale_scratch.mkdir()
     (stale_scratch / "grid.dat").write_bytes(b"x")
-    return {"stale": {stale_grid, stale_manifest}, "scratch": stale_scratch, "kept": {live_grid, unrelated}}
+    live_files = {p for p in directory.iterdir() if live.token in p.name}
+    return {"stale": {stale_grid, stale_manifest}, "scratch": stale_scratch, "kept": live_files | {unrelated}}
 
 
 def test_dry_run_lists_and_removes_nothing(tmp_path, capsys) -> None:
-    files = make_leftovers(tmp_path, dead_pid())
-    before = sorted(tmp_path.iterdir())
-    assert cli.main(["clean", str(tmp_path), "--dry-run"]) == 0
-    out = capsys.readouterr().out
-    assert sorted(tmp_path.iterdir()) == before
-    assert all(str(p) in out for p in files["stale"]) and str(files["scratch"]) in out
-    assert "would remove 2 stale grid files and 1 scratch dirs" in out
+    with MemmapManager(tmp_path) as live:
+        files = make_leftovers(tmp_path, dead_pid(), live)
+        before = sorted(tmp_path.iterdir())
+        assert cli.main(["clean", str(tmp_path), "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        assert sorted(tmp_path.iterdir()) == before
+        assert all(str(p) in out for p in files["stale"]) and str(files["scratch"]) in out
+        assert "would remove 2 stale grid files and 1 scratch dirs" in out
 
 
 def test_clean_removes_only_what_dead_processes_left(tmp_path) -> None:
-    files = make_leftovers(tmp_path, dead_pid())
-    result = clean(tmp_path)
-    assert set(result.grid_files) == files["stale"] and result.scratch_dirs == (files["scratch"],)
-    assert set(tmp_path.iterdir()) == files["kept"]
+    with MemmapManager(tmp_path) as live:
+        files = make_leftovers(tmp_path, dead_pid(), live)
+        result = clean(tmp_path)
+        assert set(result.grid_files) == files["stale"] and result.scratch_dirs == (files["scratch"],)
+        assert set(tmp_path.iterdir()) == files["kept"]
+        assert float(live.get("OBSTACLES").sum()) == 64.0
 
 
 def test_clean_of_a_missing_directory_is_a_usage_error(tmp_path, capsys) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -24,6 +25,7 @@ __all__ = [
     "padded_windows_reference",
     "random_grid",
     "run_python",
+    "signed",
     "python_env",
     "snapshot_arrays",
     "snapshot_directory",
@@ -90,6 +92,14 @@ def padded_windows_reference(
     return windows
 
 
+def signed(payload: dict) -> dict:
+    """``payload`` with the checksum a manifest carries recomputed, so an edited manifest
+    is self-consistent and reaches the file checks (the format's rule, written out here)."""
+    body = {key: value for key, value in payload.items() if key != "checksum"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return {**body, "checksum": "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()}
+
+
 def snapshot_arrays(store: GridStore) -> dict[str, bytes]:
     """Every grid's bytes, to prove a failed call changed nothing."""
     return {name: store.get(name).tobytes() for name in store.names()}
@@ -107,11 +117,14 @@ def snapshot_directory(directory: Path) -> dict[str, str]:
 
 
 def temp_files_in(directory: Path) -> list[str]:
-    """Names of leftover temporary files (manifest temp files or write probes)."""
+    """Names of leftover temporary files (manifest temp files or write probes).
+
+    A live store's reserved manifest spare (``.spare``) is part of the store, not a leftover.
+    """
     return sorted(
         path.name
         for path in directory.rglob("*")
-        if any(marker in path.name for marker in TEMP_FILE_MARKERS)
+        if any(marker in path.name for marker in TEMP_FILE_MARKERS) and not path.name.endswith(".spare")
     )
 
 

@@ -19,10 +19,12 @@ from farm_grids import (
     ReadOnlyGridError,
 )
 
-from .support import random_grid, snapshot_directory, temp_files_in
+from .support import random_grid, signed, snapshot_directory, temp_files_in
 
 MIB = 1024 * 1024
-GRID_FILE = re.compile(r"^(?P<prefix>.+)_p(?P<pid>\d+)-(?P<token>[0-9a-f]+)_(?P<h>\d+)x(?P<w>\d+)\.dat$")
+GRID_FILE = re.compile(
+    r"^(?P<prefix>.+)_p(?P<pid>\d+)-(?P<token>[0-9a-f]+)_(?P<h>\d+)x(?P<w>\d+)_(?P<dtype>[a-z]+\d+)\.dat$"
+)
 WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10))}
 
 
@@ -70,11 +72,11 @@ def test_file_name_is_namespace_name_simulation_pid_token_shape(tmp_path: Path) 
         store.create("heat", (12, 34))
         path = store.info("heat").path
         assert path is not None and path.parent == tmp_path.resolve()
-        assert path.name == f"farm_heat_run7_p{os.getpid()}-{store.token}_12x34.dat"
+        assert path.name == f"farm_heat_run7_p{os.getpid()}-{store.token}_12x34_float32.dat"
     with MemmapManager(tmp_path) as bare:
         bare.create("heat", (3, 5))
         bare_path = bare.info("heat").path
-        assert bare_path is not None and bare_path.name == f"heat_p{os.getpid()}-{bare.token}_3x5.dat"
+        assert bare_path is not None and bare_path.name == f"heat_p{os.getpid()}-{bare.token}_3x5_float32.dat"
         bare.close_all(delete_files=True)
 
 
@@ -184,9 +186,19 @@ def test_mode_r_rejects_every_write_and_keeps_the_values(
 
 
 def _edit_manifest(manifest: Path, name: str, key: str, value: object) -> None:
+    """Edit one entry and re-sign the manifest, as a buggy tool might: the file checks must catch it."""
     payload = json.loads(manifest.read_text())
     payload["grids"][name][key] = value
+    manifest.write_text(json.dumps(signed(payload)))
+
+
+def test_open_rejects_an_edited_manifest_by_its_checksum(closed_run: tuple[Path, dict[str, np.ndarray]]) -> None:
+    manifest, _ = closed_run
+    payload = json.loads(manifest.read_text())
+    payload["grids"]["heat"]["dtype"] = "int32"  # same itemsize: only the checksum (or name) tells
     manifest.write_text(json.dumps(payload))
+    with pytest.raises(GridFileMismatchError, match="checksum"):
+        MemmapManager.open(manifest, mode="r")
 
 
 @pytest.mark.parametrize("shape", [[8, 8], [9, 16], [1, 1]])

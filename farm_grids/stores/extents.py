@@ -1,0 +1,87 @@
+"""Byte extents of grid accesses (cells, regions, windows) in a row-major file, and block runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from farm_grids.windows import WindowPlan
+
+__all__ = ["cell_extents", "merge_runs", "plan_extents", "region_extents", "window_extents"]
+
+
+def cell_extents(flat_index: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
+    """Byte ``[start, end)`` of each cell ``flat_index[i]``."""
+    starts = flat_index.astype(np.int64, copy=False) * itemsize
+    return starts, starts + itemsize
+
+
+def region_extents(
+    shape: tuple[int, int], itemsize: int, rows: slice, cols: slice
+) -> tuple[np.ndarray, np.ndarray]:
+    """Byte ``[start, end)`` of each row segment of ``grid[rows, cols]`` (slices already clipped).
+
+    A region spanning whole rows is one contiguous extent.
+    """
+    height, width = shape
+    y0, y1, _ = rows.indices(height)
+    x0, x1, _ = cols.indices(width)
+    if y1 <= y0 or x1 <= x0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if x0 == 0 and x1 == width:
+        return np.array([y0 * width * itemsize], dtype=np.int64), np.array([y1 * width * itemsize], dtype=np.int64)
+    starts = (np.arange(y0, y1, dtype=np.int64) * width + x0) * itemsize
+    return starts, starts + (x1 - x0) * itemsize
+
+
+def window_extents(
+    shape: tuple[int, int], itemsize: int, ys: np.ndarray, xs: np.ndarray, radius: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Byte ``[start, end)`` of every in-grid row segment of the square windows at ``(ys, xs)``."""
+    height, width = shape
+    offsets = np.arange(-radius, radius + 1, dtype=np.int64)
+    rows = ys.astype(np.int64)[:, None] + offsets[None, :]
+    x0 = np.clip(xs.astype(np.int64) - radius, 0, width)[:, None]
+    x1 = np.clip(xs.astype(np.int64) + radius + 1, 0, width)[:, None]
+    keep = (rows >= 0) & (rows < height) & (x1 > x0)
+    starts = (rows * width + x0)[keep] * itemsize
+    ends = (rows * width + x1)[keep] * itemsize
+    return starts, ends
+
+
+def merge_runs(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge inclusive block ranges ``[first[i], last[i]]`` into sorted disjoint runs ``[a, b)``.
+
+    Overlapping and adjacent ranges join, so each run costs one system call.
+    """
+    if first.size == 0:
+        return first, last
+    order = np.argsort(first, kind="stable")
+    first, last = first[order], last[order]
+    reach = np.maximum.accumulate(last)
+    starts = np.ones(first.size, dtype=bool)
+    starts[1:] = first[1:] > reach[:-1] + 1
+    begin = np.flatnonzero(starts)
+    stop = np.append(begin[1:], first.size) - 1
+    return first[begin], reach[stop] + 1
+
+
+def plan_extents(plan: WindowPlan, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
+    """Byte extents of every in-grid row segment a planned gather reads."""
+    height, width = plan.shape
+    side = plan.side
+    origins = plan.positions.astype(np.int64, copy=False)
+    y0, x0 = np.divmod(origins, width)
+    rows = y0[:, None] + np.arange(side, dtype=np.int64)[None, :]
+    starts = [((rows * width) + x0[:, None]).reshape(-1) * itemsize]
+    ends = [starts[0] + side * itemsize]
+    if plan.edge.size:
+        # Edge windows: their clipped rows, each read from the first to the last clipped column.
+        edge_rows = plan.edge_rows[:, :, 0].astype(np.int64)
+        first = plan.edge_cols[:, 0, 0].astype(np.int64)[:, None]
+        last = plan.edge_cols[:, 0, -1].astype(np.int64)[:, None]
+        starts.append(((edge_rows * width) + first).reshape(-1) * itemsize)
+        ends.append(((edge_rows * width) + last + 1).reshape(-1) * itemsize)
+    return np.concatenate(starts), np.concatenate(ends)

@@ -1,0 +1,202 @@
+"""One grid file: its descriptor, its shared mapping, and the disk blocks reserved before writes."""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+
+from farm_grids.errors import (
+    DiskFullError,
+    GridFileMismatchError,
+    InvalidGridSpecError,
+    UnsafeManifestError,
+)
+from farm_grids.stores.extents import merge_runs
+
+__all__ = ["BLOCK_BYTES", "MappedFile", "is_memory_filesystem"]
+
+# Disk space is reserved in blocks of this size: coarse enough that scattered writes make
+# few fallocate calls and few extents, fine enough that a sparse grid stays sparse on disk.
+BLOCK_BYTES = 64 * 1024
+_TMPFS_MAGIC = 0x01021994
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_memory_filesystem(path: Path) -> bool:
+    """True on tmpfs, where even reading a hole allocates a page (and a full one raises SIGBUS)."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as mounts:
+            lines = mounts.read().splitlines()
+    except OSError:
+        return False
+    best, kind = "", ""
+    target = str(path.resolve())
+    for line in lines:
+        fields = line.split(" - ")
+        if len(fields) != 2:
+            continue
+        mount_point = fields[0].split()[4]
+        if (target == mount_point or target.startswith(mount_point.rstrip("/") + "/")) and len(mount_point) >= len(best):
+            best, kind = mount_point, fields[1].split()[0]
+    return kind == "tmpfs"
+
+
+def _disk_error(exc: OSError, path: Path, what: str) -> OSError:
+    if exc.errno in _NO_SPACE:
+        return DiskFullError(f"no space left to {what}", str(path))
+    if exc.errno == errno.EFBIG:
+        return InvalidGridSpecError(f"{what}: the file would exceed the filesystem's size limit ({path})")
+    return exc
+
+
+class MappedFile:
+    """A file mapped shared and read/write (or read-only) as one grid.
+
+    Dense writes call ``reserve`` first: ``posix_fallocate`` gives the blocks a write will
+    touch real disk space, so a full disk is a DiskFullError before the write instead of a
+    SIGBUS in the middle of it. On tmpfs reads reserve too (a hole read allocates there).
+    ``release`` closes only the descriptor: the mapping stays valid for as long as any
+    array over it lives, so a caller's array never points at unmapped memory.
+    """
+
+    def __init__(self, path: Path, fd: int, nbytes: int, *, writable: bool) -> None:
+        self.path = path
+        self.nbytes = nbytes
+        self.writable = writable
+        self._fd: int | None = fd
+        access = mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ
+        # mmap of length 0 is an error; a zero-sized grid cannot exist (shapes are positive).
+        self._mapping: mmap.mmap | None = mmap.mmap(fd, nbytes, access=access)
+        blocks = -(-nbytes // BLOCK_BYTES)
+        self._reserved = np.zeros(blocks, dtype=bool)
+        self.fully_reserved = False
+        self.reserve_reads = writable and is_memory_filesystem(path.parent)
+
+    # -- opening --------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: Path, nbytes: int, *, preallocate: bool = False) -> MappedFile:
+        """Create ``path`` sparse (no block, no page touched) and map it; never overwrite a file."""
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise _disk_error(exc, path, "create the grid file") from exc
+        try:
+            os.ftruncate(fd, nbytes)
+            if preallocate:
+                os.posix_fallocate(fd, 0, nbytes)
+            mapped = cls(path, fd, nbytes, writable=True)
+        except OSError as exc:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise _disk_error(exc, path, f"allocate {nbytes} bytes for the grid file") from exc
+        except BaseException:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        if preallocate:
+            mapped._mark_all_reserved()
+        return mapped
+
+    @classmethod
+    def open_existing(
+        cls, path: Path, nbytes: int, *, writable: bool, identity: tuple[int, int] | None = None
+    ) -> MappedFile:
+        """Map an existing regular file of exactly ``nbytes``; never follow a symlink.
+
+        ``identity`` (st_dev, st_ino) is the file checked earlier: a swap in between is refused.
+        """
+        flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_CLOEXEC | os.O_NOFOLLOW
+        try:
+            fd = os.open(path, flags)
+        except OSError as exc:
+            raise UnsafeManifestError(f"cannot open grid file {str(path)!r} safely: {exc}") from exc
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise UnsafeManifestError(f"{str(path)!r} is not a regular file")
+            if identity is not None and (info.st_dev, info.st_ino) != identity:
+                raise UnsafeManifestError(f"{str(path)!r} changed while it was being opened")
+            if info.st_size != nbytes:
+                raise GridFileMismatchError(f"grid file {str(path)!r} holds {info.st_size} bytes, expected {nbytes}")
+            return cls(path, fd, nbytes, writable=writable)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    # -- use ------------------------------------------------------------------------------
+    def array(self, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
+        """A plain ndarray over the whole mapping (read-only when the file is)."""
+        assert self._mapping is not None, "released"
+        return np.frombuffer(self._mapping, dtype=dtype, count=shape[0] * shape[1]).reshape(shape)
+
+    def advise(self, advice: int) -> None:
+        """madvise the whole mapping; the kernel may ignore it (no huge pages here)."""
+        if self._mapping is not None:
+            try:
+                self._mapping.madvise(advice)
+            except OSError:
+                pass
+
+    def reserve_all(self) -> None:
+        """Give every block of the file disk space (before the grid is written whole)."""
+        if self.fully_reserved or self._fd is None:
+            return
+        self._fallocate(0, self.nbytes)
+        self._mark_all_reserved()
+
+    def reserve(self, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Give disk space to the blocks under the byte extents ``[starts[i], ends[i])``.
+
+        Blocks reserved earlier cost one vectorised lookup, no system call.
+        """
+        if self.fully_reserved or self._fd is None or starts.size == 0:
+            return
+        first = starts // BLOCK_BYTES
+        last = (ends - 1) // BLOCK_BYTES
+        single = first == last
+        pending = first[single]
+        pending = pending[~self._reserved[pending]]
+        run_first, run_last = merge_runs(pending, pending)
+        if not single.all():
+            wide_first, wide_end = merge_runs(first[~single], last[~single])
+            gaps = [(a, b) for a, b in zip(wide_first.tolist(), wide_end.tolist()) if not self._reserved[a:b].all()]
+            if gaps:
+                extra = np.array(gaps, dtype=np.int64)
+                run_first, run_last = merge_runs(
+                    np.concatenate([run_first, extra[:, 0]]), np.concatenate([run_last, extra[:, 1]]) - 1
+                )
+        for a, b in zip(run_first.tolist(), run_last.tolist()):
+            offset = a * BLOCK_BYTES
+            self._fallocate(offset, min(b * BLOCK_BYTES, self.nbytes) - offset)
+            self._reserved[a:b] = True
+        if run_first.size and self._reserved.all():
+            self.fully_reserved = True
+
+    def _fallocate(self, offset: int, length: int) -> None:
+        assert self._fd is not None
+        try:
+            os.posix_fallocate(self._fd, offset, length)
+        except OSError as exc:
+            raise _disk_error(exc, self.path, f"reserve {length} bytes for a write") from exc
+
+    def _mark_all_reserved(self) -> None:
+        self._reserved[:] = True
+        self.fully_reserved = True
+
+    def flush(self) -> None:
+        """msync the mapping: every write so far is on the device when this returns."""
+        if self._mapping is not None and self.writable:
+            self._mapping.flush()
+
+    def release(self) -> None:
+        """Close the descriptor and drop this object's hold on the mapping (see class doc)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        # Not mapping.close(): arrays handed out may still use it; it unmaps with the last one.
+        self._mapping = None
