@@ -6,6 +6,7 @@ import numpy as np
 
 from farm_grids.errors import InvalidGridSpecError, UnknownAgentError
 from farm_grids.stores import SparseRamStore
+from farm_grids.values import checked_values
 from farm_grids.windows import validate_centres
 
 __all__ = ["AgentTable", "HpRaster", "UnknownAgentError"]
@@ -53,19 +54,11 @@ class AgentTable:
 
     @staticmethod
     def _per_agent(value: object, count: int, label: str, dtype: type) -> np.ndarray:
-        arr = np.asarray(value)
-        if arr.ndim == 0:
-            arr = np.full(count, arr)
-        if arr.shape != (count,):
-            raise InvalidGridSpecError(f"{label} must be a scalar or have length {count}, got {arr.shape}")
-        if dtype is np.int64 and arr.size and arr.dtype.kind not in "iu":
-            raise InvalidGridSpecError(f"{label} must hold integers, got dtype {arr.dtype}")
-        if dtype is np.float32:
-            if arr.size and arr.dtype.kind not in "iuf":
-                raise InvalidGridSpecError(f"{label} must be numeric, got dtype {arr.dtype}")
-            if not np.isfinite(arr).all() or (arr < 0).any():
-                raise InvalidGridSpecError(f"{label} must be finite and >= 0, got {arr!r}")
-        return arr.astype(dtype)
+        if dtype is np.int64:
+            arr = np.asarray(value)
+            if arr.size and arr.dtype.kind not in "iu":
+                raise InvalidGridSpecError(f"{label} must hold integers, got dtype {arr.dtype}")
+        return checked_values(value, count, np.dtype(dtype), label, non_negative=True)
 
     # -- changes (all validated before anything is written) --------------------------------
     def add(self, ys: object, xs: object, *, team: object = 0, hp: object = 1.0) -> np.ndarray:
@@ -114,7 +107,7 @@ class HpRaster:
         # World-sized but written only at agent cells: resident memory follows the agents.
         self.store = SparseRamStore(namespace="agents")
         self._drawn_version = -1
-        self._drawn_cells: dict[int, np.ndarray] = {}
+        self._drawn_cells: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def grid_name(self, team: int) -> str:
         return f"HP_TEAM_{team}"
@@ -127,19 +120,19 @@ class HpRaster:
         agents = self.agents
         if self._drawn_version == agents.version:
             return
-        width = agents.width
-        for team, cells in self._drawn_cells.items():
+        for team, (ys, xs) in self._drawn_cells.items():
             # Zero only the cells drawn last time: cost follows the agents, not the world.
-            self.store.get(self.grid_name(team)).reshape(-1)[cells] = 0.0
+            self.store.add_many(self.grid_name(team), ys, xs, 0.0, accumulate=False)
         self._drawn_cells = {}
         live = np.flatnonzero(agents.alive)
         for team in np.unique(agents.team[live]).tolist():
             members = live[agents.team[live] == team]
             name = self.grid_name(team)
             if not self.store.has(name):
-                self.store.create(name, (agents.height, width))
-            self.store.add_many(name, agents.ys[members], agents.xs[members], agents.hp[members])
-            self._drawn_cells[team] = agents.ys[members] * width + agents.xs[members]
+                self.store.create(name, (agents.height, agents.width))
+            ys, xs = agents.ys[members], agents.xs[members]
+            self.store.add_many(name, ys, xs, agents.hp[members])
+            self._drawn_cells[team] = (ys, xs)
         self._drawn_version = agents.version
 
     def close(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import math
 from functools import partial
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import numpy as np
 
 from farm_grids.errors import GridExistsError, InvalidGridSpecError, UnknownChannelError
+from farm_grids.values import validate_gamma
 
 if TYPE_CHECKING:
     from farm_grids.observation import ObservationContext
@@ -73,10 +73,9 @@ class ChannelRegistry:
         """Add a custom channel at the end; returns its index."""
         kind = behavior if isinstance(behavior, ChannelBehavior) else _behavior(behavior)
         if kind is ChannelBehavior.DYNAMIC:
-            if gamma is None or not isinstance(gamma, (int, float)) or not math.isfinite(gamma):
+            if gamma is None:
                 raise InvalidGridSpecError(f"DYNAMIC channel {name!r} needs a finite gamma, got {gamma!r}")
-            if not 0.0 < gamma <= 1.0:
-                raise InvalidGridSpecError(f"gamma for {name!r} must be in (0, 1], got {gamma!r}")
+            gamma = validate_gamma(gamma, repr(name))
         if not callable(handler):
             raise InvalidGridSpecError(f"handler for {name!r} must be callable")
         return self.add(ChannelSpec(name, kind, handler, gamma=gamma))

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from farm_grids.errors import ConfigError, ConfigFieldError
+from farm_grids.errors import ConfigError, ConfigFieldError, InvalidGridSpecError
+from farm_grids.values import validate_gamma
 
 __all__ = ["ConfigFieldError", "MemmapConfig", "ObservationConfig", "ResourceConfig", "SimulationConfig"]
 
@@ -182,6 +183,8 @@ def _parsed_overrides(overrides: Iterable[str] | Mapping[str, object]) -> list[t
     """(dotted key, value, value-came-from-text) triples from either override form."""
     if isinstance(overrides, Mapping):
         return [(str(key).strip(), value, isinstance(value, str)) for key, value in overrides.items()]
+    if not isinstance(overrides, (str, Iterable)):
+        raise ConfigError(f"overrides must be 'key=value' strings or a mapping, got {type(overrides).__name__}")
     items = [overrides] if isinstance(overrides, str) else list(overrides)
     parsed = []
     for item in items:
@@ -204,6 +207,7 @@ class MemmapConfig(_ConfigBlock):
     use_for_environmental: bool = False
     use_for_temporal: bool = False
     flush_policy: str = "close"
+    preallocate: bool = False
 
     def _validate(self) -> None:
         if self.directory is not None:
@@ -240,8 +244,10 @@ class ObservationConfig(_ConfigBlock):
         _require(self.radius >= 0, "radius", "a non-negative integer", self.radius)
         _require(self.fov_radius >= 0, "fov_radius", "a non-negative integer", self.fov_radius)
         for name in ("gamma_dmg", "gamma_trail", "gamma_sig"):
-            gamma = getattr(self, name)
-            _require(0.0 < gamma <= 1.0, name, "in (0, 1]", gamma)
+            try:
+                validate_gamma(getattr(self, name), name)
+            except InvalidGridSpecError:
+                raise ConfigFieldError(name, f"must be in (0, 1], got {getattr(self, name)!r}") from None
         _require(self.decay_floor >= 0.0, "decay_floor", "a non-negative number", self.decay_floor)
         _require(self.tile_size > 0, "tile_size", "a positive integer", self.tile_size)
         _require_choice("dtype", self.dtype, OBSERVATION_DTYPES)
@@ -335,12 +341,17 @@ class SimulationConfig(_ConfigBlock):
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write as YAML or JSON (by suffix), atomically: a temp file then ``os.replace``."""
-        target = pathlib.Path(path)
+        target = _config_path(path)
+        if not target.parent.is_dir():
+            raise ConfigError(f"{target}: cannot save, directory {str(target.parent)!r} does not exist")
         if _format_for(target) == "JSON":
             text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
         else:
             text = yaml.safe_dump(self.to_dict(), sort_keys=False)
-        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        except OSError as exc:
+            raise ConfigError(f"{target}: cannot save: {exc}") from exc
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
                 os.fchmod(stream.fileno(), 0o644)  # mkstemp makes 0600; a config file is not a secret
@@ -354,7 +365,7 @@ class SimulationConfig(_ConfigBlock):
 
     @classmethod
     def _from_file(cls, path: str | os.PathLike[str], fmt: str) -> SimulationConfig:
-        source = os.fspath(path)
+        source = os.fspath(_config_path(path))
         try:
             text = pathlib.Path(source).read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -362,15 +373,46 @@ class SimulationConfig(_ConfigBlock):
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{source}: cannot read config file: {exc}") from exc
         try:
-            data = yaml.safe_load(text) if fmt == "YAML" else json.loads(text)
-        except (yaml.YAMLError, json.JSONDecodeError) as exc:
+            data = yaml.load(text, Loader=_UniqueKeyLoader) if fmt == "YAML" else json.loads(text, object_pairs_hook=_unique_keys)
+        except (yaml.YAMLError, ValueError) as exc:
             raise ConfigError(f"{source}: malformed {fmt}: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"{source}: malformed {fmt}: nested too deeply") from None
         if not isinstance(data, Mapping):
             raise ConfigError(f"{source}: top level must be a mapping of keys, got {type(data).__name__}")
         try:
             return cls.from_dict(data)
         except ConfigFieldError as exc:
             raise exc.from_source(source) from None
+
+
+def _config_path(path: object) -> pathlib.Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"a config path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
+    return pathlib.Path(path)
+
+
+def _unique_keys(pairs: list[tuple[str, typing.Any]]) -> dict[str, typing.Any]:
+    """JSON object hook: a key given twice is an error, not 'the last one wins'."""
+    seen: dict[str, typing.Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {key!r}")
+        seen[key] = value
+    return seen
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load that refuses a mapping key given twice."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[typing.Any, typing.Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        for index, key in enumerate(keys):
+            if key in keys[:index]:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}", node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
 
 
 def _format_for(path: str | os.PathLike[str]) -> str:

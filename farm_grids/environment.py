@@ -12,6 +12,7 @@ from farm_grids.agents import AgentTable, HpRaster
 from farm_grids.channels import ChannelBehavior, ChannelRegistry, default_registry
 from farm_grids.config import SimulationConfig
 from farm_grids.errors import ConfigError, InvalidGridSpecError
+from farm_grids.limits import check_request
 from farm_grids.managers import (
     TEMPORAL_CHANNELS,
     EnvironmentalGridManager,
@@ -54,6 +55,9 @@ class Environment:
         self.device = resolve_device(cfg.observation.device)
         self.height, self.width = cfg.height, cfg.width
         self.channels = channels.copy() if channels is not None else default_registry()
+        size = cfg.observation.size
+        # One agent's observation (and the field-of-view mask's int64 temporaries) must fit.
+        check_request(size * size * (4 * len(self.channels) + 24), f"observation.radius={cfg.observation.radius}")
         self.fov_disk = fov_disk(cfg.observation.radius, cfg.observation.fov_radius)
         self._managers: list[GridManager] = []
         try:
@@ -150,6 +154,7 @@ class Environment:
         size = self.config.observation.size
         memory = self._memory.get(channel)
         if memory is None or memory.shape[0] < self.num_agents:
+            check_request(self.num_agents * size * size * 4, f"agent memory of channel {channel!r}")
             grown = np.zeros((self.num_agents, size, size), dtype=np.float32)
             if memory is not None:
                 grown[: memory.shape[0]] = memory
@@ -189,7 +194,9 @@ class Environment:
         self, ids: np.ndarray, *, batched: bool, out: np.ndarray | None = None
     ) -> np.ndarray:
         if out is None:
-            out = np.empty(self.observation_shape(ids.size), dtype=np.float32)
+            shape = self.observation_shape(ids.size)
+            check_request(int(np.prod(shape, dtype=np.int64)) * 4, f"observations of {ids.size} agents {shape}")
+            out = np.empty(shape, dtype=np.float32)
         live = self.agents.alive[ids]
         if live.all():
             if ids.size:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,7 +14,7 @@ from farm_grids.errors import GridNotFoundError, InvalidGridSpecError, StoreClos
 from farm_grids.stores import GridStore, MemmapManager, RamStore
 from farm_grids.windows import WindowPlan, read_window, read_windows
 
-__all__ = ["GridManager", "make_store", "resolve_store", "validate_finite", "validate_dimension"]
+__all__ = ["GridManager", "make_store", "resolve_store", "validate_dimension"]
 
 # Windows of a grid that does not exist yet read as zeros: gathering them from one zero
 # cell reuses the window kernels' argument checks and edge padding unchanged.
@@ -42,6 +41,7 @@ def make_store(
             simulation_id=simulation_id,
             namespace=namespace,
             default_dtype=config.dtype,
+            preallocate=config.preallocate,
         )
     return RamStore(default_dtype=config.dtype, namespace=namespace, simulation_id=simulation_id)
 
@@ -73,16 +73,6 @@ def validate_dimension(value: object, label: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value <= 0:
         raise InvalidGridSpecError(f"{label} must be a positive integer, got {value!r}")
     return int(value)
-
-
-def validate_finite(value: object, label: str) -> float:
-    """A finite real number, or InvalidGridSpecError naming ``label`` and the value."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise InvalidGridSpecError(f"{label} must be a real number, got {value!r}")
-    result = float(value)
-    if not math.isfinite(result):
-        raise InvalidGridSpecError(f"{label} must be finite, got {value!r}")
-    return result
 
 
 class GridManager:

@@ -8,8 +8,9 @@ import numpy as np
 
 from farm_grids.config import MemmapConfig
 from farm_grids.errors import GridNotFoundError, InvalidGridSpecError
-from farm_grids.managers.base import GridManager, resolve_store, validate_dimension, validate_finite
+from farm_grids.managers.base import GridManager, resolve_store, validate_dimension
 from farm_grids.stores import GridStore
+from farm_grids.values import checked_array, checked_scalar
 
 __all__ = ["ENVIRONMENTAL_LAYERS", "EnvironmentalGridManager"]
 
@@ -77,7 +78,7 @@ class EnvironmentalGridManager(GridManager):
     def fill(self, name: str, value: float) -> None:
         """Set every cell of the layer to ``value`` (a zero fill leaves a new memmap file sparse)."""
         self._require_known(name)
-        fill_value = validate_finite(value, f"fill value for layer {name!r}")
+        fill_value = checked_scalar(value, self.store.default_dtype, f"fill value for layer {name!r}")
         if name in self.store:
             self.store.fill(name, fill_value)
         else:
@@ -91,15 +92,5 @@ class EnvironmentalGridManager(GridManager):
         return self.store.get(name)
 
     def _validated_layer(self, name: str, data: object) -> np.ndarray:
-        try:
-            array = np.asarray(data)
-        except (ValueError, TypeError) as exc:  # ragged nested lists and the like
-            raise InvalidGridSpecError(f"data for layer {name!r} is not an array: {exc}") from exc
-        expected = (self.height, self.width)
-        if array.shape != expected:
-            raise InvalidGridSpecError(f"layer {name!r} needs shape {expected}, got {array.shape}")
-        if array.dtype.kind not in "biuf":
-            raise InvalidGridSpecError(f"layer {name!r} needs numeric data, got dtype {array.dtype}")
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise InvalidGridSpecError(f"data for layer {name!r} must be finite (found NaN or inf)")
-        return array
+        # The store's dtype decides what fits (1e300 is not a float32 layer).
+        return checked_array(data, self.store.default_dtype, (self.height, self.width), f"data for layer {name!r}")

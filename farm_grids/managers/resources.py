@@ -10,6 +10,7 @@ from farm_grids.config import MemmapConfig, ResourceConfig
 from farm_grids.errors import InvalidGridSpecError, ReadOnlyGridError
 from farm_grids.managers.base import GridManager, resolve_store, validate_dimension
 from farm_grids.stores import GridStore
+from farm_grids.values import checked_values
 from farm_grids.windows import validate_centres
 
 __all__ = ["ResourceManager"]
@@ -78,7 +79,7 @@ class ResourceManager(GridManager):
         self._regen = grid.dtype.type(self.config.regen_rate)
         if adopted:
             # A reopened grid: its non-empty cells are the sites (fully drained ones are lost).
-            flat = _flat(grid)
+            flat = np.asarray(grid).reshape(-1)
             self._sites = np.flatnonzero(flat > 0).astype(np.int64)
             self._below = self._sites[flat[self._sites] < self._cap]
         else:
@@ -103,14 +104,21 @@ class ResourceManager(GridManager):
         rng = np.random.default_rng(self.seed)
         self._sites = place_sites(rng, self.height, self.width, self.config)
         # Only the site cells are written: a new memmap file stays sparse elsewhere.
-        _flat(self.get())[self._sites] = self._cap
+        self._set_cells(self._sites, self._cap)
         self._below = np.empty(0, dtype=np.int64)
+
+    def _cells(self, flat: np.ndarray) -> np.ndarray:
+        ys, xs = np.divmod(flat, self.width)
+        return self.store.get_cells(self.GRID, ys, xs)
+
+    def _set_cells(self, flat: np.ndarray, values: object) -> None:
+        ys, xs = np.divmod(flat, self.width)
+        self.store.add_many(self.GRID, ys, xs, values, accumulate=False)
 
     def reset(self) -> None:
         """Re-seed the initial placement (the same seed gives the same grid)."""
         self._check_writable()
-        flat = _flat(self.get())
-        flat[self._sites] = 0
+        self._set_cells(self._sites, 0.0)
         self._place()
 
     # -- reads ----------------------------------------------------------------------------
@@ -120,7 +128,7 @@ class ResourceManager(GridManager):
 
     def total(self) -> float:
         """Sum of all resources (only sites can hold any), in float64."""
-        return float(np.sum(_flat(self.get())[self._sites], dtype=np.float64))
+        return float(np.sum(self._cells(self._sites), dtype=np.float64))
 
     def get_resource_window(
         self, y0: int, y1: int, x0: int, x1: int, *, normalize: bool = True
@@ -150,7 +158,6 @@ class ResourceManager(GridManager):
         inside = np.flatnonzero((rows >= 0) & (rows < self.height) & (cols >= 0) & (cols < self.width))
         if inside.size == 0:
             return taken
-        flat = _flat(self.get())
         cells = rows[inside].astype(np.int64) * self.width + cols[inside]
         # A stable sort groups requests by cell and keeps request order inside each group.
         order = np.argsort(cells, kind="stable")
@@ -165,14 +172,16 @@ class ResourceManager(GridManager):
         before = running - sorted_wanted
         before -= before[starts][group]
         unique_cells = sorted_cells[starts]
-        available = flat[unique_cells].astype(np.float64)
+        available = self._cells(unique_cells).astype(np.float64)
         got = np.minimum(sorted_wanted, np.maximum(available[group] - before, 0.0))
         taken[inside[order]] = got
         drained = np.add.reduceat(got, starts)
         changed = drained > 0.0
         if changed.any():
             hit = unique_cells[changed]
-            flat[hit] = np.maximum(available[changed] - drained[changed], 0.0)
+            # Computed in float64 and stored in the grid's dtype, as a direct write would.
+            left = np.maximum(available[changed] - drained[changed], 0.0).astype(self._cap.dtype)
+            self._set_cells(hit, left)
             self._below = np.union1d(self._below, hit)
         return taken
 
@@ -182,9 +191,8 @@ class ResourceManager(GridManager):
             self._check_open()
             return
         self._check_writable()
-        flat = _flat(self.get())
-        amounts = np.minimum(flat[self._below] + self._regen, self._cap)
-        flat[self._below] = amounts
+        amounts = np.minimum(self._cells(self._below) + self._regen, self._cap)
+        self._set_cells(self._below, amounts)
         self._below = self._below[amounts < self._cap]
 
     def _check_writable(self) -> None:
@@ -193,26 +201,5 @@ class ResourceManager(GridManager):
             raise ReadOnlyGridError(f"grid {self.GRID!r} was opened read-only (mode 'r')")
 
 
-def _flat(grid: np.ndarray) -> np.ndarray:
-    """A 1-D view of ``grid``; refuses layouts where reshaping would silently copy."""
-    if not grid.flags.c_contiguous:
-        raise InvalidGridSpecError("the resource grid must be C-contiguous to be updated in place")
-    return grid.reshape(-1)
-
-
 def _validated_amounts(amounts: object, count: int) -> np.ndarray:
-    try:
-        wanted = np.asarray(amounts, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidGridSpecError(f"amounts must be numbers: {exc}") from exc
-    if wanted.ndim == 0:
-        wanted = np.full(count, float(wanted))
-    if wanted.shape != (count,):
-        raise InvalidGridSpecError(
-            f"amounts must be a scalar or have length {count} (like ys/xs), got shape {wanted.shape}"
-        )
-    if not np.isfinite(wanted).all():
-        raise InvalidGridSpecError("amounts must be finite (found NaN or inf)")
-    if (wanted < 0).any():
-        raise InvalidGridSpecError(f"amounts must be >= 0, got {wanted[wanted < 0][0]!r}")
-    return wanted
+    return checked_values(amounts, count, np.dtype(np.float64), "amounts", non_negative=True)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 
 from farm_grids.config import MemmapConfig, ObservationConfig
 from farm_grids.errors import InvalidGridSpecError, ReadOnlyGridError
-from farm_grids.managers.base import GridManager, resolve_store, validate_dimension, validate_finite
+from farm_grids.managers.base import GridManager, resolve_store, validate_dimension
 from farm_grids.managers.tiles import ActiveTiles
 from farm_grids.stores import GridStore
+from farm_grids.values import checked_values, validate_finite, validate_gamma
 from farm_grids.windows import validate_centres
 
 __all__ = ["TEMPORAL_CHANNELS", "TemporalGridManager"]
@@ -28,16 +26,6 @@ _GAMMA_FIELDS: dict[str, str] = {
 def configured_gamma(observation: ObservationConfig, channel: str) -> float:
     """The decay factor ``observation`` sets for a temporal channel (gamma_dmg, _trail, _sig)."""
     return validate_gamma(getattr(observation, _GAMMA_FIELDS[channel]), channel)
-
-
-def validate_gamma(gamma: object, label: str) -> float:
-    """A decay factor in (0, 1], or InvalidGridSpecError naming ``label`` and the value."""
-    if isinstance(gamma, (bool, np.bool_)) or not isinstance(gamma, numbers.Real):
-        raise InvalidGridSpecError(f"gamma for {label} must be a real number in (0, 1], got {gamma!r}")
-    value = float(gamma)
-    if math.isnan(value) or not 0.0 < value <= 1.0:
-        raise InvalidGridSpecError(f"gamma for {label} must be in (0, 1], got {gamma!r}")
-    return value
 
 
 class TemporalGridManager(GridManager):
@@ -143,7 +131,8 @@ class TemporalGridManager(GridManager):
         """
         self._require_known(name)
         rows, cols = validate_centres(ys, xs)
-        amounts = _validated_values(values, rows.shape[0], name)
+        dtype = self.store.info(name).dtype
+        amounts = checked_values(values, rows.shape[0], np.dtype(dtype), f"values for {name!r}")
         if clip_max is not None:
             cap = validate_finite(clip_max, "clip_max")
             if cap < 0.0:
@@ -170,11 +159,12 @@ class TemporalGridManager(GridManager):
             if not self._has_data[channel] or gamma == 1.0:
                 continue
             self._check_writable(channel)
-            grid = self.store.get(channel)
             tiles = self._tiles[channel]
-            # Multiplying by the gamma in the grid's own dtype keeps the result bitwise equal to
-            # ``grid * dtype(gamma)`` on every backend.
-            tiles.scale(grid, grid.dtype.type(gamma), self.decay_floor)
+            # The store multiplies by the gamma in the grid's own dtype, so the result is
+            # bitwise ``grid * dtype(gamma)`` on every backend.
+            faded = self.store.scale_tiles(channel, tiles.mask, self.tile_size, gamma, floor=self.decay_floor)
+            if self.decay_floor > 0.0:
+                tiles.drop(faded)
 
     def clear_all(self) -> None:
         """Zero every channel and forget that it held data; cost follows the active tiles."""
@@ -183,29 +173,11 @@ class TemporalGridManager(GridManager):
             tiles = self._tiles[channel]
             if tiles.count:
                 self._check_writable(channel)
-                grid = self.store.get(channel)
                 for region in tiles.blocks():
-                    grid[region] = 0
+                    self.store.fill(channel, 0.0, region=region)
             tiles.clear()
             self._has_data[channel] = False
 
     def _check_writable(self, name: str) -> None:
         if not self.store.info(name).writable:
             raise ReadOnlyGridError(f"channel {name!r} was opened read-only (mode 'r')")
-
-
-def _validated_values(values: object, count: int, name: str) -> np.ndarray:
-    try:
-        amounts = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidGridSpecError(f"values for {name!r} must be numbers: {exc}") from exc
-    if amounts.ndim == 0:
-        amounts = np.full(count, float(amounts))
-    if amounts.shape != (count,):
-        raise InvalidGridSpecError(
-            f"values for {name!r} must be a scalar or have length {count} (like ys/xs), "
-            f"got shape {amounts.shape}"
-        )
-    if not np.isfinite(amounts).all():
-        raise InvalidGridSpecError(f"values for {name!r} must be finite (found NaN or inf)")
-    return amounts

@@ -49,7 +49,7 @@ TABLE = [
     BadCall("env", lambda m: m.is_set("ROADS"), GridNotFoundError, "ROADS"),
     BadCall("env", lambda m: m.set("OBSTACLES", np.zeros((H, W + 1))), InvalidGridSpecError, r"\(12, 15\)"),
     BadCall("env", lambda m: m.set("OBSTACLES", np.full((H, W), NAN)), InvalidGridSpecError, "finite"),
-    BadCall("env", lambda m: m.set("OBSTACLES", np.full((H, W), "x")), InvalidGridSpecError, "numeric"),
+    BadCall("env", lambda m: m.set("OBSTACLES", np.full((H, W), "x")), InvalidGridSpecError, "real numbers"),
     BadCall("env", lambda m: m.fill("OBSTACLES", NAN), InvalidGridSpecError, "nan"),
     BadCall("temporal", lambda m: m.deposit("SMELL", [1], [1], [1.0]), GridNotFoundError, "SMELL"),
     BadCall("temporal", lambda m: m.apply_decay("SMELL"), GridNotFoundError, "SMELL"),
