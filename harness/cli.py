@@ -13,7 +13,8 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from harness.criteria import COLD_THRESHOLD, DEFAULT_THRESHOLD, KNOWN_CRITERIA, Overall
+from harness.criteria import KNOWN_CRITERIA
+from harness.verdicts import COLD_THRESHOLD, DEFAULT_THRESHOLD, Overall
 from harness.errors import HarnessUsageError
 
 PROG = "farm-harness"

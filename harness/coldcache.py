@@ -11,10 +11,12 @@ from typing import Any
 
 from farm_grids.stores import GridStore, MemmapManager
 from harness import procstats
-from harness.criteria import COLD_THRESHOLD, Overall, RatioRow, Verdict
+from harness.criteria import RatioRow
+from harness.verdicts import COLD_THRESHOLD, Overall, Verdict
 from harness.errors import HarnessUsageError
 from harness.result import ratio_record
-from harness.timing import PairedTiming, calibrate, paired_ratio_interval
+from harness.stats import paired_ratio_interval
+from harness.timing import PairedTiming, calibrate
 from harness.workloads import BatchedWindows, Workload, _SingleWindowReads, build_workload
 
 COLD_WORKLOADS: tuple[str, ...] = ("resource_windows", "environmental_windows", "temporal_windows", "batched_windows")
@@ -136,8 +138,8 @@ def measure_cold(
     ratio, low, high = paired_ratio_interval(ram_s, cold_s, seed=seed)
     timing = PairedTiming(
         workload=name, ratio=ratio, ci_low=low, ci_high=high, confidence=0.95, blocks=len(cold_s),
-        iterations_per_block=1, ram_block_s=tuple(ram_s), memmap_block_s=tuple(cold_s),
-        ram_median_s=sorted(ram_s)[len(ram_s) // 2], memmap_median_s=sorted(cold_s)[len(cold_s) // 2],
+        iterations_per_block=1, baseline_block_s=tuple(ram_s), candidate_block_s=tuple(cold_s),
+        baseline_median_s=sorted(ram_s)[len(ram_s) // 2], candidate_median_s=sorted(cold_s)[len(cold_s) // 2],
         gc_enabled=True, warmup_blocks=0, blocks_requested=trials,
     )
     return ColdRow(name, size, timing, threshold, inblock, majflt, evicted)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from farm_grids.managers import ENVIRONMENTAL_LAYERS, TEMPORAL_CHANNELS
 from harness.cli import EXIT_PASS, EXIT_USAGE, exit_code
-from harness.criteria import Verdict, judge_ratio, overall, worst
+from harness.stats import median_interval
+from harness.verdicts import Verdict, judge_ratio, overall, worst
 from harness.errors import HarnessUsageError
 from harness.micro_workloads import BATCH_CENTRES, DEPOSIT_EVENTS, SINGLE_READS
 from harness.tempfiles import scratch_dir
@@ -201,28 +201,18 @@ class ComparisonResult:
         return 1.0 / self.ratio
 
 
-def median_interval(values: Sequence[float], confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the median of ``values``."""
-    data = np.asarray(values, dtype=np.float64)
-    if data.size < 2 or np.ptp(data) == 0:  # nothing to resample: the interval is the point
-        return (float(np.median(data)),) * 2  # type: ignore[return-value]
-    result = stats.bootstrap((data,), np.median, confidence_level=confidence, method="percentile",
-                             n_resamples=2000, rng=np.random.default_rng(seed))
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
-
-
 def judge(spec: ComparisonSpec, size: int, timing: PairedTiming) -> ComparisonResult:
     """The ratio judged against ``max_ratio``; the candidate's per-item interval against its limit."""
     per_call = timing.iterations_per_block * spec.units
     verdicts = [judge_ratio(timing.ci_low, timing.ci_high, spec.max_ratio)]
     per_unit_ci = None
     if spec.per_unit_limit_s is not None:
-        per_unit_ci = median_interval(np.asarray(timing.memmap_block_s) / per_call)
+        per_unit_ci = median_interval(np.asarray(timing.candidate_block_s) / per_call)
         verdicts.append(judge_ratio(per_unit_ci[0], per_unit_ci[1], spec.per_unit_limit_s))
     return ComparisonResult(
         name=spec.name, size=size, ratio=timing.ratio, ci_low=timing.ci_low, ci_high=timing.ci_high,
         max_ratio=spec.max_ratio, target=spec.target, unit=spec.unit,
-        baseline_per_unit_s=timing.ram_median_s / per_call, candidate_per_unit_s=timing.memmap_median_s / per_call,
+        baseline_per_unit_s=timing.baseline_median_s / per_call, candidate_per_unit_s=timing.candidate_median_s / per_call,
         per_unit_limit_s=spec.per_unit_limit_s, per_unit_ci=per_unit_ci, verdict=worst(verdicts),
         blocks=timing.blocks, iterations_per_block=timing.iterations_per_block,
     )

@@ -17,7 +17,8 @@ import pandas as pd
 from scipy import stats
 
 from harness.cli import exit_code
-from harness.criteria import PerformanceEvidence, RatioRow, Verdict, c4_performance, judge_ratio, overall
+from harness.criteria import PerformanceEvidence, RatioRow, c4_performance
+from harness.verdicts import Verdict, judge_ratio, overall
 from harness.errors import HarnessUsageError
 from harness.result import build_result, write_json_atomic
 from harness.workloads import BACKENDS

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.criteria import MIB
 from harness.errors import HarnessUsageError
 
 DEFAULT_WORKLOAD = "observe_all"
 DEFAULT_SIZE = 1024
 DEFAULT_RUNS = 5
 DEFAULT_OUT = Path("farm-harness-profile")
+MIB = 1024**2
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,13 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.criteria import Criterion, Overall, Verdict, judge_ratio
+from harness.verdicts import Criterion, Overall, Verdict, judge_ratio
 from harness.errors import ResultSchemaError
-from harness.timing import PairedTiming
+
+if TYPE_CHECKING:  # only annotates ratio_record: readers of results need no timing (or scipy) import
+    from harness.timing import PairedTiming
 
 SCHEMA = "farm-harness/result/v1"
 MODES = ("quick", "full")
@@ -113,13 +115,13 @@ def ratio_record(
         "threshold": threshold,
         "verdict": judged,
         "blocks": timing.blocks,
-        "ram_median_s": timing.ram_median_s,
-        "memmap_median_s": timing.memmap_median_s,
+        "ram_median_s": timing.baseline_median_s,
+        "memmap_median_s": timing.candidate_median_s,
         "gc_enabled": timing.gc_enabled,
     }
     if include_blocks:
-        record["ram_block_s"] = list(timing.ram_block_s)
-        record["memmap_block_s"] = list(timing.memmap_block_s)
+        record["ram_block_s"] = list(timing.baseline_block_s)
+        record["memmap_block_s"] = list(timing.candidate_block_s)
     return to_jsonable(record)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.criteria import DEFAULT_THRESHOLD, Verdict, judge_ratio
+from harness.verdicts import DEFAULT_THRESHOLD, Verdict, judge_ratio
 from harness.errors import HarnessUsageError
 from harness.timing import measure_paired
 

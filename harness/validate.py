@@ -12,25 +12,22 @@ from pathlib import Path
 from typing import Any
 
 from harness.coldcache import COLD_THRESHOLD, COLD_WORKLOADS, measure_cold_rows
+from harness import evidence, evidence_c7_c8
 from harness.criteria import (
     CRITERION_NAMES,
-    DEFAULT_THRESHOLD,
     KNOWN_CRITERIA,
-    Criterion,
-    Overall,
-    Verdict,
     c1_env_grids_use_memmap,
     c2_observations_match_ram,
     c3_temporal_persistence,
     c5_tensor_compat,
     c7_coverage,
     c8_cross_platform,
-    overall,
 )
 from harness.evidence_perf import FULL_TIMING, QUICK_TIMING, TimingSettings, measure_performance, performance_criterion
 from harness.memory import FULL_SIZES, QUICK_SIZES, memory_criterion, memory_fit, memory_records, run_probes
 from harness.result import ratio_record
 from harness.tempfiles import scratch_dir
+from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Overall, Verdict, overall
 from harness.workloads import GATED_WORKLOADS, StoreFactory
 
 DEFAULT_OUT = Path("farm-harness-out")
@@ -112,8 +109,6 @@ def run_validation(
     progress: ProgressCallback | None = None,
 ) -> ValidationOutcome:
     """Collect the evidence ``plan`` asks for in a scratch dir (removed on any exit) and judge it."""
-    from harness import evidence, evidence_static
-
     started = time.perf_counter()
     total, done = _step_count(plan), 0
 
@@ -149,7 +144,7 @@ def run_validation(
             step("C3 persistence")
         if plan.wants("C8"):
             rows["C8"] = _guarded("C8", lambda: c8_cross_platform(
-                evidence_static.collect_portability_evidence(scratch)))
+                evidence_c7_c8.collect_portability_evidence(scratch)))
             step("C8 portability")
         if plan.wants("C4", "C7"):
             perf = measure_performance(plan.workloads, plan.timing_sizes, scratch, plan.timing,
@@ -157,7 +152,7 @@ def run_validation(
                                        progress=sub_progress(done, "warm "))
             done += len(plan.workloads) * len(plan.timing_sizes)
             ratios += [ratio_record(m.timing, threshold=plan.threshold, size=m.size) for m in perf.rows]
-            rows["C7"] = c7_coverage(evidence_static.coverage_evidence(perf.ran))
+            rows["C7"] = c7_coverage(evidence_c7_c8.coverage_evidence(perf.ran))
             cold = []
             if plan.wants("C4") and plan.cold_workloads:
                 cold = measure_cold_rows(plan.cold_workloads, plan.timing_sizes[:1], scratch,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-from harness.criteria import Overall
+from harness.verdicts import Overall
 
 REPO = Path(__file__).resolve().parents[2]
 

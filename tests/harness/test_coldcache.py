@@ -8,7 +8,7 @@ import pytest
 
 from harness import cli
 from harness.coldcache import COLD_THRESHOLD, ColdRow, measure_cold, window_reader
-from harness.criteria import Verdict
+from harness.verdicts import Verdict
 from harness.errors import HarnessUsageError
 from harness.timing import PairedTiming
 from harness.workloads import build_workload
@@ -17,7 +17,7 @@ from harness.workloads import build_workload
 @pytest.mark.parametrize("workload", ["resource_windows", "temporal_windows", "batched_windows"])
 def test_cold_rows_measure_reads_after_eviction(tmp_path, workload) -> None:
     row = measure_cold(workload, 128, tmp_path, trials=2)
-    assert row.timing.blocks == 2 and all(t > 0 for t in row.timing.memmap_block_s)
+    assert row.timing.blocks == 2 and all(t > 0 for t in row.timing.candidate_block_s)
     assert row.row.cache == "cold" and row.row.gating is False
     assert row.verdict in (Verdict.PASS, Verdict.WARN)
     record = row.record()

@@ -15,12 +15,12 @@ from harness.comparisons import (
     _plain_layer_gathers,
     judge,
     main,
-    median_interval,
     results_frame,
     run_comparison,
     select,
 )
-from harness.criteria import Verdict
+from harness.stats import median_interval
+from harness.verdicts import Verdict
 from harness.errors import HarnessUsageError
 from harness.timing import PairedTiming
 from harness.workloads import WORKLOADS, build_workload
@@ -109,10 +109,10 @@ def test_run_comparison_returns_a_judged_result_and_leaves_nothing(tmp_path) -> 
     assert list(frame["comparison"]) == ["deposit.memmap.1024"] and frame["target"][0] == ">= 20x faster"
 
 
-def fake_timing(memmap_block_s: tuple[float, ...], ratio: float, low: float, high: float) -> PairedTiming:
-    ram = tuple(t / ratio for t in memmap_block_s)
-    return PairedTiming("x", ratio, low, high, 0.95, len(ram), 10, ram, memmap_block_s,
-                        sorted(ram)[len(ram) // 2], sorted(memmap_block_s)[len(ram) // 2], False, 0)
+def fake_timing(candidate_block_s: tuple[float, ...], ratio: float, low: float, high: float) -> PairedTiming:
+    baseline = tuple(t / ratio for t in candidate_block_s)
+    return PairedTiming("x", ratio, low, high, 0.95, len(baseline), 10, baseline, candidate_block_s,
+                        sorted(baseline)[len(baseline) // 2], sorted(candidate_block_s)[len(baseline) // 2], False, 0)
 
 
 def test_judge_applies_the_ratio_and_the_per_item_limit() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-from harness.criteria import Verdict
+from harness.verdicts import Verdict
 from harness.gate import benchmark_runs, gate_rows, load_document, pair_runs, ratio_interval
 from harness.result import load_result
 

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from harness import cli, memory
-from harness.criteria import MIB, Verdict
+from harness.criteria import MIB
+from harness.verdicts import Verdict
 from harness.memory import ProbeResult, memory_criterion, run_probe, run_probes
 
 

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 from harness import result as r
-from harness.criteria import Criterion, Overall, Verdict
+from harness.verdicts import Criterion, Overall, Verdict
 from harness.errors import ResultSchemaError
 from harness.timing import PairedTiming
 
 TIMING = PairedTiming(
     workload="resource_windows", ratio=1.02, ci_low=0.99, ci_high=1.04, confidence=0.95, blocks=3,
-    iterations_per_block=40, ram_block_s=(0.011, 0.012, 0.013), memmap_block_s=(0.012, 0.012, 0.013),
-    ram_median_s=0.012, memmap_median_s=0.012, gc_enabled=False, warmup_blocks=3,
+    iterations_per_block=40, baseline_block_s=(0.011, 0.012, 0.013), candidate_block_s=(0.012, 0.012, 0.013),
+    baseline_median_s=0.012, candidate_median_s=0.012, gc_enabled=False, warmup_blocks=3,
 )
 CRITERIA = (
     Criterion("C4", "performance within threshold", Verdict.PASS, 1.02, 0.99, 1.04, 1.25, "ratio", "worst: x"),

@@ -11,7 +11,7 @@ import pytest
 
 import faulty_stores
 from harness import cli, validate
-from harness.criteria import Overall, Verdict
+from harness.verdicts import Overall, Verdict
 from harness.evidence_perf import REQUIRED_WORKLOADS, TimingSettings
 from harness.validate import ValidationPlan, run_validation
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import platform
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from harness.criteria import CoverageEvidence, PortabilityEvidence, top_level_imports
+from harness.criteria import CoverageEvidence, PortabilityEvidence
 from harness.workloads import WORKLOADS, WorkloadSpec
 
 # Layer names a user might pick that are hostile to some file system (separators, reserved
@@ -27,6 +28,17 @@ def coverage_evidence(ran: Iterable[str], registry: Mapping[str, WorkloadSpec] =
     not_run = set(registry) - set(ran)
     skipped = frozenset(s for name in not_run for s in registry[name].structures) - measured
     return CoverageEvidence(measured=measured, skipped=skipped)
+
+
+def top_level_imports(source: str) -> frozenset[str]:
+    """Top-level module names imported by Python source (relative imports stay inside the package: skipped)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return frozenset(names)
 
 
 def storage_core_paths() -> list[Path]:
