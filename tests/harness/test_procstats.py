@@ -147,14 +147,37 @@ def test_scratch_dir_is_removed_when_the_process_gets_sigterm(tmp_path) -> None:
     assert not created.exists()
 
 
-def test_stale_scratch_dirs_finds_only_dirs_of_dead_processes(tmp_path) -> None:
-    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                              text=True, check=True)
-    dead_pid = int(finished.stdout)
-    stale = tmp_path / f"{DEFAULT_PREFIX}{dead_pid}-abc"
-    live = tmp_path / f"{DEFAULT_PREFIX}{os.getpid()}-def"
+def _scratch_dir_of_a_killed_process(parent: Path) -> Path:
+    """A scratch dir whose owner got SIGKILL: no cleanup ran, the kernel dropped its lock."""
+    script = textwrap.dedent(
+        f"""
+        import time
+        from harness.tempfiles import scratch_dir
+        with scratch_dir(parent={str(parent)!r}) as path:
+            print(path, flush=True)
+            time.sleep(60)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[2])
+    try:
+        created = Path(child.stdout.readline().strip())
+        child.kill()
+        child.wait(timeout=30)
+    finally:
+        child.stdout.close()
+    return created
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock")
+def test_stale_scratch_dirs_finds_only_dirs_whose_owner_is_gone(tmp_path) -> None:
+    killed = _scratch_dir_of_a_killed_process(tmp_path)
+    unlocked = tmp_path / f"{DEFAULT_PREFIX}{os.getpid()}-old"  # no lock file: nobody can own it
     unrelated = tmp_path / "other-123-x"
-    for directory in (stale, live, unrelated):
+    for directory in (unlocked, unrelated):
         directory.mkdir()
-    assert stale_scratch_dirs(tmp_path) == [stale]
+    with scratch_dir(parent=tmp_path) as live:
+        assert killed.is_dir()
+        assert stale_scratch_dirs(tmp_path) == sorted([killed, unlocked])
+        assert live.is_dir() and live not in stale_scratch_dirs(tmp_path)
     assert stale_scratch_dirs(tmp_path / "missing") == []
