@@ -11,17 +11,27 @@ from typing import Any
 
 from farm_grids.stores import GridStore, MemmapManager
 from harness import procstats
+from harness.commandline import (
+    EXIT_INCONCLUSIVE,
+    EXIT_PASS,
+    ProgressCallback,
+    comma_list,
+    output_dir,
+    output_file,
+    progress_display,
+    threshold_value,
+)
 from harness.criteria import RatioRow
 from harness.verdicts import COLD_THRESHOLD, Overall, Verdict
 from harness.errors import HarnessUsageError
-from harness.result import ratio_record
+from harness.result import build_result, ratio_record, write_result
 from harness.stats import paired_ratio_interval
+from harness.tempfiles import scratch_dir
 from harness.timing import PairedTiming, calibrate
 from harness.workloads import BatchedWindows, Workload, _SingleWindowReads, build_workload
 
 COLD_WORKLOADS: tuple[str, ...] = ("resource_windows", "environmental_windows", "temporal_windows", "batched_windows")
 BLOCK_BYTES = 512  # ru_inblock counts 512-byte blocks
-ProgressCallback = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -167,18 +177,28 @@ def format_rows(rows: Sequence[ColdRow]) -> list[str]:
     return lines
 
 
+def _cold_workloads(text: str) -> tuple[str, ...]:
+    names = comma_list(text)
+    unsupported = [name for name in names if name not in COLD_WORKLOADS]
+    if unsupported:
+        raise argparse.ArgumentTypeError(f"coldcache supports {', '.join(COLD_WORKLOADS)}; not {', '.join(unsupported)}")
+    return names
+
+
+def prepare_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="one size, fewer trials")
+    # Cold rows have their own, looser limit than the warm gate.
+    parser.add_argument("--threshold", type=threshold_value, default=COLD_THRESHOLD,
+                        help=f"cold/RAM ratio above which a row WARNs, > 1 (default {COLD_THRESHOLD})")
+    parser.add_argument("--workloads", type=_cold_workloads, help=f"comma-separated, of {', '.join(COLD_WORKLOADS)}")
+    parser.add_argument("--out", type=output_dir, help="directory for coldcache.json")
+    parser.add_argument("--json", type=output_file, help="write the result JSON here")
+
+
 def run(args: argparse.Namespace) -> int:
     """`farm-harness coldcache`: informational cold rows; exit 0 when all PASS, else 3 (never 1)."""
-    from harness.cli import EXIT_INCONCLUSIVE, EXIT_PASS, progress_display
-    from harness.result import build_result, write_result
-    from harness.tempfiles import scratch_dir
-
-    # The parser's default is the warm gate (1.25); cold rows have their own, looser limit.
     threshold = args.threshold
     workloads = tuple(args.workloads) if args.workloads else COLD_WORKLOADS
-    unsupported = [w for w in workloads if w not in COLD_WORKLOADS]
-    if unsupported:
-        raise HarnessUsageError(f"coldcache supports {', '.join(COLD_WORKLOADS)}; not {', '.join(unsupported)}")
     sizes, trials = ((1024,), 5) if args.quick else ((1024, 4096), 8)
     started = time.perf_counter()
     with scratch_dir() as scratch, progress_display("coldcache", len(workloads) * len(sizes)) as progress:

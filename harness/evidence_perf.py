@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.commandline import ProgressCallback
 from harness.criteria import PerformanceEvidence, RatioRow, c4_performance
 from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Verdict
 from harness.timing import PairedTiming, measure_paired
@@ -14,7 +15,6 @@ from harness.workloads import WORKLOADS, StoreFactory, build_workload
 
 # The seed's acceptance table names these four; a run without one of them cannot PASS C4.
 REQUIRED_WORKLOADS: tuple[str, ...] = ("resource_windows", "environmental_windows", "temporal_windows", "observe_all")
-ProgressCallback = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)

@@ -9,21 +9,23 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.commandline import ProgressCallback, exit_code, output_dir, output_file, positive_int_list, progress_display
 from harness.criteria import MIB, MemoryScalingEvidence, c6_memory_scales
 from harness.errors import HarnessUsageError
+from harness.result import build_result, write_result
 from harness.stats import fit_memory_slope
+from harness.tempfiles import scratch_dir
 from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Overall, overall, unmeasurable
 
 QUICK_SIZES: tuple[int, ...] = (1024, 4096)
 FULL_SIZES: tuple[int, ...] = (1024, 2048, 4096, 8192, 16384)
 PROBE_TIMEOUT_S = 300.0
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ProgressCallback = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -155,12 +157,15 @@ def format_results(results: Sequence[ProbeResult]) -> list[str]:
     return lines
 
 
+def prepare_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES} instead of {FULL_SIZES}")
+    parser.add_argument("--sizes", type=positive_int_list, help="comma-separated grid sides, e.g. 1024,4096")
+    parser.add_argument("--out", type=output_dir, help="directory for memory.json")
+    parser.add_argument("--json", type=output_file, help="write the result JSON here")
+
+
 def run(args: argparse.Namespace) -> int:
     """`farm-harness memory`: probes per size, the C6 row, optional JSON; exit by C6's verdict."""
-    from harness.cli import exit_code, progress_display
-    from harness.result import build_result, write_result
-    from harness.tempfiles import scratch_dir
-
     sizes = tuple(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
     if len(set(sizes)) < 2:
         raise HarnessUsageError(f"--sizes needs at least two different sizes to fit a slope, got {sizes}")

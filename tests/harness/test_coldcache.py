@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from harness import commandline
 from harness import cli
 from harness.coldcache import COLD_THRESHOLD, ColdRow, measure_cold, window_reader
 from harness.verdicts import Verdict
@@ -55,8 +56,8 @@ def test_cli_coldcache_json_and_bad_workload(tmp_path, capsys, monkeypatch) -> N
                                                                                 trials=2)])
     target = tmp_path / "cold.json"
     code = cli.main(["coldcache", "--quick", "--workloads", "resource_windows", "--json", str(target)])
-    assert code in (cli.EXIT_PASS, cli.EXIT_INCONCLUSIVE)
+    assert code in (commandline.EXIT_PASS, commandline.EXIT_INCONCLUSIVE)
     assert json.loads(target.read_text())["ratios"][0]["cache"] == "cold"
     capsys.readouterr()
-    assert cli.main(["coldcache", "--workloads", "observe_all"]) == cli.EXIT_USAGE
+    assert cli.main(["coldcache", "--workloads", "observe_all"]) == commandline.EXIT_USAGE
     assert "coldcache supports" in capsys.readouterr().err

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +16,13 @@ from harness.comparisons import (
     COMPARISONS,
     _plain_layer_gathers,
     judge,
-    main,
     results_frame,
     run_comparison,
     select,
 )
 from harness.stats import median_interval
 from harness.verdicts import Verdict
+from harness.cli import main as cli_main
 from harness.errors import HarnessUsageError
 from harness.timing import PairedTiming
 from harness.workloads import WORKLOADS, build_workload
@@ -139,6 +141,10 @@ def test_select_accepts_names_and_globs_and_rejects_unknown() -> None:
         select("deposit.*,warp_drive")
 
 
+def main(argv: list[str]) -> int:
+    return cli_main(["compare", *argv])
+
+
 def test_cli_lists_and_rejects_bad_usage(capsys) -> None:
     assert main(["--list"]) == 0
     assert "sparse_decay.active_vs_full.8192" in capsys.readouterr().out
@@ -156,3 +162,10 @@ def test_cli_runs_a_comparison_and_writes_json(capsys, tmp_path) -> None:
     document = json.loads(out_path.read_text(encoding="utf-8"))
     (row,) = document["results"]
     assert row["name"] == "single_window.ram.1024" and row["size"] == TINY and math.isfinite(row["ratio"])
+
+
+def test_python_dash_m_harness_comparisons_is_farm_harness_compare() -> None:
+    completed = subprocess.run([sys.executable, "-m", "harness.comparisons", "--only", "warp_drive"],
+                               cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("farm-harness compare: error: --only 'warp_drive' matches no comparison")
