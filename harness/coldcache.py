@@ -11,16 +11,8 @@ from typing import Any
 
 from farm_grids.stores import GridStore, MemmapManager
 from harness import procstats
-from harness.commandline import (
-    EXIT_INCONCLUSIVE,
-    EXIT_PASS,
-    ProgressCallback,
-    comma_list,
-    output_dir,
-    output_file,
-    progress_display,
-    threshold_value,
-)
+from harness.commandline import EXIT_INCONCLUSIVE, EXIT_PASS, ProgressCallback, add_outputs, add_threshold, names_of
+from harness.commandline import progress_display
 from harness.criteria import RatioRow
 from harness.verdicts import COLD_THRESHOLD, Overall, Verdict
 from harness.errors import HarnessUsageError
@@ -177,22 +169,12 @@ def format_rows(rows: Sequence[ColdRow]) -> list[str]:
     return lines
 
 
-def _cold_workloads(text: str) -> tuple[str, ...]:
-    names = comma_list(text)
-    unsupported = [name for name in names if name not in COLD_WORKLOADS]
-    if unsupported:
-        raise argparse.ArgumentTypeError(f"coldcache supports {', '.join(COLD_WORKLOADS)}; not {', '.join(unsupported)}")
-    return names
-
-
 def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="one size, fewer trials")
-    # Cold rows have their own, looser limit than the warm gate.
-    parser.add_argument("--threshold", type=threshold_value, default=COLD_THRESHOLD,
-                        help=f"cold/RAM ratio above which a row WARNs, > 1 (default {COLD_THRESHOLD})")
-    parser.add_argument("--workloads", type=_cold_workloads, help=f"comma-separated, of {', '.join(COLD_WORKLOADS)}")
-    parser.add_argument("--out", type=output_dir, help="directory for coldcache.json")
-    parser.add_argument("--json", type=output_file, help="write the result JSON here")
+    add_threshold(parser, COLD_THRESHOLD, "cold/RAM ratio (a row above it WARNs)")  # looser than the warm gate
+    parser.add_argument("--workloads", type=names_of(COLD_WORKLOADS, "cold-cache workload"),
+                        help=f"comma-separated, of {', '.join(COLD_WORKLOADS)}")
+    add_outputs(parser, "directory for coldcache.json")
 
 
 def run(args: argparse.Namespace) -> int:

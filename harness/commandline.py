@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import NoReturn, Protocol
@@ -75,6 +75,19 @@ def comma_list(text: str) -> tuple[str, ...]:
     return items
 
 
+def names_of(known: Collection[str], what: str, *, upper: bool = False) -> Callable[[str], tuple[str, ...]]:
+    """An argument type: comma-separated names, each one of ``known`` (upper-cased first with ``upper``)."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(name.upper() if upper else name for name in comma_list(text))
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown)} (known: {', '.join(known)})")
+        return names
+
+    return parse
+
+
 def int_at_least(minimum: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
@@ -104,6 +117,20 @@ def threshold_value(text: str) -> float:
     if not math.isfinite(value) or value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be a finite number > 1, got {value:g}")
     return value
+
+
+def add_threshold(parser: argparse.ArgumentParser, default: float, what: str = "memmap/RAM ratio") -> None:
+    """The --threshold option: the largest acceptable ratio, a finite number > 1."""
+    parser.add_argument("--threshold", type=threshold_value, default=default,
+                        help=f"largest acceptable {what}, > 1 (default {default})")
+
+
+def add_outputs(parser: argparse.ArgumentParser, out_help: str, json_help: str = "write the result JSON here",
+                out_default: str | None = None) -> None:
+    """--out (a writable directory) and --json (a file in a writable directory), checked while parsing."""
+    # A string default goes through output_dir too, so a default directory is checked as well.
+    parser.add_argument("--out", type=output_dir, default=out_default, help=out_help)
+    parser.add_argument("--json", type=output_file, help=json_help)
 
 
 def _probe_writable(directory: Path, shown: Path) -> None:

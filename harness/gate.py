@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.commandline import existing_file, exit_code, output_file, threshold_value
+from harness.commandline import add_threshold, existing_file, exit_code, output_file
 from harness.criteria import PerformanceEvidence, RatioRow, c4_performance
 from harness.errors import InputFileError
 from harness.jsonfiles import write_json_atomic
@@ -172,8 +172,7 @@ def result_document(rows: Sequence[GateRow], document: Mapping[str, Any], thresh
 def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pytest-benchmark", type=existing_file, required=True, dest="pytest_benchmark",
                         metavar="PATH", help="a `pytest --benchmark-json` file or a saved pytest-benchmark run")
-    parser.add_argument("--threshold", type=threshold_value, default=DEFAULT_THRESHOLD,
-                        help=f"largest acceptable memmap/RAM ratio, > 1 (default {DEFAULT_THRESHOLD})")
+    add_threshold(parser, DEFAULT_THRESHOLD)
     parser.add_argument("--json", type=output_file, help="write the verdict as a farm-harness result JSON here")
 
 

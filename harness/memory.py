@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.commandline import ProgressCallback, exit_code, output_dir, output_file, positive_int_list, progress_display
+from harness.commandline import ProgressCallback, add_outputs, exit_code, positive_int_list, progress_display
 from harness.criteria import MIB, MemoryScalingEvidence, c6_memory_scales
 from harness.errors import HarnessUsageError
 from harness.result import build_result, write_result
@@ -160,8 +160,7 @@ def format_results(results: Sequence[ProbeResult]) -> list[str]:
 def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES} instead of {FULL_SIZES}")
     parser.add_argument("--sizes", type=positive_int_list, help="comma-separated grid sides, e.g. 1024,4096")
-    parser.add_argument("--out", type=output_dir, help="directory for memory.json")
-    parser.add_argument("--json", type=output_file, help="write the result JSON here")
+    add_outputs(parser, "directory for memory.json")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.commandline import comma_list, output_dir, output_file, positive_int
+from harness.commandline import add_outputs, comma_list, positive_int
 from harness.errors import HarnessUsageError
 from harness.jsonfiles import write_json_atomic
 from harness.tempfiles import scratch_dir
@@ -98,8 +98,7 @@ def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workload", type=comma_list, dest="workloads",
                         help=f"workload name (default {DEFAULT_WORKLOAD})")
     parser.add_argument("--size", type=positive_int, help=f"grid side (default {DEFAULT_SIZE})")
-    parser.add_argument("--out", type=output_dir, help=f"directory for the capture and flamegraph (default {DEFAULT_OUT})")
-    parser.add_argument("--json", type=output_file, help="write the peaks as JSON here")
+    add_outputs(parser, f"directory for the capture and flamegraph (default {DEFAULT_OUT})", "write the peaks as JSON here")
 
 
 def run(args: argparse.Namespace) -> int:

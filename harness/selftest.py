@@ -13,11 +13,11 @@ from harness.commandline import (
     EXIT_FAIL,
     EXIT_PASS,
     ProgressCallback,
+    add_threshold,
     int_at_least,
     output_file,
     positive_int,
     progress_display,
-    threshold_value,
 )
 from harness.errors import HarnessUsageError
 from harness.jsonfiles import write_json_atomic
@@ -171,8 +171,7 @@ def format_report(report: SelftestReport) -> list[str]:
 def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=positive_int, default=20, help="runs per scenario (default 20)")
     parser.add_argument("--blocks", type=int_at_least(2), default=12, help="block pairs per run (default 12)")
-    parser.add_argument("--threshold", type=threshold_value, default=DEFAULT_THRESHOLD,
-                        help=f"the gate's memmap/RAM threshold, > 1 (default {DEFAULT_THRESHOLD})")
+    add_threshold(parser, DEFAULT_THRESHOLD, "ratio of the gate under test")
     parser.add_argument("--json", type=output_file, help="write the self-test report as JSON here")
 
 

@@ -27,15 +27,14 @@ from harness.memory import FULL_SIZES, QUICK_SIZES, memory_criterion, memory_fit
 from harness.commandline import (
     PROG,
     ProgressCallback,
-    comma_list,
+    add_outputs,
+    add_threshold,
     exit_code,
     load_plugin,
-    output_dir,
-    output_file,
+    names_of,
     plugin_entry_points,
     progress_display,
     run_with_arguments,
-    threshold_value,
     use_rich,
 )
 from harness.result import build_result, ratio_record, write_result
@@ -249,33 +248,14 @@ def write_report(json_path: Path, out_dir: Path) -> None:
         print("report not written (see the error above)")
 
 
-def _criterion_list(text: str) -> tuple[str, ...]:
-    names = tuple(name.upper() for name in comma_list(text))
-    unknown = [name for name in names if name not in KNOWN_CRITERIA]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown criterion {', '.join(unknown)} (known: {', '.join(KNOWN_CRITERIA)})")
-    return names
-
-
-def workload_list(text: str) -> tuple[str, ...]:
-    """Comma-separated names registered in harness.workloads.WORKLOADS."""
-    names = comma_list(text)
-    unknown = [name for name in names if name not in WORKLOADS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown workload {', '.join(unknown)} (known: {', '.join(WORKLOADS)})")
-    return names
-
-
 def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, fewer blocks (CI)")
-    parser.add_argument("--threshold", type=threshold_value, default=DEFAULT_THRESHOLD,
-                        help=f"largest acceptable memmap/RAM ratio, > 1 (default {DEFAULT_THRESHOLD})")
-    # A string default goes through output_dir too, so the default directory is checked as well.
-    parser.add_argument("--out", type=output_dir, default=str(DEFAULT_OUT),
-                        help=f"directory for the result JSON and the report (default {DEFAULT_OUT})")
-    parser.add_argument("--json", type=output_file, help=f"write the result JSON here (default OUT/{RESULT_NAME})")
-    parser.add_argument("--workloads", type=workload_list, help="comma-separated workload names")
-    parser.add_argument("--criteria", type=_criterion_list, help="comma-separated criterion ids, e.g. C1,C4")
+    add_threshold(parser, DEFAULT_THRESHOLD)
+    add_outputs(parser, f"directory for the result JSON and the report (default {DEFAULT_OUT})",
+                f"write the result JSON here (default OUT/{RESULT_NAME})", out_default=str(DEFAULT_OUT))
+    parser.add_argument("--workloads", type=names_of(WORKLOADS, "workload"), help="comma-separated workload names")
+    parser.add_argument("--criteria", type=names_of(KNOWN_CRITERIA, "criterion", upper=True),
+                        help="comma-separated criterion ids, e.g. C1,C4")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -60,4 +60,4 @@ def test_cli_coldcache_json_and_bad_workload(tmp_path, capsys, monkeypatch) -> N
     assert json.loads(target.read_text())["ratios"][0]["cache"] == "cold"
     capsys.readouterr()
     assert cli.main(["coldcache", "--workloads", "observe_all"]) == commandline.EXIT_USAGE
-    assert "coldcache supports" in capsys.readouterr().err
+    assert "unknown cold-cache workload observe_all" in capsys.readouterr().err
