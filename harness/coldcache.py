@@ -11,15 +11,22 @@ from typing import Any
 
 from farm_grids.stores import GridStore, MemmapManager
 from harness import procstats
-from harness.commandline import EXIT_INCONCLUSIVE, EXIT_PASS, ProgressCallback, add_outputs, add_threshold, names_of
-from harness.commandline import progress_display
+from harness.commandline import (
+    EXIT_INCONCLUSIVE,
+    EXIT_PASS,
+    ProgressCallback,
+    add_outputs,
+    add_threshold,
+    names_of,
+    progress_display,
+)
 from harness.criteria import RatioRow
-from harness.verdicts import COLD_THRESHOLD, Overall, Verdict
 from harness.errors import HarnessUsageError
 from harness.result import build_result, ratio_record, write_result
 from harness.stats import paired_ratio_interval
 from harness.tempfiles import scratch_dir
 from harness.timing import PairedTiming, calibrate
+from harness.verdicts import COLD_THRESHOLD, Overall, Verdict
 from harness.workloads import BatchedWindows, Workload, _SingleWindowReads, build_workload
 
 COLD_WORKLOADS: tuple[str, ...] = ("resource_windows", "environmental_windows", "temporal_windows", "batched_windows")

@@ -16,14 +16,14 @@ import pandas as pd
 
 from farm_grids.managers import ENVIRONMENTAL_LAYERS, TEMPORAL_CHANNELS
 from harness.commandline import EXIT_PASS, exit_code, output_file
-from harness.stats import median_interval
-from harness.verdicts import Verdict, judge_ratio, overall, worst
 from harness.errors import HarnessUsageError
 from harness.jsonfiles import write_json_atomic
-from harness.result import machine_info
 from harness.micro_workloads import BATCH_CENTRES, DEPOSIT_EVENTS, SINGLE_READS
+from harness.result import machine_info
+from harness.stats import median_interval
 from harness.tempfiles import scratch_dir
 from harness.timing import PairedTiming, measure_paired
+from harness.verdicts import Verdict, judge_ratio, overall, worst
 from harness.workloads import BACKENDS, Workload, WorkloadParams, build_workload
 
 

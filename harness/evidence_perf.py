@@ -9,8 +9,8 @@ from pathlib import Path
 
 from harness.commandline import ProgressCallback
 from harness.criteria import PerformanceEvidence, RatioRow, c4_performance
-from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Verdict
 from harness.timing import PairedTiming, measure_paired
+from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Verdict
 from harness.workloads import WORKLOADS, StoreFactory, build_workload
 
 # The seed's acceptance table names these four; a run without one of them cannot PASS C4.

@@ -10,20 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.coldcache import COLD_THRESHOLD, COLD_WORKLOADS, measure_cold_rows
 from harness import evidence, evidence_c7_c8
-from harness.criteria import (
-    CRITERION_NAMES,
-    KNOWN_CRITERIA,
-    c1_env_grids_use_memmap,
-    c2_observations_match_ram,
-    c3_temporal_persistence,
-    c5_tensor_compat,
-    c7_coverage,
-    c8_cross_platform,
-)
-from harness.evidence_perf import FULL_TIMING, QUICK_TIMING, TimingSettings, measure_performance, performance_criterion
-from harness.memory import FULL_SIZES, QUICK_SIZES, memory_criterion, memory_fit, memory_records, run_probes
+from harness.coldcache import COLD_THRESHOLD, COLD_WORKLOADS, measure_cold_rows
 from harness.commandline import (
     PROG,
     ProgressCallback,
@@ -37,6 +25,18 @@ from harness.commandline import (
     run_with_arguments,
     use_rich,
 )
+from harness.criteria import (
+    CRITERION_NAMES,
+    KNOWN_CRITERIA,
+    c1_env_grids_use_memmap,
+    c2_observations_match_ram,
+    c3_temporal_persistence,
+    c5_tensor_compat,
+    c7_coverage,
+    c8_cross_platform,
+)
+from harness.evidence_perf import FULL_TIMING, QUICK_TIMING, TimingSettings, measure_performance, performance_criterion
+from harness.memory import FULL_SIZES, QUICK_SIZES, memory_criterion, memory_fit, memory_records, run_probes
 from harness.result import build_result, ratio_record, write_result
 from harness.tempfiles import scratch_dir
 from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Overall, Verdict, overall

@@ -6,12 +6,11 @@ import json
 
 import pytest
 
-from harness import commandline
-from harness import cli
+from harness import cli, commandline
 from harness.coldcache import COLD_THRESHOLD, ColdRow, measure_cold, window_reader
-from harness.verdicts import Verdict
 from harness.errors import HarnessUsageError
 from harness.timing import PairedTiming
+from harness.verdicts import Verdict
 from harness.workloads import build_workload
 
 

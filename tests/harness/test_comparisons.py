@@ -12,19 +12,12 @@ import numpy as np
 import pytest
 
 from farm_grids.managers import ENVIRONMENTAL_LAYERS
-from harness.comparisons import (
-    COMPARISONS,
-    _plain_layer_gathers,
-    judge,
-    results_frame,
-    run_comparison,
-    select,
-)
-from harness.stats import median_interval
-from harness.verdicts import Verdict
 from harness.cli import main as cli_main
+from harness.comparisons import COMPARISONS, _plain_layer_gathers, judge, results_frame, run_comparison, select
 from harness.errors import HarnessUsageError
+from harness.stats import median_interval
 from harness.timing import PairedTiming
+from harness.verdicts import Verdict
 from harness.workloads import WORKLOADS, build_workload
 
 TINY = 32

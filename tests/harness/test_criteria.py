@@ -6,13 +6,12 @@ import math
 
 import pytest
 
-from harness import criteria as c
-from harness import verdicts as v
+from harness import criteria as c, verdicts as v
+from harness.errors import HarnessUsageError
 from harness.evidence_c7_c8 import top_level_imports
 from harness.memory import scaling_evidence_of
 from harness.stats import fit_memory_slope
 from harness.verdicts import Overall, Verdict
-from harness.errors import HarnessUsageError
 
 MIB = 1024**2
 P, W, F = Verdict.PASS, Verdict.WARN, Verdict.FAIL

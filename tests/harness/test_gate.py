@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-from harness.verdicts import Verdict
 from harness.gate import benchmark_runs, gate_rows, load_document, pair_runs
 from harness.result import load_result
 from harness.stats import ratio_of_medians_interval
+from harness.verdicts import Verdict
 
 # Trimmed from a real `pytest tests/benchmarks --benchmark-enable --benchmark-json` run
 # (tests/harness/data/trim_pytest_benchmark.py --groups store_windows --max-rounds 60).

@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from harness import commandline
-from harness import cli, memory
+from harness import cli, commandline, memory
 from harness.criteria import MIB
-from harness.verdicts import Verdict
 from harness.memory import ProbeResult, memory_criterion, run_probe, run_probes
+from harness.verdicts import Verdict
 
 
 def test_probe_reports_memory_of_a_sparse_memmap_world(tmp_path) -> None:

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from harness import result as r
-from harness.verdicts import Criterion, Overall, Verdict
 from harness.errors import ResultSchemaError
 from harness.jsonfiles import to_jsonable
 from harness.timing import PairedTiming
+from harness.verdicts import Criterion, Overall, Verdict
 
 TIMING = PairedTiming(
     workload="resource_windows", ratio=1.02, ci_low=0.99, ci_high=1.04, confidence=0.95, blocks=3,

@@ -10,11 +10,10 @@ import tempfile
 import pytest
 
 import faulty_stores
-from harness import commandline
-from harness import cli, validate
-from harness.verdicts import Overall, Verdict
+from harness import cli, commandline, validate
 from harness.evidence_perf import REQUIRED_WORKLOADS, TimingSettings
 from harness.validate import ValidationPlan, run_validation
+from harness.verdicts import Overall, Verdict
 
 TINY_TIMING = TimingSettings(blocks=6, min_block_s=0.005, warmup_blocks=1, time_budget_s=0.5)
 
