@@ -7,6 +7,9 @@ import platform
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import farm_grids.stores
+import farm_grids.windows
+from farm_grids.stores import MemmapManager
 from harness.criteria import CoverageEvidence, PortabilityEvidence
 from harness.workloads import WORKLOADS, WorkloadSpec
 
@@ -43,9 +46,6 @@ def top_level_imports(source: str) -> frozenset[str]:
 
 def storage_core_paths() -> list[Path]:
     """The engine's storage core: farm_grids/stores/*.py and farm_grids/windows.py."""
-    import farm_grids.stores
-    import farm_grids.windows
-
     stores = Path(farm_grids.stores.__file__).parent
     return sorted(stores.glob("*.py")) + [Path(farm_grids.windows.__file__)]
 
@@ -58,8 +58,6 @@ def storage_core_sources(paths: Iterable[Path] | None = None) -> dict[str, str]:
 
 def engine_file_names(directory: Path, names: Iterable[str] = ODD_GRID_NAMES) -> tuple[str, ...]:
     """File names the memmap store gives grids called ``names`` (created, recorded, deleted)."""
-    from farm_grids.stores import MemmapManager
-
     store = MemmapManager(directory, simulation_id="c8-check", namespace="env/odd")
     try:
         for name in names:

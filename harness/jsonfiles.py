@@ -36,7 +36,7 @@ def parse_json(path: str | os.PathLike[str], *, allow_nonfinite: bool = True,
     """The parsed JSON of ``path``; anything that is not readable UTF-8 JSON raises ``error`` naming the file.
 
     ``allow_nonfinite=False`` refuses NaN and Infinity, which Python writes but JSON does not
-    have. A missing file stays a FileNotFoundError (also ``error`` when ``error`` is one).
+    have. A missing file raises FileNotFoundError, for the caller to word ("no such file").
     """
     try:
         data = Path(path).read_bytes()
