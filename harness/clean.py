@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from farm_grids.stores import cleanup_stale
+from harness.commandline import existing_dir
 from harness.tempfiles import stale_scratch_dirs
 
 
@@ -33,6 +34,11 @@ def clean(directory: Path, *, dry_run: bool = False) -> CleanPlan:
         if not path.exists():
             removed_dirs.append(path)
     return CleanPlan(directory, report.removed, tuple(removed_dirs))
+
+
+def prepare_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("directory", nargs="?", type=existing_dir, help="where to look (default: the temp dir)")
+    parser.add_argument("--dry-run", action="store_true", help="list what would be removed")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,15 +11,26 @@ from typing import Any
 
 from farm_grids.stores import GridStore, MemmapManager
 from harness import procstats
-from harness.criteria import COLD_THRESHOLD, Overall, RatioRow, Verdict
+from harness.commandline import (
+    EXIT_INCONCLUSIVE,
+    EXIT_PASS,
+    ProgressCallback,
+    add_outputs,
+    add_threshold,
+    names_of,
+    progress_display,
+)
+from harness.criteria import RatioRow
 from harness.errors import HarnessUsageError
-from harness.result import ratio_record
-from harness.timing import PairedTiming, calibrate, paired_ratio_interval
+from harness.result import build_result, ratio_record, write_result
+from harness.stats import paired_ratio_interval
+from harness.tempfiles import scratch_dir
+from harness.timing import PairedTiming, calibrate
+from harness.verdicts import COLD_THRESHOLD, Overall, Verdict
 from harness.workloads import BatchedWindows, Workload, _SingleWindowReads, build_workload
 
 COLD_WORKLOADS: tuple[str, ...] = ("resource_windows", "environmental_windows", "temporal_windows", "batched_windows")
 BLOCK_BYTES = 512  # ru_inblock counts 512-byte blocks
-ProgressCallback = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -136,8 +147,8 @@ def measure_cold(
     ratio, low, high = paired_ratio_interval(ram_s, cold_s, seed=seed)
     timing = PairedTiming(
         workload=name, ratio=ratio, ci_low=low, ci_high=high, confidence=0.95, blocks=len(cold_s),
-        iterations_per_block=1, ram_block_s=tuple(ram_s), memmap_block_s=tuple(cold_s),
-        ram_median_s=sorted(ram_s)[len(ram_s) // 2], memmap_median_s=sorted(cold_s)[len(cold_s) // 2],
+        iterations_per_block=1, baseline_block_s=tuple(ram_s), candidate_block_s=tuple(cold_s),
+        baseline_median_s=sorted(ram_s)[len(ram_s) // 2], candidate_median_s=sorted(cold_s)[len(cold_s) // 2],
         gc_enabled=True, warmup_blocks=0, blocks_requested=trials,
     )
     return ColdRow(name, size, timing, threshold, inblock, majflt, evicted)
@@ -165,18 +176,18 @@ def format_rows(rows: Sequence[ColdRow]) -> list[str]:
     return lines
 
 
+def prepare_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="one size, fewer trials")
+    add_threshold(parser, COLD_THRESHOLD, "cold/RAM ratio (a row above it WARNs)")  # looser than the warm gate
+    parser.add_argument("--workloads", type=names_of(COLD_WORKLOADS, "cold-cache workload"),
+                        help=f"comma-separated, of {', '.join(COLD_WORKLOADS)}")
+    add_outputs(parser, "directory for coldcache.json")
+
+
 def run(args: argparse.Namespace) -> int:
     """`farm-harness coldcache`: informational cold rows; exit 0 when all PASS, else 3 (never 1)."""
-    from harness.cli import EXIT_INCONCLUSIVE, EXIT_PASS, progress_display
-    from harness.result import build_result, write_result
-    from harness.tempfiles import scratch_dir
-
-    # The parser's default is the warm gate (1.25); cold rows have their own, looser limit.
     threshold = args.threshold
     workloads = tuple(args.workloads) if args.workloads else COLD_WORKLOADS
-    unsupported = [w for w in workloads if w not in COLD_WORKLOADS]
-    if unsupported:
-        raise HarnessUsageError(f"coldcache supports {', '.join(COLD_WORKLOADS)}; not {', '.join(unsupported)}")
     sizes, trials = ((1024,), 5) if args.quick else ((1024, 4096), 8)
     started = time.perf_counter()
     with scratch_dir() as scratch, progress_display("coldcache", len(workloads) * len(sizes)) as progress:

@@ -1,4 +1,4 @@
-"""Speed comparisons named by issues 2-4: (baseline, candidate) pairs timed with measure_paired."""
+"""`farm-harness compare`: speed comparisons named by issues 2-4, (baseline, candidate) pairs timed with measure_paired."""
 
 from __future__ import annotations
 
@@ -13,15 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from farm_grids.managers import ENVIRONMENTAL_LAYERS, TEMPORAL_CHANNELS
-from harness.cli import EXIT_PASS, EXIT_USAGE, exit_code
-from harness.criteria import Verdict, judge_ratio, overall, worst
+from harness.commandline import EXIT_PASS, exit_code, output_file
 from harness.errors import HarnessUsageError
+from harness.jsonfiles import write_json_atomic
 from harness.micro_workloads import BATCH_CENTRES, DEPOSIT_EVENTS, SINGLE_READS
+from harness.result import machine_info
+from harness.stats import median_interval
 from harness.tempfiles import scratch_dir
 from harness.timing import PairedTiming, measure_paired
+from harness.verdicts import Verdict, judge_ratio, overall, worst
 from harness.workloads import BACKENDS, Workload, WorkloadParams, build_workload
 
 
@@ -201,28 +203,18 @@ class ComparisonResult:
         return 1.0 / self.ratio
 
 
-def median_interval(values: Sequence[float], confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the median of ``values``."""
-    data = np.asarray(values, dtype=np.float64)
-    if data.size < 2 or np.ptp(data) == 0:  # nothing to resample: the interval is the point
-        return (float(np.median(data)),) * 2  # type: ignore[return-value]
-    result = stats.bootstrap((data,), np.median, confidence_level=confidence, method="percentile",
-                             n_resamples=2000, rng=np.random.default_rng(seed))
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
-
-
 def judge(spec: ComparisonSpec, size: int, timing: PairedTiming) -> ComparisonResult:
     """The ratio judged against ``max_ratio``; the candidate's per-item interval against its limit."""
     per_call = timing.iterations_per_block * spec.units
     verdicts = [judge_ratio(timing.ci_low, timing.ci_high, spec.max_ratio)]
     per_unit_ci = None
     if spec.per_unit_limit_s is not None:
-        per_unit_ci = median_interval(np.asarray(timing.memmap_block_s) / per_call)
+        per_unit_ci = median_interval(np.asarray(timing.candidate_block_s) / per_call)
         verdicts.append(judge_ratio(per_unit_ci[0], per_unit_ci[1], spec.per_unit_limit_s))
     return ComparisonResult(
         name=spec.name, size=size, ratio=timing.ratio, ci_low=timing.ci_low, ci_high=timing.ci_high,
         max_ratio=spec.max_ratio, target=spec.target, unit=spec.unit,
-        baseline_per_unit_s=timing.ram_median_s / per_call, candidate_per_unit_s=timing.memmap_median_s / per_call,
+        baseline_per_unit_s=timing.baseline_median_s / per_call, candidate_per_unit_s=timing.candidate_median_s / per_call,
         per_unit_limit_s=spec.per_unit_limit_s, per_unit_ci=per_unit_ci, verdict=worst(verdicts),
         blocks=timing.blocks, iterations_per_block=timing.iterations_per_block,
     )
@@ -272,23 +264,20 @@ def results_frame(results: Sequence[ComparisonResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the comparisons, print the table; exit 0 all met, 1 a target failed, 3 inconclusive, 2 usage."""
-    parser = argparse.ArgumentParser(prog="python -m harness.comparisons", description=__doc__)
+def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", help="comma-separated names or globs, e.g. 'observe_all.*,deposit.ram.1024'")
-    parser.add_argument("--json", type=Path, help="write every result (with block times' summary) here")
+    parser.add_argument("--json", type=output_file, help="write every result (with block times' summary) here")
     parser.add_argument("--blocks", type=int, default=30, help="block pairs per comparison (default 30)")
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per comparison, >= 5 pairs (default 30)")
     parser.add_argument("--size", type=int, help="override every comparison's size (smoke runs)")
     parser.add_argument("--list", action="store_true", help="list the comparisons and their targets")
-    args = parser.parse_args(argv)
-    try:
-        specs = select(args.only)
-        if args.blocks < 2 or args.budget <= 0 or (args.size is not None and args.size < 16):
-            raise HarnessUsageError("need --blocks >= 2, --budget > 0 and --size >= 16")
-    except HarnessUsageError as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the comparisons, print the table; exit 0 all met, 1 a target failed, 3 inconclusive, 2 usage."""
+    specs = select(args.only)
+    if args.blocks < 2 or args.budget <= 0 or (args.size is not None and args.size < 16):
+        raise HarnessUsageError("need --blocks >= 2, --budget > 0 and --size >= 16")
     if args.list:
         print("\n".join(f"{spec.name:36s} {spec.target:34s} {spec.description}" for spec in specs))
         return EXIT_PASS
@@ -300,12 +289,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     verdict = overall(r.verdict for r in results)
     print(f"overall: {verdict.value}")
     if args.json is not None:
-        from harness.result import machine_info, write_json_atomic
-
         write_json_atomic({"kind": "farm-harness/comparisons/v1", "overall": verdict, "machine": machine_info(),
                            "results": results}, args.json)
     return exit_code(verdict)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m harness.comparisons` is `farm-harness compare`
+    from harness.cli import main
+
+    sys.exit(main(["compare", *sys.argv[1:]]))

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import ast
-import enum
 import math
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
-from scipy import stats
-
-from harness.errors import HarnessUsageError
+from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Verdict, judge_ratio, unmeasurable, worst
 
 KNOWN_CRITERIA: tuple[str, ...] = ("C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8")
 CRITERION_NAMES: Mapping[str, str] = {
@@ -29,76 +24,8 @@ CRITERION_NAMES: Mapping[str, str] = {
 REQUIRED_STRUCTURES: frozenset[str] = frozenset(
     {"OBSTACLES", "TERRAIN_COST", "VISIBILITY", "DAMAGE_HEAT", "TRAILS", "ALLY_SIGNAL", "RESOURCES"}
 )
-DEFAULT_THRESHOLD = 1.25
-COLD_THRESHOLD = 5.0  # informational cold-cache rows WARN above this; they never FAIL or gate
 MIB, GIB = 1024**2, 1024**3
 CANNOT_MEASURE = "cannot measure"
-
-
-class Verdict(enum.Enum):
-    """Verdict of one check; ordered PASS < WARN < FAIL by severity."""
-
-    PASS = "PASS"
-    WARN = "WARN"
-    FAIL = "FAIL"
-
-    @property
-    def severity(self) -> int:
-        return ("PASS", "WARN", "FAIL").index(self.value)
-
-
-class Overall(enum.Enum):
-    """Verdict of a whole run."""
-
-    PASS = "PASS"
-    FAIL = "FAIL"
-    INCONCLUSIVE = "INCONCLUSIVE"
-
-
-@dataclass(frozen=True)
-class Criterion:
-    """One row of the acceptance table, as written to the result JSON."""
-    id: str
-    name: str
-    verdict: Verdict
-    value: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    threshold: float | None = None
-    unit: str = ""
-    details: str = ""
-
-
-def _unmeasurable(value: float | None) -> bool:
-    return value is None or value != value  # NaN is the only value unequal to itself
-
-
-def judge_ratio(ci_low: float | None, ci_high: float | None, threshold: float) -> Verdict:
-    """PASS if the interval lies within the threshold, FAIL if it lies above it, else WARN."""
-    if _unmeasurable(ci_low) or _unmeasurable(ci_high) or _unmeasurable(threshold):
-        return Verdict.WARN  # cannot measure: never PASS
-    if ci_high <= threshold:
-        return Verdict.PASS
-    if ci_low > threshold:
-        return Verdict.FAIL
-    return Verdict.WARN
-
-
-def worst(verdicts: Iterable[Verdict]) -> Verdict:
-    """Most severe verdict (PASS for none)."""
-    return max(verdicts, key=lambda v: v.severity, default=Verdict.PASS)
-
-
-def overall(verdicts: Iterable[Verdict]) -> Overall:
-    """PASS if all pass, FAIL if any fails, else INCONCLUSIVE (nothing judged is INCONCLUSIVE)."""
-    collected = list(verdicts)
-    if not collected:
-        return Overall.INCONCLUSIVE
-    if any(v is Verdict.FAIL for v in collected):
-        return Overall.FAIL
-    if all(v is Verdict.PASS for v in collected):
-        return Overall.PASS
-    return Overall.INCONCLUSIVE
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -171,7 +98,7 @@ def c2_observations_match_ram(evidence: ObservationEvidence | None, tolerance: f
     """PASS when memmap-backed observations equal RAM ones within ``tolerance``."""
     if evidence is None or evidence.observations_compared <= 0:
         return _not_measured("C2")
-    if _unmeasurable(evidence.max_abs_diff):
+    if unmeasurable(evidence.max_abs_diff):
         return _not_measured("C2", "difference is NaN")
     problems = []
     if not evidence.memmap_backed:
@@ -196,7 +123,7 @@ def c3_temporal_persistence(evidence: PersistenceEvidence | None, tolerance: flo
     """PASS when decayed temporal values survive a read-only reopen."""
     if evidence is None or evidence.values_checked <= 0:
         return _not_measured("C3")
-    if _unmeasurable(evidence.max_abs_diff):
+    if unmeasurable(evidence.max_abs_diff):
         return _not_measured("C3", "difference is NaN")
     problems = []
     if not evidence.reopened_read_only:
@@ -277,33 +204,16 @@ def c5_tensor_compat(evidence: TensorEvidence | None) -> Criterion:
     return _bool_row("C5", problems, f"{evidence.dtype} {evidence.shape}, zero-copy, torch op ran")
 
 
-def fit_memory_slope(
-    grid_bytes: Sequence[float], anon_bytes: Sequence[float], confidence: float = 0.95
-) -> tuple[float, float, float, tuple[float, float] | None]:
-    """Fit anon = slope*grid + intercept -> (slope, intercept, r2, slope t-interval, None below 3 points)."""
-    x = np.asarray(grid_bytes, dtype=np.float64)
-    y = np.asarray(anon_bytes, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
-        raise HarnessUsageError(f"need >= 2 paired points to fit, got {x.size} grid and {y.size} anon values")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))) or np.ptp(x) == 0:
-        raise HarnessUsageError("grid_bytes and anon_bytes must be finite, with at least two grid sizes")
-    if np.ptp(y) == 0:  # perfectly flat: an exact fit (linregress would report NaN stderr)
-        return 0.0, float(y[0]), 1.0, ((0.0, 0.0) if x.size >= 3 else None)
-    fit = stats.linregress(x, y)
-    r2 = float(fit.rvalue) ** 2 if math.isfinite(fit.rvalue) else math.nan
-    interval = None
-    if x.size >= 3:
-        half = float(stats.t.ppf(0.5 + confidence / 2, x.size - 2)) * float(fit.stderr)
-        interval = (float(fit.slope) - half, float(fit.slope) + half)
-    return float(fit.slope), float(fit.intercept), r2, interval
-
-
 @dataclass(frozen=True)
 class MemoryScalingEvidence:
-    """C6: anonymous memory per grid size, each measured in a fresh process."""
+    """C6: anonymous memory per grid size (each measured in a fresh process) and its fitted slope."""
     proc_available: bool  # /proc/self/smaps_rollup (or status) could be read
     grid_bytes: tuple[float, ...]  # total grid bytes per measured size
     anon_bytes: tuple[float | None, ...]  # Pss_Anon (or RssAnon) per size, same order
+    # Bytes of anon memory per byte of grid over the measured points (harness.stats.fit_memory_slope)
+    # and its t-interval (None below 3 points); None when no fit was made.
+    slope: float | None = None
+    slope_interval: tuple[float, float] | None = None
 
 
 def c6_memory_scales(
@@ -314,13 +224,15 @@ def c6_memory_scales(
         return _not_measured("C6")
     if not evidence.proc_available:
         return _not_measured("C6", "/proc is not available")
-    points = [(g, a) for g, a in zip(evidence.grid_bytes, evidence.anon_bytes) if not _unmeasurable(a)]
+    points = [(g, a) for g, a in zip(evidence.grid_bytes, evidence.anon_bytes) if not unmeasurable(a)]
     if len(points) < 2 or len({g for g, _ in points}) < 2:
         return _not_measured("C6", "fewer than 2 grid sizes measured")
+    if evidence.slope is None or unmeasurable(evidence.slope):
+        return _not_measured("C6", "no slope was fitted")
     points.sort()
     grid, anon = zip(*points)
-    slope, _, _, interval = fit_memory_slope(grid, anon)
-    low, high = interval if interval is not None else (slope, slope)
+    slope = evidence.slope
+    low, high = evidence.slope_interval if evidence.slope_interval is not None else (slope, slope)
     growth = anon[-1] - anon[0]
     verdict = judge_ratio(low, high, slope_threshold)
     if growth >= max_growth_bytes:
@@ -361,17 +273,6 @@ ALLOWED_STORAGE_IMPORTS: frozenset[str] = frozenset(sys.stdlib_module_names) | {
 # Portable on Windows, macOS and Linux: no separators, no reserved characters, no device names.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
-
-
-def top_level_imports(source: str) -> frozenset[str]:
-    """Top-level module names imported by Python source (relative imports stay inside the package: skipped)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return frozenset(names)
 
 
 def is_sanitised_file_name(name: str) -> bool:

@@ -13,5 +13,9 @@ class HarnessUsageError(HarnessError, ValueError):
     """A harness function or CLI command was called with an invalid argument; the message names it."""
 
 
-class ResultSchemaError(HarnessError, ValueError):
-    """A result JSON file is not valid JSON or does not follow the expected schema."""
+class InputFileError(HarnessUsageError):
+    """A file the harness reads is unreadable, not JSON, or does not follow its schema; the message names it."""
+
+
+class ResultSchemaError(InputFileError):
+    """A result JSON file is not valid JSON or does not follow the farm-harness result schema."""

@@ -18,8 +18,8 @@ from harness.criteria import (
     PersistenceEvidence,
     TensorEvidence,
 )
-from harness.workloads import StoreFactory, Workload, build_environment, build_workload, simulation_config
-from harness.workloads import WorkloadParams
+from harness.workload_base import StoreFactory, Workload, WorkloadParams, WorldOwner
+from harness.workloads import build_environment, build_workload, simulation_config
 
 PROC_MAPS = "/proc/self/maps"
 EXPECTED_CHANNELS = 13  # the default channel registry of an Environment
@@ -85,18 +85,11 @@ def _memmap_params(directory: Path, size: int, store_factory: StoreFactory | Non
                           store_factory=store_factory)
 
 
-class EnvironmentHolder(Workload):
-    """Owns an environment built outside the timed workloads (and any injected stores)."""
-
-    def run(self) -> object:
-        return None
-
-
 def collect_env_grid_evidence(
     directory: Path, size: int = 256, *, store_factory: StoreFactory | None = None
 ) -> EnvGridEvidence:
     """C1: a memmap environment with every layer set has one right-sized file behind each layer."""
-    holder = EnvironmentHolder(_memmap_params(directory, size, store_factory))
+    holder = WorldOwner(_memmap_params(directory, size, store_factory))
     try:
         holder.env = env = build_environment(simulation_config(holder.params), holder)
         rng = np.random.default_rng(1)
@@ -225,7 +218,7 @@ def collect_persistence_evidence(
     params = _memmap_params(directory, size, store_factory)
     config = simulation_config(params)
     config = config.with_overrides({"memmap.delete_on_close": False})
-    holder = EnvironmentHolder(params)
+    holder = WorldOwner(params)
     rng = np.random.default_rng(3)
     cells = rng.choice(size * size, size=min(points, size * size), replace=False)
     ys, xs = np.divmod(cells, size)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.criteria import DEFAULT_THRESHOLD, Criterion, PerformanceEvidence, RatioRow, Verdict, c4_performance
+from harness.commandline import ProgressCallback
+from harness.criteria import PerformanceEvidence, RatioRow, c4_performance
 from harness.timing import PairedTiming, measure_paired
+from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Verdict
 from harness.workloads import WORKLOADS, StoreFactory, build_workload
 
 # The seed's acceptance table names these four; a run without one of them cannot PASS C4.
 REQUIRED_WORKLOADS: tuple[str, ...] = ("resource_windows", "environmental_windows", "temporal_windows", "observe_all")
-ProgressCallback = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,6 @@ class PerformanceRun:
         """Workloads with at least one measured row and no error."""
         failed = {name for name, _, _ in self.errors}
         return tuple(dict.fromkeys(r.workload for r in self.rows if r.workload not in failed))
-
-
-def gated_workloads(selected: Sequence[str] | None = None) -> tuple[str, ...]:
-    """The selected workloads (default: every registered one) that are rows of C4."""
-    names = tuple(WORKLOADS) if selected is None else tuple(selected)
-    return tuple(name for name in names if WORKLOADS[name].gated)
 
 
 def measure_workload(

@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
-from harness.cli import exit_code
-from harness.criteria import PerformanceEvidence, RatioRow, Verdict, c4_performance, judge_ratio, overall
-from harness.errors import HarnessUsageError
-from harness.result import build_result, write_json_atomic
-from harness.workloads import BACKENDS
+from harness.commandline import add_threshold, existing_file, exit_code, output_file
+from harness.criteria import PerformanceEvidence, RatioRow, c4_performance
+from harness.errors import InputFileError
+from harness.jsonfiles import write_json_atomic
+from harness.pytest_benchmark import backend_and_size, load_pytest_benchmark_json, workload_of
+from harness.result import BACKENDS, build_result
+from harness.stats import ratio_of_medians_interval
+from harness.verdicts import DEFAULT_THRESHOLD, Verdict, judge_ratio, overall
 
-CONFIDENCE = 0.95
-N_RESAMPLES = 2000
-# Bootstrap resamples are drawn in batches of at most this many values (both samples),
-# so that runs with 10^5 rounds per side stay within a few hundred MiB.
-RESAMPLE_VALUES_PER_BATCH = 20_000_000
 NO_RAW_DATA = "none: no raw data"
 
 
@@ -66,35 +60,13 @@ class GateRow:
     verdict: Verdict
 
 
-def _bad(path: Path, message: str) -> HarnessUsageError:
-    return HarnessUsageError(f"--pytest-benchmark {path}: {message}")
+def _bad(path: Path, message: str) -> InputFileError:
+    return InputFileError(f"{path}: {message}")
 
 
 def load_document(path: Path) -> dict[str, Any]:
-    """The parsed JSON of a pytest-benchmark run (``--benchmark-json`` or a saved run), or a usage error."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise _bad(path, f"cannot read ({exc.strerror})") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _bad(path, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("benchmarks"), list) or "machine_info" not in document:
-        raise _bad(path, "not a pytest-benchmark JSON (needs a 'benchmarks' list and 'machine_info')")
-    return document
-
-
-def _backend_and_size(entry: Mapping[str, Any]) -> tuple[str | None, int | None]:
-    """From ``params``, else from the parametrisation id such as 'ram-1024'."""
-    params = entry.get("params") or {}
-    backend, size = params.get("backend"), params.get("size")
-    tokens = re.split(r"[-_,\s]+", str(entry.get("param") or ""))
-    if backend is None:
-        backend = next((t for t in tokens if t in BACKENDS), None)
-    if size is None:
-        size = next((int(t) for t in tokens if t.isdigit()), None)
-    return backend, (int(size) if isinstance(size, (int, str)) and str(size).isdigit() else None)
+    """A pytest-benchmark run (``--benchmark-json`` or a saved run), checked against its schema."""
+    return load_pytest_benchmark_json(path)
 
 
 def _positive_finite(value: object) -> bool:
@@ -105,10 +77,8 @@ def benchmark_runs(document: Mapping[str, Any], path: Path) -> list[BenchmarkRun
     """Every entry with a ram or memmap backend; entries of other kinds are not the gate's business."""
     runs = []
     for index, entry in enumerate(document["benchmarks"]):
-        if not isinstance(entry, dict):
-            raise _bad(path, f"benchmarks[{index}] is not an object")
         name = str(entry.get("fullname") or entry.get("name") or f"benchmarks[{index}]")
-        backend, size = _backend_and_size(entry)
+        backend, size = backend_and_size(entry)
         if backend not in BACKENDS:
             continue
         stats_block = entry.get("stats")
@@ -120,7 +90,7 @@ def benchmark_runs(document: Mapping[str, Any], path: Path) -> list[BenchmarkRun
             raise _bad(path, f"{name}: stats.data must be a list of positive times")
         params = entry.get("params") or {}
         others = tuple(sorted((str(k), str(v)) for k, v in params.items() if k not in ("backend", "size")))
-        workload = str(entry.get("group") or str(entry.get("name", name)).split("[")[0])
+        workload = workload_of(entry, name)
         runs.append(BenchmarkRun(name, workload, backend, size, others, float(median),
                                  int(stats_block.get("rounds") or len(data)), tuple(float(v) for v in data)))
     return runs
@@ -147,34 +117,11 @@ def _label(run: BenchmarkRun) -> str:
     return f"{run.workload}[{extra}]" if extra else run.workload
 
 
-def _ratio_of_medians(memmap: np.ndarray, ram: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.median(memmap, axis=axis) / np.median(ram, axis=axis)
-
-
-def ratio_interval(ram: Sequence[float], memmap: Sequence[float], *, confidence: float = CONFIDENCE,
-                   n_resamples: int = N_RESAMPLES, seed: int = 0) -> tuple[float, float] | None:
-    """Percentile-bootstrap interval of median(memmap)/median(ram), each side resampled on its own.
-
-    The two runs are separate tests, not pairs, so the samples are independent
-    (scipy ``paired=False``). Percentile, not BCa: BCa's jackknife recomputes the median
-    once per round, O(n^2) for the 10^4-10^5 rounds a run can hold. None below 2 rounds a side.
-    """
-    ram_data, memmap_data = np.asarray(ram, dtype=np.float64), np.asarray(memmap, dtype=np.float64)
-    if ram_data.size < 2 or memmap_data.size < 2:
-        return None
-    batch = max(1, RESAMPLE_VALUES_PER_BATCH // (ram_data.size + memmap_data.size))
-    result = stats.bootstrap((memmap_data, ram_data), _ratio_of_medians, paired=False, vectorized=True,
-                             confidence_level=confidence, n_resamples=n_resamples, batch=batch,
-                             method="percentile", rng=np.random.default_rng(seed))
-    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
-    return (low, high) if math.isfinite(low) and math.isfinite(high) else None
-
-
 def gate_rows(pairs: Sequence[tuple[BenchmarkRun, BenchmarkRun]], threshold: float) -> list[GateRow]:
     """Judge every pair; a pair without raw data has no interval, so it is WARN (never PASS or FAIL)."""
     rows = []
     for ram, memmap in pairs:
-        interval = ratio_interval(ram.data, memmap.data)
+        interval = ratio_of_medians_interval(ram.data, memmap.data)
         low, high = interval if interval is not None else (None, None)
         how = f"bootstrap {len(ram.data)}+{len(memmap.data)} rounds" if interval is not None else NO_RAW_DATA
         rows.append(GateRow(
@@ -220,6 +167,13 @@ def result_document(rows: Sequence[GateRow], document: Mapping[str, Any], thresh
         criteria=[c4_performance(PerformanceEvidence(rows=ratio_rows))], duration_s=duration_s, ratios=ratios,
         machine=machine, commit=(document.get("commit_info") or {}).get("id"),
     )
+
+
+def prepare_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pytest-benchmark", type=existing_file, required=True, dest="pytest_benchmark",
+                        metavar="PATH", help="a `pytest --benchmark-json` file or a saved pytest-benchmark run")
+    add_threshold(parser, DEFAULT_THRESHOLD)
+    parser.add_argument("--json", type=output_file, help="write the verdict as a farm-harness result JSON here")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,28 +9,23 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.criteria import (
-    DEFAULT_THRESHOLD,
-    MIB,
-    Criterion,
-    MemoryScalingEvidence,
-    Overall,
-    c6_memory_scales,
-    fit_memory_slope,
-    overall,
-)
+from harness.commandline import ProgressCallback, add_outputs, exit_code, positive_int_list, progress_display
+from harness.criteria import MIB, MemoryScalingEvidence, c6_memory_scales
 from harness.errors import HarnessUsageError
+from harness.result import build_result, write_result
+from harness.stats import fit_memory_slope
+from harness.tempfiles import scratch_dir
+from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Overall, overall, unmeasurable
 
 QUICK_SIZES: tuple[int, ...] = (1024, 4096)
 FULL_SIZES: tuple[int, ...] = (1024, 2048, 4096, 8192, 16384)
 PROBE_TIMEOUT_S = 300.0
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ProgressCallback = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -101,14 +96,21 @@ def run_probes(sizes: Sequence[int], directory: Path, *, store_factory: str | No
     return results
 
 
+def scaling_evidence_of(proc_available: bool, grid_bytes: Sequence[float],
+                        anon_bytes: Sequence[float | None]) -> MemoryScalingEvidence:
+    """C6 evidence from anon bytes per grid size, with the slope fitted over the measured points."""
+    points = sorted((g, a) for g, a in zip(grid_bytes, anon_bytes) if not unmeasurable(a))
+    slope, interval = None, None
+    if len({g for g, _ in points}) >= 2:
+        slope, _, _, interval = fit_memory_slope([g for g, _ in points], [a for _, a in points])
+    return MemoryScalingEvidence(proc_available, tuple(grid_bytes), tuple(anon_bytes), slope, interval)
+
+
 def scaling_evidence(results: Sequence[ProbeResult]) -> MemoryScalingEvidence:
     measured = [r for r in results if r.record is not None]
     proc = any(r.record.get("proc_available") for r in measured if r.record is not None)
-    return MemoryScalingEvidence(
-        proc_available=proc,
-        grid_bytes=tuple(float(r.record["grid_bytes"]) for r in measured if r.record is not None),
-        anon_bytes=tuple(r.anon_bytes for r in measured),
-    )
+    return scaling_evidence_of(proc, [float(r.record["grid_bytes"]) for r in measured if r.record is not None],
+                               [r.anon_bytes for r in measured])
 
 
 def memory_criterion(results: Sequence[ProbeResult]) -> Criterion:
@@ -155,12 +157,14 @@ def format_results(results: Sequence[ProbeResult]) -> list[str]:
     return lines
 
 
+def prepare_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES} instead of {FULL_SIZES}")
+    parser.add_argument("--sizes", type=positive_int_list, help="comma-separated grid sides, e.g. 1024,4096")
+    add_outputs(parser, "directory for memory.json")
+
+
 def run(args: argparse.Namespace) -> int:
     """`farm-harness memory`: probes per size, the C6 row, optional JSON; exit by C6's verdict."""
-    from harness.cli import exit_code, progress_display
-    from harness.result import build_result, write_result
-    from harness.tempfiles import scratch_dir
-
     sizes = tuple(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
     if len(set(sizes)) < 2:
         raise HarnessUsageError(f"--sizes needs at least two different sizes to fit a slope, got {sizes}")

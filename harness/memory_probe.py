@@ -47,12 +47,12 @@ def _sparse_layers(env: Any, rng: np.random.Generator) -> None:
 def probe(size: int, directory: Path, *, agents: int, ticks: int, store_factory: Any = None) -> dict[str, Any]:
     """Build a memmap environment of size x size in ``directory``, run the workload, measure memory."""
     from farm_grids.sim import WorkloadDriver
-    from harness.evidence import EnvironmentHolder
-    from harness.workloads import WorkloadParams, build_environment, simulation_config
+    from harness.workload_base import WorkloadParams, WorldOwner
+    from harness.workloads import build_environment, simulation_config
 
     params = WorkloadParams(backend="memmap", size=size, directory=directory, agents=agents,
                             store_factory=store_factory)
-    holder = EnvironmentHolder(params)
+    holder = WorldOwner(params)
     env = build_environment(simulation_config(params), holder)
     holder.env = env
     try:

@@ -12,13 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.criteria import MIB
+from harness.commandline import add_outputs, comma_list, positive_int
 from harness.errors import HarnessUsageError
+from harness.jsonfiles import write_json_atomic
+from harness.tempfiles import scratch_dir
+from harness.workloads import WORKLOADS, build_workload
 
 DEFAULT_WORKLOAD = "observe_all"
 DEFAULT_SIZE = 1024
 DEFAULT_RUNS = 5
 DEFAULT_OUT = Path("farm-harness-profile")
+MIB = 1024**2
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,6 @@ def import_memray() -> Any:
 
 def capture(workload: str, size: int, out_dir: Path, scratch: Path, *, runs: int = DEFAULT_RUNS) -> Path:
     """Build the memmap workload and run it ``runs`` times under memray.Tracker; returns the capture."""
-    from harness.workloads import build_workload
-
     memray = import_memray()
     capture_path = out_dir / f"memray-{workload}-{size}.bin"
     capture_path.unlink(missing_ok=True)  # memray refuses to overwrite a capture
@@ -92,12 +94,15 @@ def high_water_mark(capture_path: Path) -> HighWaterMark:
         reader.close()
 
 
+def prepare_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workload", type=comma_list, dest="workloads",
+                        help=f"workload name (default {DEFAULT_WORKLOAD})")
+    parser.add_argument("--size", type=positive_int, help=f"grid side (default {DEFAULT_SIZE})")
+    add_outputs(parser, f"directory for the capture and flamegraph (default {DEFAULT_OUT})", "write the peaks as JSON here")
+
+
 def run(args: argparse.Namespace) -> int:
     """Profile one workload; prints heap peak vs mmap peak; exit 0 (2 on bad input or no memray)."""
-    from harness.result import write_json_atomic
-    from harness.tempfiles import scratch_dir
-    from harness.workloads import WORKLOADS
-
     import_memray()  # fail fast, before anything is built
     workloads = tuple(args.workloads) if args.workloads else (DEFAULT_WORKLOAD,)
     if len(workloads) != 1 or workloads[0] not in WORKLOADS:

@@ -2,30 +2,72 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import datetime as dt
-import enum
 import importlib.metadata
-import json
-import math
 import os
 import platform
 import socket
 import subprocess
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.criteria import Criterion, Overall, Verdict, judge_ratio
 from harness.errors import ResultSchemaError
-from harness.timing import PairedTiming
+from harness.jsonfiles import check_document, compile_schema, parse_json, to_jsonable, write_json_atomic
+from harness.verdicts import Criterion, Overall, Verdict, judge_ratio
+
+if TYPE_CHECKING:  # only annotates ratio_record: readers of results need no timing (or scipy) import
+    from harness.timing import PairedTiming
 
 SCHEMA = "farm-harness/result/v1"
 MODES = ("quick", "full")
+# Every ratio in a result is memmap over RAM; its records name both sides (ram_median_s, ...).
+BACKENDS: tuple[str, ...] = ("ram", "memmap")
 VERSIONED_PACKAGES = ("numpy", "torch", "scipy", "farm_grids")
 _DISTRIBUTION_NAMES = {"farm_grids": "farm-grids"}
+
+_NUMBER = {"type": ["number", "null"]}
+_INTEGER = {"type": ["integer", "null"]}
+_TEXT = {"type": ["string", "null"]}
+_FLAG = {"type": ["boolean", "null"]}
+_NUMBERS = {"type": "array", "items": {"type": "number"}}
+# What readers rely on; keys a newer writer adds are allowed (additionalProperties is open).
+RESULT_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["schema", "verdict", "criteria"],
+    "properties": {
+        "schema": {"const": SCHEMA},
+        "verdict": {"enum": [o.value for o in Overall]},
+        "mode": _TEXT, "threshold": _NUMBER, "created": _TEXT, "duration_s": _NUMBER, "git_commit": _TEXT,
+        "machine": {"type": ["object", "null"], "properties": {"hostname": _TEXT}},
+        "criteria": {"type": "array", "items": {
+            "type": "object", "required": ["id", "verdict"],
+            "properties": {"id": {"type": "string"}, "name": _TEXT, "verdict": {"enum": [v.value for v in Verdict]},
+                           "value": _NUMBER, "ci_low": _NUMBER, "ci_high": _NUMBER, "threshold": _NUMBER,
+                           "unit": _TEXT, "details": _TEXT},
+        }},
+        "ratios": {"type": "array", "items": {
+            "type": "object", "required": ["workload"],
+            "properties": {
+                "workload": {"type": "string"}, "size": _INTEGER, "cache": _TEXT, "ratio": _NUMBER,
+                "ci_low": _NUMBER, "ci_high": _NUMBER, "threshold": _NUMBER,
+                "verdict": {"enum": [*(v.value for v in Verdict), None]}, "blocks": _INTEGER,
+                **{f"{backend}_median_s": _NUMBER for backend in BACKENDS},
+                **{f"{backend}_block_s": _NUMBERS for backend in BACKENDS},
+                **{f"{backend}_rounds": _INTEGER for backend in BACKENDS},
+                "gc_enabled": _FLAG, "interval": _TEXT, "inblock_bytes": _INTEGER, "major_faults": _INTEGER,
+                "eviction_effective": _FLAG, "gating": _FLAG, "details": _TEXT,
+            },
+        }},
+        "memory": {"type": "array", "items": {"type": "object", "properties": {
+            "size": _INTEGER, "grid_bytes": _NUMBER, "pss_anon_bytes": _NUMBER, "rss_anon_bytes": _NUMBER,
+            "rss_file_bytes": _NUMBER, "file_bytes": _NUMBER, "file_blocks_bytes": _NUMBER, "pages_touched": _NUMBER,
+        }}},
+        "memory_fit": {"type": ["object", "null"],
+                       "properties": {"slope": _NUMBER, "intercept_bytes": _NUMBER, "r2": _NUMBER}},
+    },
+}
+_CHECK_RESULT = compile_schema(RESULT_JSON_SCHEMA)
 
 
 def package_version(name: str) -> str | None:
@@ -63,30 +105,6 @@ def git_commit(cwd: str | os.PathLike[str] | None = None) -> str | None:
     return commit if completed.returncode == 0 and commit else None
 
 
-def to_jsonable(value: Any) -> Any:
-    """Plain JSON types: NaN/inf -> null, enums -> their value, dataclasses/tuples/numpy scalars unwrapped."""
-    if isinstance(value, enum.Enum):
-        return to_jsonable(value.value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value) if isinstance(value, (set, frozenset)) else value
-        return [to_jsonable(v) for v in items]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return value
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        return to_jsonable(value.item())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(f"cannot write {type(value).__name__} to result JSON")
-
-
 def criterion_record(criterion: Criterion) -> dict[str, Any]:
     """One entry of ``criteria`` in the result JSON."""
     return to_jsonable(criterion)
@@ -113,13 +131,13 @@ def ratio_record(
         "threshold": threshold,
         "verdict": judged,
         "blocks": timing.blocks,
-        "ram_median_s": timing.ram_median_s,
-        "memmap_median_s": timing.memmap_median_s,
+        "ram_median_s": timing.baseline_median_s,
+        "memmap_median_s": timing.candidate_median_s,
         "gc_enabled": timing.gc_enabled,
     }
     if include_blocks:
-        record["ram_block_s"] = list(timing.ram_block_s)
-        record["memmap_block_s"] = list(timing.memmap_block_s)
+        record["ram_block_s"] = list(timing.baseline_block_s)
+        record["memmap_block_s"] = list(timing.candidate_block_s)
     return to_jsonable(record)
 
 
@@ -164,52 +182,25 @@ def build_result(
     )
 
 
-def write_json_atomic(document: Any, path: str | os.PathLike[str]) -> Path:
-    """Write ``document`` as JSON via a temp file in the same directory and os.replace (never half-written)."""
-    target = Path(path)
-    text = json.dumps(to_jsonable(document), indent=2, allow_nan=False) + "\n"
-    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
-    return target
-
-
 def write_result(result: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Check the schema key and write the result JSON atomically."""
-    _check_result(result, str(path))
+    """Check the document against RESULT_JSON_SCHEMA, then write it atomically."""
+    check_result(result, str(path))
     return write_json_atomic(result, path)
 
 
-def _check_result(document: object, source: str) -> None:
+def check_result(document: object, source: str) -> dict[str, Any]:
+    """``document`` if it is a farm-harness result this version reads, else ResultSchemaError naming ``source``."""
     if not isinstance(document, Mapping):
         raise ResultSchemaError(f"{source}: result must be a JSON object, got {type(document).__name__}")
     if document.get("schema") != SCHEMA:
-        raise ResultSchemaError(f"{source}: schema is {document.get('schema')!r}, expected {SCHEMA!r}")
-    verdicts = {o.value for o in Overall}
-    if document.get("verdict") not in verdicts:
-        raise ResultSchemaError(f"{source}: verdict {document.get('verdict')!r} is not one of {sorted(verdicts)}")
-    for key in ("criteria", "ratios", "memory"):
-        if not isinstance(document.get(key, []), list):
-            raise ResultSchemaError(f"{source}: {key!r} must be a list")
-    for entry in document.get("criteria", []):
-        if not isinstance(entry, Mapping) or entry.get("verdict") not in {v.value for v in Verdict}:
-            raise ResultSchemaError(f"{source}: criterion {entry!r} has no valid verdict")
+        raise ResultSchemaError(f"{source}: unknown schema {document.get('schema')!r} (expected {SCHEMA!r})")
+    return check_document(document, _CHECK_RESULT, source, "farm-harness result", ResultSchemaError)
 
 
 def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a result JSON, checking its schema key, verdict and list fields (ResultSchemaError if not)."""
-    text = Path(path).read_text(encoding="utf-8")  # FileNotFoundError propagates as is
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultSchemaError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    _check_result(document, str(path))
-    return document
+    """Read a result JSON and check it against RESULT_JSON_SCHEMA (ResultSchemaError if it does not follow it).
+
+    NaN and Infinity are refused: the harness writes null for a number it could not measure.
+    A missing file raises FileNotFoundError.
+    """
+    return check_result(parse_json(path, allow_nonfinite=False, error=ResultSchemaError), str(path))

@@ -1,18 +1,30 @@
-"""Self-test of the timing gate: A/A false-alarm rate and power against injected 1.1x / 1.5x slowdowns."""
+"""`farm-harness selftest`: the timing gate's A/A false-alarm rate and its power against injected 1.1x / 1.5x slowdowns."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from harness.criteria import DEFAULT_THRESHOLD, Verdict, judge_ratio
+from harness.commandline import (
+    EXIT_FAIL,
+    EXIT_PASS,
+    ProgressCallback,
+    add_threshold,
+    int_at_least,
+    output_file,
+    positive_int,
+    progress_display,
+)
 from harness.errors import HarnessUsageError
+from harness.jsonfiles import write_json_atomic
 from harness.timing import measure_paired
+from harness.verdicts import DEFAULT_THRESHOLD, Verdict, judge_ratio
 
-# (label, work factor of the "memmap" side). The A/A scenario runs one function on both sides.
+# (label, work factor of the candidate side). The A/A scenario runs one function on both sides.
 DEFAULT_SCENARIOS: tuple[tuple[str, float], ...] = (("A/A", 1.0), ("1.1x", 1.1), ("1.5x", 1.5))
 # The workload sums one cache-resident chunk BASE_CHUNKS times; the slow side sums it
 # round(BASE_CHUNKS * factor) times, so its work is exactly that factor (no cache-size effects).
@@ -20,7 +32,6 @@ CHUNK_ELEMENTS = 16_384
 BASE_CHUNKS = 20
 MAX_FALSE_ALARM_RATE = 0.0
 MIN_POWER = 0.95
-ProgressCallback = Callable[[int, int, str], None]  # (done, total, label)
 
 
 @dataclass(frozen=True)
@@ -114,9 +125,9 @@ def run_selftest(
     # machine hits all of them alike instead of biasing one scenario.
     for run in range(runs):
         for name, factor in scenarios:
-            memmap_side = baseline if name == "A/A" else slower[factor]
+            candidate = baseline if name == "A/A" else slower[factor]
             timing = measure_paired(
-                baseline, memmap_side, workload=name, blocks=blocks, min_block_s=min_block_s,
+                baseline, candidate, workload=name, blocks=blocks, min_block_s=min_block_s,
                 warmup_blocks=warmup_blocks, seed=seed + run,
             )
             counts[name][judge_ratio(timing.ci_low, timing.ci_high, threshold)] += 1
@@ -155,3 +166,23 @@ def format_report(report: SelftestReport) -> list[str]:
     lines.append(f"gate {'OK' if report.acceptable else 'NOT OK'}: needs A/A FAIL rate <= {MAX_FALSE_ALARM_RATE:g} "
                  f"and power >= {MIN_POWER:g}")
     return lines
+
+
+def prepare_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs", type=positive_int, default=20, help="runs per scenario (default 20)")
+    parser.add_argument("--blocks", type=int_at_least(2), default=12, help="block pairs per run (default 12)")
+    add_threshold(parser, DEFAULT_THRESHOLD, "ratio of the gate under test")
+    parser.add_argument("--json", type=output_file, help="write the self-test report as JSON here")
+
+
+def run(args: argparse.Namespace) -> int:
+    """0 when the false-alarm rate and the power meet their limits, else 1."""
+    with progress_display("selftest", args.runs * len(DEFAULT_SCENARIOS), len(DEFAULT_SCENARIOS)) as progress:
+        report = run_selftest(args.runs, threshold=args.threshold, blocks=args.blocks, progress=progress)
+    for line in format_report(report):
+        print(line)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        document = {"report": report, "false_alarm_rate": report.false_alarm_rate, "power": report.power}
+        write_json_atomic(document, args.json)
+    return EXIT_PASS if report.acceptable else EXIT_FAIL

@@ -1,4 +1,4 @@
-"""Scratch directories that are removed on exit, Ctrl-C and SIGTERM, and a finder for stale ones."""
+"""Scratch directories that are removed on exit, Ctrl-C and SIGTERM, and a finder for those a hard kill left."""
 
 from __future__ import annotations
 
@@ -14,6 +14,16 @@ from pathlib import Path
 from types import FrameType
 
 DEFAULT_PREFIX = "farm-harness-"
+# Held (flock, exclusive) by the process that made the directory for as long as it exists: the
+# kernel drops the lock when that process dies however it dies, so a lock nobody holds means
+# the owner is gone, without guessing from a process id that may have been reused.
+LOCK_NAME = ".owner.lock"
+_BUILDING = ".building-"  # a directory is built under this prefix and renamed once its lock is held
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; stale directories are then never found (kept, not removed)
+    fcntl = None  # type: ignore[assignment]
 SIGTERM_EXIT_CODE = 128 + 15  # the shell's convention for "terminated by SIGTERM"
 
 
@@ -41,22 +51,52 @@ def scratch_dir(prefix: str = DEFAULT_PREFIX, parent: str | os.PathLike[str] | N
 
     Removal also happens on KeyboardInterrupt and, in the main thread, on SIGTERM.
     """
-    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
-    try:
-        with _sigterm_raises():
+    with _sigterm_raises():
+        path, lock_fd = _make_owned_dir(prefix, parent)
+        try:
             yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+            if lock_fd is not None:
+                os.close(lock_fd)
 
 
-def _pid_alive(pid: int) -> bool:
+def _make_owned_dir(prefix: str, parent: str | os.PathLike[str] | None) -> tuple[Path, int | None]:
+    """A new directory whose lock file this process holds; it gets its final name only once locked,
+    so a finder never sees a directory of ``prefix`` without a held lock while its owner lives."""
+    building = Path(tempfile.mkdtemp(prefix=f"{_BUILDING}{prefix}{os.getpid()}-", dir=parent))
+    lock_fd = None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists but belongs to someone else, or we cannot tell: keep it
-    return True
+        if fcntl is not None:
+            lock_fd = os.open(building / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        final = building.with_name(building.name.removeprefix(_BUILDING))
+        os.rename(building, final)
+    except BaseException:
+        if lock_fd is not None:
+            os.close(lock_fd)
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return final, lock_fd
+
+
+def _owner_alive(directory: Path) -> bool:
+    """Whether some process still holds the directory's lock (True when that cannot be told)."""
+    if fcntl is None:
+        return True
+    try:
+        fd = os.open(directory / LOCK_NAME, os.O_RDONLY)
+    except FileNotFoundError:
+        return False  # made before locks, or its owner died before locking: nobody can hold it
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True  # held by its owner (or the lock cannot be taken): keep it
+    finally:
+        os.close(fd)  # closing also releases a lock this call took
+    return False
 
 
 def stale_scratch_dirs(parent: str | os.PathLike[str] | None = None, prefix: str = DEFAULT_PREFIX) -> list[Path]:
@@ -66,6 +106,6 @@ def stale_scratch_dirs(parent: str | os.PathLike[str] | None = None, prefix: str
     stale = []
     for entry in sorted(base.iterdir()) if base.is_dir() else []:
         match = pattern.match(entry.name)
-        if match and entry.is_dir() and not _pid_alive(int(match.group(1))):
+        if match and entry.is_dir() and not _owner_alive(entry):
             stale.append(entry)
     return stale

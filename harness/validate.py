@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
 import time
 from collections.abc import Callable
@@ -11,31 +10,41 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import evidence, evidence_c7_c8
 from harness.coldcache import COLD_THRESHOLD, COLD_WORKLOADS, measure_cold_rows
+from harness.commandline import (
+    PROG,
+    ProgressCallback,
+    add_outputs,
+    add_threshold,
+    exit_code,
+    load_plugin,
+    names_of,
+    plugin_entry_points,
+    progress_display,
+    run_with_arguments,
+    use_rich,
+)
 from harness.criteria import (
     CRITERION_NAMES,
-    DEFAULT_THRESHOLD,
     KNOWN_CRITERIA,
-    Criterion,
-    Overall,
-    Verdict,
     c1_env_grids_use_memmap,
     c2_observations_match_ram,
     c3_temporal_persistence,
     c5_tensor_compat,
     c7_coverage,
     c8_cross_platform,
-    overall,
 )
 from harness.evidence_perf import FULL_TIMING, QUICK_TIMING, TimingSettings, measure_performance, performance_criterion
 from harness.memory import FULL_SIZES, QUICK_SIZES, memory_criterion, memory_fit, memory_records, run_probes
-from harness.result import ratio_record
+from harness.result import build_result, ratio_record, write_result
 from harness.tempfiles import scratch_dir
-from harness.workloads import GATED_WORKLOADS, StoreFactory
+from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Overall, Verdict, overall
+from harness.workloads import GATED_WORKLOADS, WORKLOADS, StoreFactory
 
 DEFAULT_OUT = Path("farm-harness-out")
 RESULT_NAME = "farm-harness-result.json"
-ProgressCallback = Callable[[int, int, str], None]
+REPORT_COMMAND = "report"  # found through the entry points: the harness never imports the reports package
 
 
 @dataclass(frozen=True)
@@ -112,8 +121,6 @@ def run_validation(
     progress: ProgressCallback | None = None,
 ) -> ValidationOutcome:
     """Collect the evidence ``plan`` asks for in a scratch dir (removed on any exit) and judge it."""
-    from harness import evidence, evidence_static
-
     started = time.perf_counter()
     total, done = _step_count(plan), 0
 
@@ -149,7 +156,7 @@ def run_validation(
             step("C3 persistence")
         if plan.wants("C8"):
             rows["C8"] = _guarded("C8", lambda: c8_cross_platform(
-                evidence_static.collect_portability_evidence(scratch)))
+                evidence_c7_c8.collect_portability_evidence(scratch)))
             step("C8 portability")
         if plan.wants("C4", "C7"):
             perf = measure_performance(plan.workloads, plan.timing_sizes, scratch, plan.timing,
@@ -157,7 +164,7 @@ def run_validation(
                                        progress=sub_progress(done, "warm "))
             done += len(plan.workloads) * len(plan.timing_sizes)
             ratios += [ratio_record(m.timing, threshold=plan.threshold, size=m.size) for m in perf.rows]
-            rows["C7"] = c7_coverage(evidence_static.coverage_evidence(perf.ran))
+            rows["C7"] = c7_coverage(evidence_c7_c8.coverage_evidence(perf.ran))
             cold = []
             if plan.wants("C4") and plan.cold_workloads:
                 cold = measure_cold_rows(plan.cold_workloads, plan.timing_sizes[:1], scratch,
@@ -209,8 +216,6 @@ def _plain_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def print_outcome(outcome: ValidationOutcome, rich_output: bool | None = None) -> None:
     """The criteria table, the ratio rows and the overall verdict: rich on a terminal, plain otherwise."""
-    from harness.cli import use_rich
-
     criteria, ratios = outcome_tables(outcome)
     if use_rich() if rich_output is None else rich_output:
         from rich.console import Console
@@ -231,27 +236,30 @@ def print_outcome(outcome: ValidationOutcome, rich_output: bool | None = None) -
     print(f"overall: {outcome.verdict.value} ({outcome.duration_s:.1f} s)")
 
 
-def write_report_lazily(json_path: Path, out_dir: Path) -> list[Path] | None:
-    """Render the report with the reports package if it is importable (reports depends on harness,
-    never the reverse, so it is looked up at run time); None and one printed line otherwise."""
-    try:
-        reports = importlib.import_module("reports")
-    except ImportError as exc:
-        print(f"report skipped: the reports package is not importable ({exc})")
-        return None
-    try:
-        return list(reports.write_report([json_path], out_dir, force=True))
-    except (OSError, ValueError) as exc:
-        print(f"report not written: {exc}")
-        return None
+def write_report(json_path: Path, out_dir: Path) -> None:
+    """Render the report with the `report` command (an entry point in PLUGIN_GROUP); one line if there is none."""
+    entry = plugin_entry_points().get(REPORT_COMMAND)
+    command = load_plugin(entry) if entry is not None else None
+    if command is None:
+        print(f"report skipped: no {REPORT_COMMAND!r} command is installed")
+        return
+    argv = ["--from", str(json_path), "--out", str(out_dir), "--force", "--quiet"]
+    if run_with_arguments(command, f"{PROG} {REPORT_COMMAND}", argv) != 0:
+        print("report not written (see the error above)")
+
+
+def prepare_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="small sizes, fewer blocks (CI)")
+    add_threshold(parser, DEFAULT_THRESHOLD)
+    add_outputs(parser, f"directory for the result JSON and the report (default {DEFAULT_OUT})",
+                f"write the result JSON here (default OUT/{RESULT_NAME})", out_default=str(DEFAULT_OUT))
+    parser.add_argument("--workloads", type=names_of(WORKLOADS, "workload"), help="comma-separated workload names")
+    parser.add_argument("--criteria", type=names_of(KNOWN_CRITERIA, "criterion", upper=True),
+                        help="comma-separated criterion ids, e.g. C1,C4")
 
 
 def run(args: argparse.Namespace) -> int:
     """The `validate` subcommand: exit 0 PASS, 1 FAIL, 3 INCONCLUSIVE."""
-    from harness.cli import check_output_dir, exit_code, progress_display
-    from harness.result import build_result, write_result
-
-    out_dir = args.out if args.out is not None else check_output_dir(DEFAULT_OUT)
     changes: dict[str, Any] = {"threshold": args.threshold}
     if args.workloads:
         changes["workloads"] = tuple(args.workloads)
@@ -261,14 +269,12 @@ def run(args: argparse.Namespace) -> int:
     with progress_display("validate", _step_count(plan)) as progress:
         outcome = run_validation(plan, progress=progress)
     print_outcome(outcome)
-    json_path = args.json if args.json is not None else out_dir / RESULT_NAME
+    json_path = args.json if args.json is not None else args.out / RESULT_NAME
     json_path.parent.mkdir(parents=True, exist_ok=True)
     document = build_result(verdict=outcome.verdict, mode=plan.mode, threshold=plan.threshold,
                             criteria=outcome.criteria, duration_s=outcome.duration_s, ratios=outcome.ratios,
                             memory=outcome.memory, memory_fit=outcome.memory_fit)
     write_result(document, json_path)
     print(f"result JSON: {json_path}")
-    written = write_report_lazily(json_path, out_dir)
-    if written:
-        print(f"report: {len(written)} files in {out_dir}")
+    write_report(json_path, args.out)
     return exit_code(outcome.verdict)

@@ -14,7 +14,7 @@ from farm_grids.environment import Environment
 from farm_grids.managers import GridManager
 from farm_grids.stores import GridStore
 
-__all__ = ["BACKENDS", "SLOW_FADE_GAMMA", "StoreFactory", "Workload", "WorkloadParams", "memmap_config"]
+__all__ = ["BACKENDS", "SLOW_FADE_GAMMA", "StoreFactory", "Workload", "WorkloadParams", "WorldOwner", "memmap_config"]
 
 # Near 1 on purpose: thousands of timed decays must never push values into float32
 # denormals, whose arithmetic is ~100x slower and would time the FPU, not the engine.
@@ -62,8 +62,12 @@ def memmap_config(params: WorkloadParams, *, delete_on_close: bool = True) -> Me
     )
 
 
-class Workload(abc.ABC):
-    """One built workload: set up in ``__init__``, ``run()`` one unit of work, ``close()``."""
+class WorldOwner:
+    """Owns what building a world made (managers, an environment, injected stores) and closes it all.
+
+    Nothing here is timed: evidence collectors use it to build a world once; Workload adds the
+    timed unit of work on top.
+    """
 
     def __init__(self, params: WorkloadParams) -> None:
         self.params = params
@@ -71,10 +75,6 @@ class Workload(abc.ABC):
         self.managers: list[GridManager] = []
         self.env: Environment | None = None
         self.injected_stores: list[GridStore] = []  # stores from params.store_factory; closed last
-
-    @abc.abstractmethod
-    def run(self) -> object:
-        """One unit of the workload; identical work for both backends."""
 
     def files(self) -> list[Path]:
         found = [p for m in self.managers for p in m.files()]
@@ -97,11 +97,19 @@ class Workload(abc.ABC):
         self.injected_stores.append(store)
         return store
 
-    def __enter__(self) -> Workload:
+    def __enter__(self) -> WorldOwner:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Workload(WorldOwner, abc.ABC):
+    """One built workload: set up in ``__init__``, ``run()`` one unit of work, ``close()``."""
+
+    @abc.abstractmethod
+    def run(self) -> object:
+        """One unit of the workload; identical work for both backends."""
 
     # -- shared set-up helpers ------------------------------------------------------------
     def centres(self, count: int, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -33,6 +33,7 @@ from harness.workload_base import (
     StoreFactory,
     Workload,
     WorkloadParams,
+    WorldOwner,
     memmap_config,
 )
 
@@ -170,8 +171,8 @@ def simulation_config(params: WorkloadParams) -> SimulationConfig:
     )
 
 
-def build_environment(config: SimulationConfig, workload: Workload) -> Environment:
-    """An Environment over ``config``; its managers compose the workload's injected stores, if any."""
+def build_environment(config: SimulationConfig, workload: WorldOwner) -> Environment:
+    """An Environment over ``config``; its managers compose the owner's injected stores, if any."""
     env_store, temporal_store, resource_store = (
         workload.injected_store(ns) for ns in ("env", "temporal", "resources")
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import itertools
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from harness.jsonfiles import compile_schema, load_json
 from reports.errors import ReportInputError
 from reports.frames import clean_number, concat_measurements, measurements_frame
 
@@ -20,6 +20,19 @@ from reports.frames import clean_number, concat_measurements, measurements_frame
 STATISTIC_OF_TYPE = {"time": "median", "peakmemory": "peakmem", "memory": "mem", "track": "track"}
 TYPE_OF_PREFIX = {"time_": "time", "timeraw_": "time", "peakmem_": "peakmemory", "mem_": "memory", "track_": "track"}
 UNIT_NAMES = {"seconds": "s", "bytes": "bytes"}
+_OBJECT = compile_schema({"type": "object"})
+# The parts of an asv 0.6 result file that the loader reads (asv writes NaN for unknown intervals).
+_RESULT_FILE = compile_schema({
+    "type": "object",
+    "required": ["result_columns", "results"],
+    "properties": {
+        "result_columns": {"type": "array", "items": {"type": "string"}},
+        "results": {"type": "object", "additionalProperties": {"type": "array"}},
+        "commit_hash": {"type": ["string", "null"]},
+        "date": {"type": ["number", "null"]},
+        "params": {"type": ["object", "null"]},
+    },
+})
 
 
 @dataclass(frozen=True)
@@ -132,11 +145,11 @@ def asv_result_measurements(
     return measurements_frame(rows)
 
 
-def _load_json(path: Path) -> Any:
+def _load_json(path: Path, validator: Any = _OBJECT, what: str = "asv JSON") -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ReportInputError(f"{path}: cannot read asv JSON ({error})") from None
+        return load_json(path, validator, what, error=ReportInputError)
+    except FileNotFoundError:
+        raise ReportInputError(f"{path}: no such file") from None
 
 
 def load_asv_results(path: Path) -> pd.DataFrame:
@@ -146,13 +159,9 @@ def load_asv_results(path: Path) -> pd.DataFrame:
     frames = []
     for machine_dir in layout.machine_dirs:
         machine_info = _load_json(machine_dir / "machine.json")
-        machine = machine_info.get("machine") if isinstance(machine_info, dict) else None
+        machine = machine_info.get("machine")
         for result_path in _result_files(machine_dir):
-            document = _load_json(result_path)
-            if not isinstance(document, dict) or "result_columns" not in document or "results" not in document:
-                raise ReportInputError(
-                    f"{result_path}: not an asv 0.6 result file (no 'result_columns'/'results')"
-                )
+            document = _load_json(result_path, _RESULT_FILE, "asv 0.6 result file")
             frames.append(asv_result_measurements(document, benchmarks, machine or machine_dir.name))
     if not frames:
         raise ReportInputError(f"{path}: asv results directory holds no result files")

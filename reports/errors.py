@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from farm_grids.errors import FarmGridsError
+from harness.errors import InputFileError
 
 
-class ReportInputError(FarmGridsError, ValueError):
+class ReportInputError(InputFileError):
     """An input to a report (file, directory, format name) is missing or not understood."""
 
 

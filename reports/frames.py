@@ -8,6 +8,8 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from harness.pytest_benchmark import as_size
+
 # "string" (pd.NA for missing) behaves the same on pandas 2 and 3; "str" turns None into
 # the text "None" on pandas 2.
 MEASUREMENT_COLUMNS: dict[str, str] = {
@@ -95,19 +97,6 @@ def clean_number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
-
-
-def as_size(value: Any) -> int | None:
-    """A grid size as an int (1024, 1024.0, "1024"), or None when it is not a whole number."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
 
 
 def typed_frame(rows: Iterable[Mapping[str, Any]], columns: Mapping[str, str]) -> pd.DataFrame:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from html import escape
-from pathlib import Path
 
 from reports.frames import ReportData
 from reports.plots import Plot
@@ -84,9 +83,3 @@ def build_html(data: ReportData, plots: list[Plot]) -> str:
         parts.append("</div>")
     parts += ["</body>", "</html>"]
     return "\n".join(parts) + "\n"
-
-
-def write_html(data: ReportData, plots: list[Plot], path: Path) -> Path:
-    """Render the HTML report to `path`."""
-    path.write_text(build_html(data, plots), encoding="utf-8")
-    return path

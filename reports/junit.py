@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -62,9 +61,3 @@ def build_junit(data: ReportData) -> bytes:
     root = build_junit_tree(data)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
-
-
-def write_junit(data: ReportData, path: Path) -> Path:
-    """Render the JUnit XML to `path`."""
-    path.write_bytes(build_junit(data))
-    return path

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from harness.errors import InputFileError
+from harness.jsonfiles import parse_json
+from harness.pytest_benchmark import backend_and_size, load_pytest_benchmark_json, workload_of
+from harness.result import BACKENDS, SCHEMA, load_result
 from reports.asv_loader import find_asv_results_root, load_asv_results
 from reports.errors import ReportInputError
 from reports.frames import (
@@ -20,7 +22,6 @@ from reports.frames import (
     ratio_verdicts_frame,
 )
 
-HARNESS_SCHEMA = "farm-harness/result/v1"
 MEMORY_STATISTICS: dict[str, str] = {
     "grid_bytes": "bytes",
     "pss_anon_bytes": "bytes",
@@ -32,19 +33,14 @@ MEMORY_STATISTICS: dict[str, str] = {
 }
 MEMORY_FIT_STATISTICS: dict[str, str] = {"slope": "bytes/byte", "intercept_bytes": "bytes", "r2": ""}
 PYTEST_BENCHMARK_STATISTICS = ("min", "median", "mean", "max", "stddev", "rounds")
-BACKENDS = ("ram", "memmap")
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON file, turning every failure into one ReportInputError naming the file."""
+    """Parse a JSON file (NaN allowed: asv writes it), every failure one ReportInputError naming the file."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return parse_json(path, error=ReportInputError)
     except FileNotFoundError:
         raise ReportInputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ReportInputError(f"{path}: cannot read ({error})") from None
-    except json.JSONDecodeError as error:
-        raise ReportInputError(f"{path}: not valid JSON ({error})") from None
 
 
 def detect_kind(path: Path) -> str:
@@ -61,8 +57,8 @@ def detect_kind(path: Path) -> str:
 
 def _json_kind(document: Any, path: Path) -> str:
     if isinstance(document, dict) and "schema" in document:
-        if document["schema"] != HARNESS_SCHEMA:
-            raise ReportInputError(f"{path}: unknown schema {document['schema']!r} (expected {HARNESS_SCHEMA!r})")
+        if document["schema"] != SCHEMA:
+            raise ReportInputError(f"{path}: unknown schema {document['schema']!r} (expected {SCHEMA!r})")
         return "harness"
     if isinstance(document, dict) and "benchmarks" in document and "machine_info" in document:
         return "pytest-benchmark"
@@ -140,10 +136,11 @@ def harness_measurements(document: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def load_harness_result(path: Path) -> ReportData:
-    """Read a harness result JSON into ReportData (measurements, criteria, verdicts, summary)."""
-    document = read_json(path)
-    if _json_kind(document, Path(path)) != "harness":
-        raise ReportInputError(f"{path}: not a farm-harness result (no 'schema' key)")
+    """Read a harness result JSON (checked by harness.result.load_result) into ReportData."""
+    try:
+        document = load_result(path)
+    except FileNotFoundError:
+        raise ReportInputError(f"{path}: no such file") from None
     return ReportData(
         measurements=harness_measurements(document),
         criteria=harness_criteria(document, str(path)),
@@ -156,28 +153,14 @@ def load_harness_result(path: Path) -> ReportData:
 # ---------------------------------------------------------------- pytest-benchmark JSON
 
 
-def _backend_and_size(benchmark: Mapping[str, Any]) -> tuple[str | None, int | None]:
-    """Backend and size from `params`, else from the `param` id such as 'ram-1024'."""
-    params = benchmark.get("params") or {}
-    backend = params.get("backend")
-    size = params.get("size")
-    tokens = re.split(r"[-_,\s]+", str(benchmark.get("param") or ""))
-    if backend is None:
-        backend = next((token for token in tokens if token in BACKENDS), None)
-    if size is None:
-        size = next((int(token) for token in tokens if token.isdigit()), None)
-    return backend, size
-
-
 def pytest_benchmark_measurements(document: Mapping[str, Any]) -> pd.DataFrame:
     """Tidy rows of a parsed pytest-benchmark JSON: one row per benchmark and statistic."""
     commit = (document.get("commit_info") or {}).get("id")
     machine = (document.get("machine_info") or {}).get("node")
     rows: list[dict[str, Any]] = []
     for benchmark in document.get("benchmarks") or []:
-        backend, size = _backend_and_size(benchmark)
-        # The suite puts the workload name in `group`; without one, the test's own name.
-        workload = benchmark.get("group") or str(benchmark.get("name", "")).split("[")[0]
+        backend, size = backend_and_size(benchmark)
+        workload = workload_of(benchmark)
         stats = benchmark.get("stats") or {}
         for statistic in PYTEST_BENCHMARK_STATISTICS:
             if statistic in stats:
@@ -191,10 +174,11 @@ def pytest_benchmark_measurements(document: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def load_pytest_benchmark(path: Path) -> pd.DataFrame:
-    """Read a `pytest --benchmark-json` file into the tidy measurement frame."""
-    document = read_json(path)
-    if _json_kind(document, Path(path)) != "pytest-benchmark":
-        raise ReportInputError(f"{path}: not a pytest-benchmark JSON (needs 'benchmarks' and 'machine_info')")
+    """Read a `pytest --benchmark-json` file (checked against its schema) into the tidy measurement frame."""
+    try:
+        document = load_pytest_benchmark_json(path, error=ReportInputError)
+    except FileNotFoundError:
+        raise ReportInputError(f"{path}: no such file") from None
     return pytest_benchmark_measurements(document)
 
 
@@ -224,6 +208,8 @@ def load_sources(paths: Iterable[Path]) -> ReportData:
                 frames.append(load_asv_results(path))
         except ReportInputError:
             raise
+        except InputFileError as error:  # the harness's own loaders found it off their schema
+            raise ReportInputError(str(error)) from None
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             # A file of the right kind whose fields have the wrong shape: still bad input.
             raise ReportInputError(f"{path}: malformed {kind} input ({type(error).__name__}: {error})") from error

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from reports.frames import ReportData
 from reports.tables import Table, headline, provenance, report_tables
@@ -44,9 +43,3 @@ def build_markdown(data: ReportData) -> str:
         if table.note:
             parts.append(table.note)
     return "\n\n".join(parts) + "\n"
-
-
-def write_markdown(data: ReportData, path: Path) -> Path:
-    """Render the Markdown report to `path`."""
-    path.write_text(build_markdown(data), encoding="utf-8")
-    return path

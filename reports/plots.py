@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +16,10 @@ from reports.frames import ReportData, backend_ratios
 # lookup, so plotting is safe in CI, in threads and next to a user's own pyplot session.
 VERDICT_COLOURS = {"PASS": "#1a7f37", "WARN": "#bf8700", "FAIL": "#cf222e"}
 NEUTRAL_COLOUR = "#0969da"
+SEVERITY = {"PASS": 0, "WARN": 1, "FAIL": 2}
+# More rows than this would make a figure taller than a PNG can be (and cost ~9 ms a row to
+# draw one by one); past it the plot shows the worst rows and says so.
+MAX_RATIO_ROWS = 60
 
 
 @dataclass(frozen=True)
@@ -58,25 +61,47 @@ def _ratio_points(data: ReportData) -> tuple[pd.DataFrame, bool]:
     return points.reset_index(drop=True), False
 
 
+def worst_rows(points: pd.DataFrame, limit: int = MAX_RATIO_ROWS) -> pd.DataFrame:
+    """At most ``limit`` rows: all of them in table order, else the worst (FAIL, WARN, then highest ratio) first."""
+    if len(points) <= limit:
+        return points.reset_index(drop=True)
+    severity = points["verdict"].map(SEVERITY).fillna(-1)
+    order = pd.DataFrame({"severity": severity, "ratio": points["ratio"].fillna(-np.inf)})
+    chosen = order.sort_values(["severity", "ratio"], ascending=False, kind="stable").index[:limit]
+    return points.loc[chosen].reset_index(drop=True)
+
+
+def ratio_plot_note(data: ReportData) -> str:
+    """'' when every ratio row is drawn, else how many of how many the plot shows."""
+    total = len(_ratio_points(data)[0])
+    return "" if total <= MAX_RATIO_ROWS else f"{MAX_RATIO_ROWS} of {total} rows, worst first; the tables list all"
+
+
 def build_ratio_figure(data: ReportData) -> Figure | None:
     """memmap/RAM ratio per workload with interval whiskers and the threshold line.
 
-    Rows run down the page so any number of workloads stays legible; the ratio axis turns
-    logarithmic when cold-cache rows (tens of x) sit beside warm ones (about 1x).
+    Rows run down the page so any number of workloads stays legible, up to MAX_RATIO_ROWS
+    (the worst ones past that); the ratio axis turns logarithmic when cold-cache rows (tens
+    of x) sit beside warm ones (about 1x). One artist per verdict colour, however many rows.
     """
-    points, judged = _ratio_points(data)
-    if points.empty:
+    all_points, judged = _ratio_points(data)
+    if all_points.empty:
         return None
+    points = worst_rows(all_points)
     figure = Figure(figsize=(8.0, 1.6 + 0.34 * len(points)), layout="constrained")
     axes = figure.add_subplot()
     y = np.arange(len(points))[::-1]  # first row at the top, as in the tables
-    for index, row in points.iterrows():
-        colour = VERDICT_COLOURS.get(row["verdict"], NEUTRAL_COLOUR)
-        if judged and pd.notna(row["low"]) and pd.notna(row["high"]):
-            error = [[row["ratio"] - row["low"]], [row["high"] - row["ratio"]]]
-            axes.errorbar(row["ratio"], y[index], xerr=error, fmt="o", color=colour, capsize=4, markersize=6)
-        else:
-            axes.plot(row["ratio"], y[index], "o", color=colour, markersize=6)
+    for verdict, group in points.groupby("verdict", sort=False):
+        colour = VERDICT_COLOURS.get(str(verdict), NEUTRAL_COLOUR)
+        rows = y[group.index.to_numpy()]
+        whiskers = group["low"].notna() & group["high"].notna() & judged
+        if whiskers.any():
+            w = group[whiskers]
+            error = np.vstack([w["ratio"] - w["low"], w["high"] - w["ratio"]])
+            axes.errorbar(w["ratio"], rows[whiskers.to_numpy()], xerr=error, fmt="o", color=colour, capsize=4,
+                          markersize=6)
+        if (~whiskers).any():
+            axes.plot(group["ratio"][~whiskers], rows[(~whiskers).to_numpy()], "o", color=colour, markersize=6)
     thresholds = sorted(set(points["threshold"].dropna()))
     if not thresholds and data.summary is not None and data.summary.threshold is not None:
         thresholds = [data.summary.threshold]
@@ -94,7 +119,9 @@ def build_ratio_figure(data: ReportData) -> Figure | None:
     axes.set_yticks(y, [label.replace("\n", " ") for label in points["label"]], fontsize=8)
     axes.set_ylim(-0.6, len(points) - 0.4)
     axes.set_xlabel("memmap / RAM time")
-    axes.set_title("memmap/RAM ratio per workload" + (" (95% interval)" if judged else " (benchmark medians)"))
+    title = "memmap/RAM ratio per workload" + (" (95% interval)" if judged else " (benchmark medians)")
+    note = ratio_plot_note(data)
+    axes.set_title(title + (f"\n{note}" if note else ""))
     axes.legend(loc="lower right", fontsize=8)
     axes.grid(axis="x", alpha=0.3, which="both")
     return figure
@@ -162,8 +189,9 @@ def build_history_figure(data: ReportData) -> Figure | None:
 
 def build_plots(data: ReportData) -> list[Plot]:
     """Every plot that the data supports, rendered to PNG bytes (pure: nothing is written)."""
+    note = ratio_plot_note(data)
     builders = (
-        ("plot_ratios", "memmap/RAM ratio per workload", build_ratio_figure),
+        ("plot_ratios", "memmap/RAM ratio per workload" + (f" ({note})" if note else ""), build_ratio_figure),
         ("plot_memory", "Memory vs grid size (log-log)", build_memory_figure),
         ("plot_history", "asv ratio history across commits", build_history_figure),
     )
@@ -173,13 +201,3 @@ def build_plots(data: ReportData) -> list[Plot]:
         if figure is not None:
             plots.append(Plot(name, caption, figure_png(figure)))
     return plots
-
-
-def write_plots(plots: list[Plot], directory: Path) -> list[Path]:
-    """Write each plot as <name>.png in `directory`."""
-    paths = []
-    for plot in plots:
-        path = directory / f"{plot.name}.png"
-        path.write_bytes(plot.png)
-        paths.append(path)
-    return paths

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -43,13 +42,3 @@ def build_json(data: ReportData) -> str:
         "measurements": frame_records(data.measurements),
     }
     return json.dumps(document, indent=2, allow_nan=False) + "\n"
-
-
-def write_tabular(data: ReportData, directory: Path) -> list[Path]:
-    """Write the CSVs and report.json into `directory`."""
-    paths = []
-    for name, text in {**build_csvs(data), "report.json": build_json(data)}.items():
-        path = directory / name
-        path.write_text(text, encoding="utf-8")
-        paths.append(path)
-    return paths

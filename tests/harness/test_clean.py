@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from farm_grids import MemmapManager
+from harness import commandline
 from harness import cli
 from harness.clean import clean
 
@@ -55,5 +56,5 @@ def test_clean_removes_only_what_dead_processes_left(tmp_path) -> None:
 
 
 def test_clean_of_a_missing_directory_is_a_usage_error(tmp_path, capsys) -> None:
-    assert cli.main(["clean", str(tmp_path / "nope")]) == cli.EXIT_USAGE
+    assert cli.main(["clean", str(tmp_path / "nope")]) == commandline.EXIT_USAGE
     assert capsys.readouterr().err.count("\n") == 1

@@ -1,4 +1,4 @@
-"""The farm-harness CLI: exit codes, one-line usage errors, lazy dispatch and entry-point plugins."""
+"""The farm-harness CLI: the command registry, exit codes, one-line usage errors, internal errors and plugins."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli
-from harness.criteria import Overall
+from harness import clean, cli, commandline, validate
+from harness.verdicts import Overall
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,16 +23,16 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def assert_usage_error(code: int, err: str, fragment: str) -> None:
+def assert_usage_error(code: int, err: str, fragment: str, command: str = "validate") -> None:
     assert code == 2
-    assert err.count("\n") == 1 and err.startswith("farm-harness: error:"), err
+    assert err.count("\n") == 1 and err.startswith(f"farm-harness {command}: error:"), err
     assert fragment in err
 
 
 @pytest.mark.parametrize("value", ["1.0", "1", "nan", "-3", "inf", "0.5"])
 def test_bad_threshold_is_a_usage_error(capsys, value) -> None:
     code, _, err = run(capsys, "validate", "--threshold", value)
-    assert_usage_error(code, err, "--threshold must be a finite number > 1")
+    assert_usage_error(code, err, "argument --threshold: must be a finite number > 1")
 
 
 def test_unparseable_threshold_is_a_usage_error(capsys) -> None:
@@ -45,10 +45,7 @@ def test_unknown_criterion_is_a_usage_error(capsys) -> None:
     assert_usage_error(code, err, "unknown criterion C9")
 
 
-def test_unknown_workload_is_a_usage_error(capsys, monkeypatch) -> None:
-    registry = types.ModuleType("harness.workloads")
-    registry.WORKLOADS = {"resource_windows": object(), "observe_all": object()}
-    monkeypatch.setitem(sys.modules, "harness.workloads", registry)
+def test_unknown_workload_is_a_usage_error(capsys) -> None:
     code, _, err = run(capsys, "validate", "--workloads", "observe_all,teleport")
     assert_usage_error(code, err, "unknown workload teleport")
 
@@ -78,7 +75,8 @@ def test_json_pointing_at_a_directory_is_a_usage_error(capsys, tmp_path) -> None
 
 def test_unknown_command_is_a_usage_error(capsys) -> None:
     code, _, err = run(capsys, "teleport")
-    assert_usage_error(code, err, "invalid choice: 'teleport'")
+    assert code == 2 and err.count("\n") == 1 and err.startswith("farm-harness: error:")
+    assert "invalid choice: 'teleport'" in err
 
 
 def test_no_command_prints_help_and_fails(capsys) -> None:
@@ -86,31 +84,59 @@ def test_no_command_prints_help_and_fails(capsys) -> None:
     assert code == 2 and "selftest" in err
 
 
-def test_help_exits_zero(capsys) -> None:
+def test_help_lists_every_command_and_the_exit_codes(capsys) -> None:
     code, out, _ = run(capsys, "--help")
-    assert code == 0 and "validate" in out and "report" in out
+    assert code == 0
+    listed = {line.split()[0] for line in out.split("positional arguments:")[1].split("options:")[0].splitlines()[2:]
+              if line.startswith("    ") and not line.startswith("      ")}
+    assert listed == {*cli.COMMANDS, "report"}
+    for code_line in ("0  PASS", "1  FAIL", "2  usage error or bad input", "3  INCONCLUSIVE", "4  internal error"):
+        assert code_line in out
+
+
+@pytest.mark.parametrize("command", [*cli.COMMANDS, "report"])
+def test_every_command_has_help_with_the_exit_codes(capsys, command) -> None:
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0 and out.startswith(f"usage: farm-harness {command}") and "4  internal error" in out
 
 
 def test_missing_gate_input_is_a_usage_error(capsys, tmp_path) -> None:
     code, _, err = run(capsys, "gate", "--pytest-benchmark", str(tmp_path / "none.json"))
-    assert_usage_error(code, err, "no such file")
+    assert_usage_error(code, err, "no such file", command="gate")
 
 
-def test_command_whose_module_is_missing_says_not_available(capsys, monkeypatch) -> None:
-    monkeypatch.setitem(cli.COMMAND_TARGETS, "validate", "harness.no_such_module_here:run")
+def test_a_command_whose_module_does_not_import_is_an_internal_error(capsys, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv(commandline.CRASH_DIR_ENV, str(tmp_path))
+    monkeypatch.setitem(cli.COMMANDS, "validate", cli.Builtin("harness.no_such_module_here", "broken"))
     code, out, err = run(capsys, "validate", "--quick")
-    assert (code, out) == (2, "")
-    assert err == "farm-harness: validate is not available in this build\n"
+    assert (code, out) == (commandline.EXIT_INTERNAL, "")
+    assert err.count("\n") == 1 and "internal error: ModuleNotFoundError" in err
+    (saved,) = tmp_path.iterdir()
+    assert str(saved) in err and "harness.no_such_module_here" in saved.read_text()
+
+
+def test_a_command_that_raises_exits_4_with_one_line_and_a_saved_traceback(capsys, monkeypatch, tmp_path) -> None:
+    def broken_clean(directory, *, dry_run=False):
+        raise RuntimeError("disk on fire\nsecond line")
+
+    monkeypatch.setenv(commandline.CRASH_DIR_ENV, str(tmp_path / "crashes"))
+    (tmp_path / "crashes").mkdir()
+    monkeypatch.setattr(clean, "clean", broken_clean)
+    code, _, err = run(capsys, "clean", str(tmp_path))
+    assert code == commandline.EXIT_INTERNAL != commandline.EXIT_FAIL
+    assert err.count("\n") == 1 and "RuntimeError: disk on fire second line" in err
+    (saved,) = (tmp_path / "crashes").iterdir()
+    assert f"traceback in {saved}" in err and "broken_clean" in saved.read_text()
 
 
 def test_registered_command_receives_checked_arguments(capsys, monkeypatch, tmp_path) -> None:
     seen = []
 
-    def fake_validate(args) -> int:
+    def fake_run(args) -> int:
         seen.append(args)
-        return cli.exit_code(Overall.INCONCLUSIVE)
+        return commandline.exit_code(Overall.INCONCLUSIVE)
 
-    monkeypatch.setitem(cli.COMMANDS, "validate", fake_validate)
+    monkeypatch.setattr(validate, "run", fake_run)
     code, _, _ = run(capsys, "validate", "--quick", "--criteria", "c1,C4", "--out", str(tmp_path / "new"))
     assert code == 3
     assert seen[0].criteria == ("C1", "C4") and seen[0].quick and seen[0].threshold == 1.25
@@ -120,30 +146,34 @@ def test_registered_command_receives_checked_arguments(capsys, monkeypatch, tmp_
 
 
 def test_exit_codes_of_overall_verdicts() -> None:
-    assert [cli.exit_code(v) for v in (Overall.PASS, Overall.FAIL, Overall.INCONCLUSIVE)] == [0, 1, 3]
+    assert [commandline.exit_code(v) for v in (Overall.PASS, Overall.FAIL, Overall.INCONCLUSIVE)] == [0, 1, 3]
 
 
-def test_report_without_a_plugin_is_not_available(capsys) -> None:
-    if "report" in cli.plugin_commands():
-        pytest.skip("a report plugin is installed")
+def test_without_a_report_plugin_report_is_an_unknown_command(capsys, monkeypatch) -> None:
+    monkeypatch.setattr(cli, "plugin_entry_points", lambda reserved=(): {})  # an install without reports
     code, _, err = run(capsys, "report", "--anything")
-    assert code == 2 and err == "farm-harness: report is not available in this build\n"
+    assert code == 2 and "invalid choice: 'report'" in err and err.count("\n") == 1
 
 
-def test_entry_point_plugin_receives_the_remaining_argv(capsys, monkeypatch, tmp_path) -> None:
+def test_entry_point_plugin_gets_its_options_and_runs(capsys, monkeypatch, tmp_path) -> None:
     (tmp_path / "farm_harness_fake_plugin.py").write_text(
-        "def main(argv):\n    print('plugin got', argv)\n    return 3\n"
+        '"""Fake report command."""\n'
+        "def prepare_parser(parser):\n    parser.add_argument('--format')\n    parser.add_argument('inputs', nargs='*')\n"
+        "def run(args):\n    print('plugin got', args.format, args.inputs)\n    return 3\n"
     )
     dist = tmp_path / "farm_harness_fake_plugin-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: farm-harness-fake-plugin\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text(
-        "[farm_harness.commands]\nfakereport = farm_harness_fake_plugin:main\nvalidate = farm_harness_fake_plugin:main\n"
+        "[farm_harness.commands]\nfakereport = farm_harness_fake_plugin\nvalidate = farm_harness_fake_plugin\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert set(cli.plugin_commands()) >= {"fakereport"} and "validate" not in cli.plugin_commands()
+    plugins = commandline.plugin_entry_points(reserved=tuple(cli.COMMANDS))
+    assert "fakereport" in plugins and "validate" not in plugins  # built-in commands cannot be taken
     code, out, _ = run(capsys, "fakereport", "--format", "md", "x.json")
-    assert code == 3 and out == "plugin got ['--format', 'md', 'x.json']\n"
+    assert code == 3 and out == "plugin got md ['x.json']\n"
+    code, out, _ = run(capsys, "--help")
+    assert "fakereport" in out and "Fake report command" in out
 
 
 def test_selftest_with_two_runs_prints_the_rates_and_exits_by_them(capsys, tmp_path) -> None:
@@ -164,11 +194,11 @@ def test_python_dash_m_harness_runs_the_cli() -> None:
     completed = subprocess.run([sys.executable, "-m", "harness", "validate", "--threshold", "nan"], cwd=REPO,
                                capture_output=True, text=True, timeout=60)
     assert completed.returncode == 2
-    assert completed.stderr.strip() == "farm-harness: error: --threshold must be a finite number > 1, got nan"
+    assert completed.stderr.strip() == "farm-harness validate: error: argument --threshold: must be a finite number > 1, got nan"
 
 
 @pytest.mark.parametrize(("tty", "ci", "expected"), [(True, "", True), (True, "true", False), (False, "", False)])
 def test_rich_only_on_a_terminal_outside_ci(monkeypatch, tty, ci, expected) -> None:
     monkeypatch.setenv("CI", ci)
     stream = types.SimpleNamespace(isatty=lambda: tty)
-    assert cli.use_rich(stream) is expected
+    assert commandline.use_rich(stream) is expected

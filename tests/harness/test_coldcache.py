@@ -6,18 +6,18 @@ import json
 
 import pytest
 
-from harness import cli
+from harness import cli, commandline
 from harness.coldcache import COLD_THRESHOLD, ColdRow, measure_cold, window_reader
-from harness.criteria import Verdict
 from harness.errors import HarnessUsageError
 from harness.timing import PairedTiming
+from harness.verdicts import Verdict
 from harness.workloads import build_workload
 
 
 @pytest.mark.parametrize("workload", ["resource_windows", "temporal_windows", "batched_windows"])
 def test_cold_rows_measure_reads_after_eviction(tmp_path, workload) -> None:
     row = measure_cold(workload, 128, tmp_path, trials=2)
-    assert row.timing.blocks == 2 and all(t > 0 for t in row.timing.memmap_block_s)
+    assert row.timing.blocks == 2 and all(t > 0 for t in row.timing.candidate_block_s)
     assert row.row.cache == "cold" and row.row.gating is False
     assert row.verdict in (Verdict.PASS, Verdict.WARN)
     record = row.record()
@@ -55,8 +55,8 @@ def test_cli_coldcache_json_and_bad_workload(tmp_path, capsys, monkeypatch) -> N
                                                                                 trials=2)])
     target = tmp_path / "cold.json"
     code = cli.main(["coldcache", "--quick", "--workloads", "resource_windows", "--json", str(target)])
-    assert code in (cli.EXIT_PASS, cli.EXIT_INCONCLUSIVE)
+    assert code in (commandline.EXIT_PASS, commandline.EXIT_INCONCLUSIVE)
     assert json.loads(target.read_text())["ratios"][0]["cache"] == "cold"
     capsys.readouterr()
-    assert cli.main(["coldcache", "--workloads", "observe_all"]) == cli.EXIT_USAGE
-    assert "coldcache supports" in capsys.readouterr().err
+    assert cli.main(["coldcache", "--workloads", "observe_all"]) == commandline.EXIT_USAGE
+    assert "unknown cold-cache workload observe_all" in capsys.readouterr().err

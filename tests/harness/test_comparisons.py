@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from farm_grids.managers import ENVIRONMENTAL_LAYERS
-from harness.comparisons import (
-    COMPARISONS,
-    _plain_layer_gathers,
-    judge,
-    main,
-    median_interval,
-    results_frame,
-    run_comparison,
-    select,
-)
-from harness.criteria import Verdict
+from harness.cli import main as cli_main
+from harness.comparisons import COMPARISONS, _plain_layer_gathers, judge, results_frame, run_comparison, select
 from harness.errors import HarnessUsageError
+from harness.stats import median_interval
 from harness.timing import PairedTiming
+from harness.verdicts import Verdict
 from harness.workloads import WORKLOADS, build_workload
 
 TINY = 32
@@ -109,10 +104,10 @@ def test_run_comparison_returns_a_judged_result_and_leaves_nothing(tmp_path) -> 
     assert list(frame["comparison"]) == ["deposit.memmap.1024"] and frame["target"][0] == ">= 20x faster"
 
 
-def fake_timing(memmap_block_s: tuple[float, ...], ratio: float, low: float, high: float) -> PairedTiming:
-    ram = tuple(t / ratio for t in memmap_block_s)
-    return PairedTiming("x", ratio, low, high, 0.95, len(ram), 10, ram, memmap_block_s,
-                        sorted(ram)[len(ram) // 2], sorted(memmap_block_s)[len(ram) // 2], False, 0)
+def fake_timing(candidate_block_s: tuple[float, ...], ratio: float, low: float, high: float) -> PairedTiming:
+    baseline = tuple(t / ratio for t in candidate_block_s)
+    return PairedTiming("x", ratio, low, high, 0.95, len(baseline), 10, baseline, candidate_block_s,
+                        sorted(baseline)[len(baseline) // 2], sorted(candidate_block_s)[len(baseline) // 2], False, 0)
 
 
 def test_judge_applies_the_ratio_and_the_per_item_limit() -> None:
@@ -139,6 +134,10 @@ def test_select_accepts_names_and_globs_and_rejects_unknown() -> None:
         select("deposit.*,warp_drive")
 
 
+def main(argv: list[str]) -> int:
+    return cli_main(["compare", *argv])
+
+
 def test_cli_lists_and_rejects_bad_usage(capsys) -> None:
     assert main(["--list"]) == 0
     assert "sparse_decay.active_vs_full.8192" in capsys.readouterr().out
@@ -156,3 +155,10 @@ def test_cli_runs_a_comparison_and_writes_json(capsys, tmp_path) -> None:
     document = json.loads(out_path.read_text(encoding="utf-8"))
     (row,) = document["results"]
     assert row["name"] == "single_window.ram.1024" and row["size"] == TINY and math.isfinite(row["ratio"])
+
+
+def test_python_dash_m_harness_comparisons_is_farm_harness_compare() -> None:
+    completed = subprocess.run([sys.executable, "-m", "harness.comparisons", "--only", "warp_drive"],
+                               cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("farm-harness compare: error: --only 'warp_drive' matches no comparison")

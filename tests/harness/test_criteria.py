@@ -6,9 +6,12 @@ import math
 
 import pytest
 
-from harness import criteria as c
-from harness.criteria import Overall, Verdict
+from harness import criteria as c, verdicts as v
 from harness.errors import HarnessUsageError
+from harness.evidence_c7_c8 import top_level_imports
+from harness.memory import scaling_evidence_of
+from harness.stats import fit_memory_slope
+from harness.verdicts import Overall, Verdict
 
 MIB = 1024**2
 P, W, F = Verdict.PASS, Verdict.WARN, Verdict.FAIL
@@ -29,7 +32,7 @@ P, W, F = Verdict.PASS, Verdict.WARN, Verdict.FAIL
     ],
 )
 def test_judge_ratio(low, high, threshold, expected) -> None:
-    assert c.judge_ratio(low, high, threshold) is expected
+    assert v.judge_ratio(low, high, threshold) is expected
 
 
 @pytest.mark.parametrize(
@@ -43,12 +46,12 @@ def test_judge_ratio(low, high, threshold, expected) -> None:
     ],
 )
 def test_overall(verdicts, expected) -> None:
-    assert c.overall(verdicts) is expected
-    assert c.overall(iter(verdicts)) is expected  # any iterable, consumed once
+    assert v.overall(verdicts) is expected
+    assert v.overall(iter(verdicts)) is expected  # any iterable, consumed once
 
 
 def test_worst_orders_by_severity() -> None:
-    assert c.worst([P, F, W]) is F and c.worst([P, W]) is W and c.worst([]) is P
+    assert v.worst([P, F, W]) is F and v.worst([P, W]) is W and v.worst([]) is P
 
 
 def layer(name: str, file_bytes: int | None = 4096, backed: bool = True) -> c.LayerFile:
@@ -119,17 +122,17 @@ CASES = [
     ("C5", c.c5_tensor_compat, c.TensorEvidence(**{**TENSOR_OK, "dtype": "float64", "dtype_ok": False}), F,
      "dtype float64 failed"),
     # C6 memory scales with grid size, not loaded into RAM
-    ("C6", c.c6_memory_scales, c.MemoryScalingEvidence(True, GRID, (100 * MIB, 100.5 * MIB, 100.2 * MIB, 101 * MIB)),
+    ("C6", c.c6_memory_scales, scaling_evidence_of(True, GRID, (100 * MIB, 100.5 * MIB, 100.2 * MIB, 101 * MIB)),
      P, "anon grew 1.0 MiB"),
-    ("C6", c.c6_memory_scales, c.MemoryScalingEvidence(True, GRID[:2], (100 * MIB, 100.1 * MIB)), P, "anon grew"),
+    ("C6", c.c6_memory_scales, scaling_evidence_of(True, GRID[:2], (100 * MIB, 100.1 * MIB)), P, "anon grew"),
     ("C6", c.c6_memory_scales, None, W, "cannot measure"),
     ("C6", c.c6_memory_scales, c.MemoryScalingEvidence(False, GRID, (1.0, 1.0, 1.0, 1.0)), W, "/proc"),
-    ("C6", c.c6_memory_scales, c.MemoryScalingEvidence(True, GRID, (None, None, None, 1.0)), W, "fewer than 2"),
+    ("C6", c.c6_memory_scales, scaling_evidence_of(True, GRID, (None, None, None, 1.0)), W, "fewer than 2"),
     ("C6", c.c6_memory_scales,  # noisy points: the slope interval straddles the threshold
-     c.MemoryScalingEvidence(True, (4 * MIB, 64 * MIB, 128 * MIB), (100 * MIB, 80 * MIB, 103 * MIB)), W, "anon"),
-    ("C6", c.c6_memory_scales, c.MemoryScalingEvidence(True, GRID, tuple(100 * MIB + g for g in GRID)), F,
+     scaling_evidence_of(True, (4 * MIB, 64 * MIB, 128 * MIB), (100 * MIB, 80 * MIB, 103 * MIB)), W, "anon"),
+    ("C6", c.c6_memory_scales, scaling_evidence_of(True, GRID, tuple(100 * MIB + g for g in GRID)), F,
      "anon grew 1020.0 MiB"),
-    ("C6", c.c6_memory_scales, c.MemoryScalingEvidence(True, (1 * MIB, 2 * MIB), (0.0, 0.5 * MIB)), F, "anon grew"),
+    ("C6", c.c6_memory_scales, scaling_evidence_of(True, (1 * MIB, 2 * MIB), (0.0, 0.5 * MIB)), F, "anon grew"),
     # C7 coverage
     ("C7", c.c7_coverage, c.CoverageEvidence(c.REQUIRED_STRUCTURES), P, "all 7"),
     ("C7", c.c7_coverage, None, W, "cannot measure"),
@@ -173,34 +176,32 @@ def test_c4_reports_the_worst_row_and_its_interval() -> None:
 
 
 def test_c6_reports_the_slope_in_mib_per_gib() -> None:
-    row = c.c6_memory_scales(c.MemoryScalingEvidence(True, (0.0, float(1024 * MIB)), (0.0, 1.0 * MIB)))
+    row = c.c6_memory_scales(scaling_evidence_of(True, (0.0, float(1024 * MIB)), (0.0, 1.0 * MIB)))
     assert row.unit == "MiB/GiB" and row.value == pytest.approx(1.0) and row.threshold == pytest.approx(10.24)
 
 
 def test_fit_memory_slope_with_and_without_interval() -> None:
-    slope, intercept, r2, interval = c.fit_memory_slope([1.0, 2.0, 3.0, 4.0], [3.0, 5.0, 7.1, 8.9])
+    slope, intercept, r2, interval = fit_memory_slope([1.0, 2.0, 3.0, 4.0], [3.0, 5.0, 7.1, 8.9])
     assert slope == pytest.approx(1.98) and intercept == pytest.approx(1.05) and r2 > 0.99
     assert interval is not None and interval[0] < slope < interval[1]
-    assert c.fit_memory_slope([1.0, 2.0], [5.0, 5.0])[3] is None
+    assert fit_memory_slope([1.0, 2.0], [5.0, 5.0])[3] is None
 
 
 @pytest.mark.parametrize(("grid", "anon"), [([1.0], [1.0]), ([1.0, 2.0], [1.0]), ([2.0, 2.0], [1.0, 3.0]),
                                             ([1.0, math.nan], [1.0, 2.0])])
 def test_fit_memory_slope_rejects_bad_input(grid, anon) -> None:
     with pytest.raises(HarnessUsageError):
-        c.fit_memory_slope(grid, anon)
+        fit_memory_slope(grid, anon)
 
 
 def test_import_scan_and_name_sanitiser() -> None:
     source = "import os, numpy.linalg\nfrom json import dumps\nfrom . import errors\nimport torch as t\n"
-    assert c.top_level_imports(source) == frozenset({"os", "numpy", "json", "torch"})
+    assert top_level_imports(source) == frozenset({"os", "numpy", "json", "torch"})
     assert c.is_sanitised_file_name("RESOURCES-123-sim1-ab12.dat")
     for bad in ("a/b", "..", "", "name:colon", "NUL.txt", "trailing.", "sp ace", "x" * 300):
         assert not c.is_sanitised_file_name(bad), bad
 
 
 def test_fit_memory_slope_of_perfectly_flat_memory_is_an_exact_zero() -> None:
-    from harness.criteria import fit_memory_slope
-
     slope, intercept, r2, interval = fit_memory_slope([1e6, 4e6, 16e6], [5e7, 5e7, 5e7])
     assert (slope, intercept, r2, interval) == (0.0, 5e7, 1.0, (0.0, 0.0))

@@ -10,10 +10,9 @@ import faulty_stores
 from farm_grids.config import ObservationConfig, SimulationConfig
 from farm_grids.environment import Environment
 from farm_grids.stores import RamStore
-from harness import evidence, evidence_static
+from harness import evidence, evidence_c7_c8
 from harness.criteria import (
     REQUIRED_STRUCTURES,
-    Verdict,
     c1_env_grids_use_memmap,
     c2_observations_match_ram,
     c3_temporal_persistence,
@@ -21,6 +20,7 @@ from harness.criteria import (
     c7_coverage,
     c8_cross_platform,
 )
+from harness.verdicts import Verdict
 from harness.workloads import WORKLOADS, WorkloadSpec
 
 SIZE = 64
@@ -109,8 +109,8 @@ def test_c3_fails_when_wrong_values_persist(tmp_path) -> None:
 
 
 def test_c7_passes_when_every_workload_ran_and_warns_when_some_were_skipped() -> None:
-    assert c7_coverage(evidence_static.coverage_evidence(WORKLOADS)).verdict is Verdict.PASS
-    partial = evidence_static.coverage_evidence(["batched_windows"])
+    assert c7_coverage(evidence_c7_c8.coverage_evidence(WORKLOADS)).verdict is Verdict.PASS
+    partial = evidence_c7_c8.coverage_evidence(["batched_windows"])
     assert partial.measured == {"OBSTACLES"}
     assert c7_coverage(partial).verdict is Verdict.WARN
 
@@ -119,25 +119,25 @@ def test_c7_fails_when_no_workload_covers_a_structure() -> None:
     registry = {name: spec for name, spec in WORKLOADS.items()
                 if "TRAILS" not in spec.structures}
     registry["decoy"] = WorkloadSpec("decoy", "", WORKLOADS["batched_windows"].factory, ("OBSTACLES",))
-    row = c7_coverage(evidence_static.coverage_evidence(registry, registry))
+    row = c7_coverage(evidence_c7_c8.coverage_evidence(registry, registry))
     assert row.verdict is Verdict.FAIL and "TRAILS" in row.details
     assert REQUIRED_STRUCTURES >= {"TRAILS"}
 
 
 def test_c8_passes_on_the_storage_core(tmp_path) -> None:
-    found = evidence_static.collect_portability_evidence(tmp_path)
-    assert "numpy" in found.storage_imports and len(found.file_names) == len(evidence_static.ODD_GRID_NAMES) + 1
+    found = evidence_c7_c8.collect_portability_evidence(tmp_path)
+    assert "numpy" in found.storage_imports and len(found.file_names) == len(evidence_c7_c8.ODD_GRID_NAMES) + 1
     assert c8_cross_platform(found).verdict is Verdict.PASS
 
 
 def test_c8_fails_on_a_forbidden_import_in_the_storage_core() -> None:
-    sources = evidence_static.storage_core_sources()
+    sources = evidence_c7_c8.storage_core_sources()
     sources["farm_grids/stores/zarr_store.py"] = "import os\nfrom torch import nn\n"
-    found = evidence_static.portability_evidence(sources, ("ok_name.dat",), "TestOS")
+    found = evidence_c7_c8.portability_evidence(sources, ("ok_name.dat",), "TestOS")
     row = c8_cross_platform(found)
     assert row.verdict is Verdict.FAIL and "torch" in row.details
 
 
 def test_c8_fails_on_unsanitised_file_names() -> None:
-    found = evidence_static.portability_evidence({"m.py": "import numpy\n"}, ("a/b.dat", "CON"), "TestOS")
+    found = evidence_c7_c8.portability_evidence({"m.py": "import numpy\n"}, ("a/b.dat", "CON"), "TestOS")
     assert c8_cross_platform(found).verdict is Verdict.FAIL

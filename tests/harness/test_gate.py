@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-from harness.criteria import Verdict
-from harness.gate import benchmark_runs, gate_rows, load_document, pair_runs, ratio_interval
+from harness.gate import benchmark_runs, gate_rows, load_document, pair_runs
 from harness.result import load_result
+from harness.stats import ratio_of_medians_interval
+from harness.verdicts import Verdict
 
 # Trimmed from a real `pytest tests/benchmarks --benchmark-enable --benchmark-json` run
 # (tests/harness/data/trim_pytest_benchmark.py --groups store_windows --max-rounds 60).
@@ -55,7 +56,7 @@ def gate(capsys, path: Path, *extra: str) -> tuple[int, str, str]:
 
 def assert_usage_error(code: int, err: str, fragment: str) -> None:
     assert code == 2
-    assert err.count("\n") == 1 and err.startswith("farm-harness: error:"), err
+    assert err.count("\n") == 1 and err.startswith("farm-harness gate: error:"), err
     assert fragment in err
 
 
@@ -112,9 +113,9 @@ def test_json_output_is_a_harness_result(capsys, tmp_path) -> None:
     ("content", "fragment"),
     [
         ("{not json", "not valid JSON"),
-        ([1, 2, 3], "not a pytest-benchmark JSON"),
-        ({"schema": "farm-harness/result/v1", "verdict": "PASS"}, "not a pytest-benchmark JSON"),
-        ({"machine_info": {}, "benchmarks": "many"}, "not a pytest-benchmark JSON"),
+        ([1, 2, 3], "malformed pytest-benchmark JSON: the document must be object"),
+        ({"schema": "farm-harness/result/v1", "verdict": "PASS"}, "the document has no 'benchmarks' key"),
+        ({"machine_info": {}, "benchmarks": "many"}, "benchmarks must be array"),
     ],
 )
 def test_malformed_input_is_a_usage_error(capsys, tmp_path, content, fragment) -> None:
@@ -176,9 +177,9 @@ def test_backend_and_size_fall_back_to_the_parametrisation_id(tmp_path) -> None:
 
 def test_ratio_interval_brackets_the_ratio_of_medians() -> None:
     ram = [1.0, 1.1, 0.9, 1.05, 0.95] * 10
-    low, high = ratio_interval(ram, [2 * t for t in ram])
+    low, high = ratio_of_medians_interval(ram, [2 * t for t in ram])
     assert low <= 2.0 <= high and high - low < 0.5
-    assert ratio_interval([1.0], [2.0]) is None
+    assert ratio_of_medians_interval([1.0], [2.0]) is None
 
 
 def test_rows_judge_with_the_threshold(tmp_path) -> None:

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from harness import cli, memory
-from harness.criteria import MIB, Verdict
+from harness import cli, commandline, memory
+from harness.criteria import MIB
 from harness.memory import ProbeResult, memory_criterion, run_probe, run_probes
+from harness.verdicts import Verdict
 
 
 def test_probe_reports_memory_of_a_sparse_memmap_world(tmp_path) -> None:
@@ -59,7 +60,7 @@ def test_flat_anon_memory_passes_and_fits_a_zero_slope() -> None:
 def test_cli_memory_writes_json(tmp_path, capsys) -> None:
     target = tmp_path / "memory.json"
     code = cli.main(["memory", "--sizes", "64,128", "--json", str(target)])
-    assert code in (cli.EXIT_PASS, cli.EXIT_FAIL, cli.EXIT_INCONCLUSIVE)
+    assert code in (commandline.EXIT_PASS, commandline.EXIT_FAIL, commandline.EXIT_INCONCLUSIVE)
     document = json.loads(target.read_text())
     assert [m["size"] for m in document["memory"]] == [64, 128]
     assert document["criteria"][0]["id"] == "C6" and document["memory_fit"] is not None
@@ -67,5 +68,5 @@ def test_cli_memory_writes_json(tmp_path, capsys) -> None:
 
 
 def test_cli_memory_needs_two_sizes(capsys) -> None:
-    assert cli.main(["memory", "--sizes", "128"]) == cli.EXIT_USAGE
+    assert cli.main(["memory", "--sizes", "128"]) == commandline.EXIT_USAGE
     assert capsys.readouterr().err.count("\n") == 1

@@ -121,13 +121,13 @@ def test_scratch_dir_restores_the_previous_sigterm_handler(tmp_path) -> None:
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_scratch_dir_is_removed_when_the_process_gets_sigterm(tmp_path) -> None:
+def _child_in_a_scratch_dir(parent: Path) -> tuple[subprocess.Popen, Path]:
+    """A Python child sleeping inside ``scratch_dir(parent=parent)``, and that directory."""
     script = textwrap.dedent(
         f"""
-        import sys, time
+        import time
         from harness.tempfiles import scratch_dir
-        with scratch_dir(parent={str(tmp_path)!r}) as path:
+        with scratch_dir(parent={str(parent)!r}) as path:
             (path / "grid.dat").write_bytes(b"x" * 1000)
             print(path, flush=True)
             time.sleep(60)
@@ -135,8 +135,13 @@ def test_scratch_dir_is_removed_when_the_process_gets_sigterm(tmp_path) -> None:
     )
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
                              cwd=Path(__file__).resolve().parents[2])
+    return child, Path(child.stdout.readline().strip())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_scratch_dir_is_removed_when_the_process_gets_sigterm(tmp_path) -> None:
+    child, created = _child_in_a_scratch_dir(tmp_path)
     try:
-        created = Path(child.stdout.readline().strip())
         assert created.is_dir()
         child.send_signal(signal.SIGTERM)
         assert child.wait(timeout=30) == SIGTERM_EXIT_CODE
@@ -147,14 +152,24 @@ def test_scratch_dir_is_removed_when_the_process_gets_sigterm(tmp_path) -> None:
     assert not created.exists()
 
 
-def test_stale_scratch_dirs_finds_only_dirs_of_dead_processes(tmp_path) -> None:
-    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                              text=True, check=True)
-    dead_pid = int(finished.stdout)
-    stale = tmp_path / f"{DEFAULT_PREFIX}{dead_pid}-abc"
-    live = tmp_path / f"{DEFAULT_PREFIX}{os.getpid()}-def"
+def _scratch_dir_of_a_killed_process(parent: Path) -> Path:
+    """A scratch dir whose owner got SIGKILL: no cleanup ran, the kernel dropped its lock."""
+    child, created = _child_in_a_scratch_dir(parent)
+    child.kill()
+    child.wait(timeout=30)
+    child.stdout.close()
+    return created
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock")
+def test_stale_scratch_dirs_finds_only_dirs_whose_owner_is_gone(tmp_path) -> None:
+    killed = _scratch_dir_of_a_killed_process(tmp_path)
+    unlocked = tmp_path / f"{DEFAULT_PREFIX}{os.getpid()}-old"  # no lock file: nobody can own it
     unrelated = tmp_path / "other-123-x"
-    for directory in (stale, live, unrelated):
+    for directory in (unlocked, unrelated):
         directory.mkdir()
-    assert stale_scratch_dirs(tmp_path) == [stale]
+    with scratch_dir(parent=tmp_path) as live:
+        assert killed.is_dir()
+        assert stale_scratch_dirs(tmp_path) == sorted([killed, unlocked])
+        assert live.is_dir() and live not in stale_scratch_dirs(tmp_path)
     assert stale_scratch_dirs(tmp_path / "missing") == []

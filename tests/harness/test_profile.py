@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from harness import commandline
 from harness import cli, profile
 
 
@@ -34,12 +35,12 @@ def test_profile_writes_capture_flamegraph_and_separates_mmap(tmp_path, capsys) 
 
 def test_profile_without_memray_is_one_line_exit_2(monkeypatch, capsys) -> None:
     monkeypatch.setitem(sys.modules, "memray", None)
-    assert cli.main(["profile", "--workload", "observe_all"]) == cli.EXIT_USAGE
+    assert cli.main(["profile", "--workload", "observe_all"]) == commandline.EXIT_USAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "memray" in err
 
 
 def test_profile_takes_one_workload(capsys) -> None:
     pytest.importorskip("memray")
-    assert cli.main(["profile", "--workload", "observe_all,write_path"]) == cli.EXIT_USAGE
+    assert cli.main(["profile", "--workload", "observe_all,write_path"]) == commandline.EXIT_USAGE
     assert "one workload" in capsys.readouterr().err

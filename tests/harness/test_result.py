@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 
 from harness import result as r
-from harness.criteria import Criterion, Overall, Verdict
 from harness.errors import ResultSchemaError
+from harness.jsonfiles import to_jsonable
 from harness.timing import PairedTiming
+from harness.verdicts import Criterion, Overall, Verdict
 
 TIMING = PairedTiming(
     workload="resource_windows", ratio=1.02, ci_low=0.99, ci_high=1.04, confidence=0.95, blocks=3,
-    iterations_per_block=40, ram_block_s=(0.011, 0.012, 0.013), memmap_block_s=(0.012, 0.012, 0.013),
-    ram_median_s=0.012, memmap_median_s=0.012, gc_enabled=False, warmup_blocks=3,
+    iterations_per_block=40, baseline_block_s=(0.011, 0.012, 0.013), candidate_block_s=(0.012, 0.012, 0.013),
+    baseline_median_s=0.012, candidate_median_s=0.012, gc_enabled=False, warmup_blocks=3,
 )
 CRITERIA = (
     Criterion("C4", "performance within threshold", Verdict.PASS, 1.02, 0.99, 1.04, 1.25, "ratio", "worst: x"),
@@ -103,9 +104,13 @@ def test_write_result_refuses_a_document_without_the_schema_key(tmp_path) -> Non
         ("not json", "not valid JSON"),
         ("[1, 2]", "JSON object"),
         ('{"schema": "farm-harness/result/v0", "verdict": "PASS"}', "schema"),
-        ('{"schema": "farm-harness/result/v1", "verdict": "MAYBE"}', "verdict"),
+        ('{"schema": "farm-harness/result/v1", "verdict": "MAYBE", "criteria": []}', "verdict must be one of"),
+        ('{"schema": "farm-harness/result/v1", "verdict": "PASS"}', "has no 'criteria' key"),
+        ('{"schema": "farm-harness/result/v1", "verdict": "PASS", "criteria": [], "ratios": [{"workload": 3}]}',
+         r"ratios\[0\].workload must be string"),
+        ('{"schema": "farm-harness/result/v1", "verdict": "PASS", "criteria": [], "threshold": NaN}', "NaN"),
         ('{"schema": "farm-harness/result/v1", "verdict": "PASS", "criteria": {}}', "criteria"),
-        ('{"schema": "farm-harness/result/v1", "verdict": "PASS", "criteria": [{"id": "C1"}]}', "criterion"),
+        ('{"schema": "farm-harness/result/v1", "verdict": "PASS", "criteria": [{"id": "C1"}]}', r"criteria\[0\] has no 'verdict' key"),
     ],
 )
 def test_load_result_rejects_bad_documents_with_a_typed_error(tmp_path, text, message) -> None:
@@ -128,7 +133,7 @@ def test_bad_mode_is_rejected() -> None:
 
 def test_to_jsonable_handles_numpy_sets_and_infinities() -> None:
     value = {"a": np.int64(3), "b": (np.float32(0.5), math.inf), "c": frozenset({"y", "x"}), "d": Verdict.FAIL}
-    assert r.to_jsonable(value) == {"a": 3, "b": [0.5, None], "c": ["x", "y"], "d": "FAIL"}
+    assert to_jsonable(value) == {"a": 3, "b": [0.5, None], "c": ["x", "y"], "d": "FAIL"}
 
 
 def test_git_commit_outside_a_repository_is_none(tmp_path) -> None:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from harness.errors import HarnessUsageError
-from harness.timing import PairedTiming, calibrate, measure_paired, paired_ratio_interval
+from harness.stats import paired_ratio_interval
+from harness.timing import PairedTiming, calibrate, measure_paired
 
 class FakeClock:
     """A perf_counter_ns that only the workloads advance: timing behaviour without the machine.
@@ -58,7 +59,7 @@ def test_twice_the_work_gives_a_ratio_near_two_that_excludes_one(clock) -> None:
     assert 1.9 < result.ci_low <= result.ratio <= result.ci_high < 2.1
     assert result.iterations_per_block == 60  # 60 and 30 calls reach 5 ms per side; both run the larger
     assert result.workload == "double"
-    assert result.blocks == 12 == len(result.ram_block_s) == len(result.memmap_block_s) == len(result.ram_first)
+    assert result.blocks == 12 == len(result.baseline_block_s) == len(result.candidate_block_s) == len(result.baseline_first)
 
 
 def test_a_a_interval_contains_one(clock) -> None:
@@ -83,8 +84,8 @@ def test_records_gc_blocks_iterations_and_randomised_seeded_order(gc_enabled) ->
     second = measure_paired(probe, probe, blocks=30, min_block_s=0.001, warmup_blocks=1, seed=7)
     assert first.gc_enabled is False and not any(seen_gc_state)
     assert gc.isenabled()
-    assert first.ram_first == second.ram_first
-    assert 0 < sum(first.ram_first) < 30  # both orders occur
+    assert first.baseline_first == second.baseline_first
+    assert 0 < sum(first.baseline_first) < 30  # both orders occur
     assert first.iterations_per_block >= 1 and first.warmup_blocks == 1 and first.blocks_requested == 30
     kept = measure_paired(probe, probe, blocks=2, min_block_s=0.001, disable_gc=False)
     assert kept.gc_enabled is True
@@ -143,7 +144,7 @@ def test_bad_arguments_raise_a_typed_value_error(kwargs) -> None:
 
 
 def test_non_callables_are_rejected() -> None:
-    with pytest.raises(HarnessUsageError, match="memmap must be callable"):
+    with pytest.raises(HarnessUsageError, match="candidate must be callable"):
         measure_paired(lambda: None, 3)  # type: ignore[arg-type]
     with pytest.raises(HarnessUsageError, match="fn must be callable"):
         calibrate("not a function")  # type: ignore[arg-type]
@@ -161,20 +162,20 @@ def test_interval_of_identical_pairs_is_the_point() -> None:
 
 def test_interval_is_seeded_and_brackets_the_geometric_mean() -> None:
     rng = np.random.default_rng(3)
-    ram = rng.uniform(0.01, 0.02, 25)
-    memmap = ram * 1.3 * np.exp(rng.normal(0, 0.05, 25))
-    first = paired_ratio_interval(ram, memmap, seed=1)
-    assert first == paired_ratio_interval(ram, memmap, seed=1)
+    baseline = rng.uniform(0.01, 0.02, 25)
+    candidate = baseline * 1.3 * np.exp(rng.normal(0, 0.05, 25))
+    first = paired_ratio_interval(baseline, candidate, seed=1)
+    assert first == paired_ratio_interval(baseline, candidate, seed=1)
     ratio, low, high = first
-    assert ratio == pytest.approx(math.exp(np.mean(np.log(memmap / ram))))
+    assert ratio == pytest.approx(math.exp(np.mean(np.log(candidate / baseline))))
     assert low < ratio < high
     assert 1.2 < low and high < 1.4
 
 
 @pytest.mark.parametrize(
-    ("ram", "memmap"),
+    ("baseline", "candidate"),
     [([1.0], [1.0]), ([1.0, 2.0], [1.0]), ([1.0, 0.0], [1.0, 1.0]), ([1.0, math.nan], [1.0, 1.0]), ([[1.0]], [[1.0]])],
 )
-def test_interval_rejects_unpaired_or_invalid_block_times(ram, memmap) -> None:
+def test_interval_rejects_unpaired_or_invalid_block_times(baseline, candidate) -> None:
     with pytest.raises(HarnessUsageError):
-        paired_ratio_interval(ram, memmap)
+        paired_ratio_interval(baseline, candidate)

@@ -223,8 +223,8 @@ def test_detect_kind() -> None:
         ('{"schema": "other/v9"}', "unknown schema 'other/v9'"),
         ("[1, 2", "not valid JSON"),
         ('{"schema": "farm-harness/result/v1", "criteria": []}', "no 'verdict' key"),
-        ('{"schema": "farm-harness/result/v1", "verdict": "PASS", "criteria": {}}', "'criteria' must be a list"),
-        ('{"benchmarks": [1], "machine_info": {}}', "malformed pytest-benchmark input"),
+        ('{"schema": "farm-harness/result/v1", "verdict": "PASS", "criteria": {}}', "criteria must be array"),
+        ('{"benchmarks": [1], "machine_info": {}}', r"malformed pytest-benchmark JSON: benchmarks\[0\] must be object"),
     ],
 )
 def test_bad_json_inputs_raise_naming_the_file(tmp_path: Path, content: str, message: str) -> None:

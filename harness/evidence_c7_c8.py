@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import platform
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from harness.criteria import CoverageEvidence, PortabilityEvidence, top_level_imports
+import farm_grids.stores
+import farm_grids.windows
+from farm_grids.stores import MemmapManager
+from harness.criteria import CoverageEvidence, PortabilityEvidence
 from harness.workloads import WORKLOADS, WorkloadSpec
 
 # Layer names a user might pick that are hostile to some file system (separators, reserved
@@ -29,11 +33,19 @@ def coverage_evidence(ran: Iterable[str], registry: Mapping[str, WorkloadSpec] =
     return CoverageEvidence(measured=measured, skipped=skipped)
 
 
+def top_level_imports(source: str) -> frozenset[str]:
+    """Top-level module names imported by Python source (relative imports stay inside the package: skipped)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return frozenset(names)
+
+
 def storage_core_paths() -> list[Path]:
     """The engine's storage core: farm_grids/stores/*.py and farm_grids/windows.py."""
-    import farm_grids.stores
-    import farm_grids.windows
-
     stores = Path(farm_grids.stores.__file__).parent
     return sorted(stores.glob("*.py")) + [Path(farm_grids.windows.__file__)]
 
@@ -46,8 +58,6 @@ def storage_core_sources(paths: Iterable[Path] | None = None) -> dict[str, str]:
 
 def engine_file_names(directory: Path, names: Iterable[str] = ODD_GRID_NAMES) -> tuple[str, ...]:
     """File names the memmap store gives grids called ``names`` (created, recorded, deleted)."""
-    from farm_grids.stores import MemmapManager
-
     store = MemmapManager(directory, simulation_id="c8-check", namespace="env/odd")
     try:
         for name in names:
