@@ -172,13 +172,14 @@ def test_two_process_writer_race_has_exactly_one_winner(
     winners = [racer for racer, answer in zip(racers, answers) if answer["won"]]
     assert len(winners) == 1, f"expected exactly one writer, got {answers}"
     (winner,) = winners
-    (loser_answer,) = [answer for answer in answers if not answer["won"]]
-    assert f"pid {winner.pid}" in loser_answer["error"]
+    (loser,) = [racer for racer in racers if racer is not winner]
+    assert loser.wait(timeout=60) == 0
     assert json.loads(read_line(winner, timeout=60)) == {"done": True}
-    for racer in racers:
-        if racer.poll() is None:
-            send(racer, "quit")
-        assert racer.wait(timeout=60) == 0
+    # The winner still holds the store: a third writer is refused and told who holds it.
+    with pytest.raises(StoreLockedError, match=f"pid {winner.pid} "):
+        MemmapManager.open(manifest, "r+")
+    send(winner, "quit")
+    assert winner.wait(timeout=60) == 0
     with MemmapManager.open(manifest, "r") as store:
         assert store.get("count")[0, 0] == ADDS  # never two writers' worth (39,582 before)
         assert sorted(store.names()) == sorted(["count", "heat", f"extra_{winner.pid}"])
