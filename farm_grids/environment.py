@@ -50,7 +50,7 @@ class Environment:
         if cfg.memmap.mode != "w+":
             raise ConfigError(
                 f"memmap.mode: an Environment creates its grids (mode 'w+'); got {cfg.memmap.mode!r}. "
-                "Reopen a saved run's grids with MemmapManager.open(manifest, mode)."
+                "Reopen a saved run's grids with MemmapStore.open(manifest, mode)."
             )
         self.device = resolve_device(cfg.observation.device)
         self.height, self.width = cfg.height, cfg.width

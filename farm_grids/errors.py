@@ -52,6 +52,14 @@ class StoreClosedError(FarmGridsError, ValueError):
     """An operation was attempted on a store that has been closed."""
 
 
+class BackendCapabilityError(FarmGridsError, TypeError):
+    """The backend cannot do what was asked (see its capability flags)."""
+
+
+class GridNotDenseError(BackendCapabilityError):
+    """``get()`` on a backend that keeps no dense array (tiles, chunks): use ``read()``."""
+
+
 class UnsafeManifestError(GridFileMismatchError, PermissionError):
     """A manifest names a path outside its store directory, a non-file, or one file twice."""
 

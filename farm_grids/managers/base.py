@@ -11,7 +11,7 @@ import numpy as np
 
 from farm_grids.config import MemmapConfig
 from farm_grids.errors import GridNotFoundError, InvalidGridSpecError, StoreClosedError
-from farm_grids.stores import GridStore, MemmapManager, RamStore
+from farm_grids.stores import GridStore, build_store
 from farm_grids.windows import WindowPlan, read_window, read_windows
 
 __all__ = ["GridManager", "make_store", "resolve_store", "validate_dimension"]
@@ -29,21 +29,13 @@ def make_store(
     namespace: str,
     simulation_id: str | None,
 ) -> GridStore:
-    """The store a manager composes: memmap files when asked (errors propagate), else RAM.
+    """The store a manager composes: the configured file backend when asked (errors propagate), else RAM.
 
-    Both backends use the config's dtype so RAM and memmap results are bitwise comparable.
+    Both use the config's dtype so RAM and file-backed results are bitwise comparable.
     """
     config = memmap_config if memmap_config is not None else MemmapConfig()
-    if use_memmap:
-        # No try/except on purpose: a memmap set-up failure must never become a RAM store.
-        return MemmapManager(
-            config.resolved_directory(),
-            simulation_id=simulation_id,
-            namespace=namespace,
-            default_dtype=config.dtype,
-            preallocate=config.preallocate,
-        )
-    return RamStore(default_dtype=config.dtype, namespace=namespace, simulation_id=simulation_id)
+    # No try/except on purpose: a file-backend set-up failure must never become a RAM store.
+    return build_store(config.backend if use_memmap else "ram", config, namespace=namespace, simulation_id=simulation_id)
 
 
 def resolve_store(
@@ -108,7 +100,7 @@ class GridManager:
     @property
     def has_memmap(self) -> bool:
         """True when the composed store keeps its grids in files (reported, never branched on)."""
-        return self.store.backend == "memmap"
+        return self.store.file_backed
 
     @property
     def closed(self) -> bool:
@@ -135,7 +127,7 @@ class GridManager:
             raise StoreClosedError(f"this {type(self).__name__} is closed")
 
     # -- creation -----------------------------------------------------------------------
-    def _create_grid(self, name: str, *, fill: float = 0.0) -> np.ndarray:
+    def _create_grid(self, name: str, *, fill: float = 0.0) -> None:
         """Create ``name`` in the store (or adopt a same-shaped grid already there)."""
         if name in self.store:
             shape = self.store.info(name).shape
@@ -149,7 +141,6 @@ class GridManager:
         path = self.store.info(name).path
         if path is not None:
             self._paths[name] = path
-        return self.store.get(name)
 
     # -- sizes, files, lifecycle ----------------------------------------------------------
     def total_size_bytes(self) -> int:
@@ -162,9 +153,9 @@ class GridManager:
     @property
     def manifest_path(self) -> Path | None:
         """The manifest a later run can reopen the files with (None for stores without one)."""
-        if not self._paths:
+        if not self._paths or not self.store.supports_reopen:
             return None
-        return getattr(self.store, "manifest_path", None)
+        return self.store.manifest_path
 
     def flush(self) -> None:
         """Make this manager's writes durable (a no-op for RAM)."""

@@ -74,12 +74,13 @@ class ResourceManager(GridManager):
         )
         super().__init__(height, width, store=store, owns_store=owns_store, known_names=(self.GRID,))
         adopted = self.GRID in store
-        grid = self._create_grid(self.GRID)
-        self._cap = grid.dtype.type(self.config.max_amount)
-        self._regen = grid.dtype.type(self.config.regen_rate)
+        self._create_grid(self.GRID)
+        dtype = np.dtype(store.info(self.GRID).dtype)
+        self._cap = dtype.type(self.config.max_amount)
+        self._regen = dtype.type(self.config.regen_rate)
         if adopted:
             # A reopened grid: its non-empty cells are the sites (fully drained ones are lost).
-            flat = np.asarray(grid).reshape(-1)
+            flat = store.read(self.GRID).reshape(-1)
             self._sites = np.flatnonzero(flat > 0).astype(np.int64)
             self._below = self._sites[flat[self._sites] < self._cap]
         else:

@@ -109,7 +109,7 @@ class TemporalGridManager(GridManager):
         return self._tiles[self._require_known(name)].count
 
     def mark_all_active(self, name: str) -> None:
-        """Treat every tile of ``name`` as holding data (after writing through ``get()`` directly)."""
+        """Treat every tile of ``name`` as holding data (after ``store.write`` or a reopen)."""
         self._require_known(name)
         self._tiles[name].mark_all()
         self._has_data[name] = True

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from farm_grids import GridNotFoundError, InvalidGridSpecError, MemmapManager
+from farm_grids import GridNotFoundError, InvalidGridSpecError, MemmapStore
 from farm_grids.agents import UnknownAgentError
 from farm_grids.channels import UnknownChannelError
 from farm_grids.environment import Environment
@@ -32,10 +32,10 @@ def test_keep_files_and_reopen(tmp_path):
     env.update()
     manifests = {m.store.namespace: m.store.manifest_path for m in env.managers}
     env.close()
-    with MemmapManager.open(manifests["env"], mode="r") as reader:
+    with MemmapStore.open(manifests["env"], mode="r") as reader:
         assert np.array_equal(reader.get("OBSTACLES"), obstacles)
     gamma = np.float32(env.config.observation.gamma_dmg)
-    with MemmapManager.open(manifests["temporal"], mode="r") as reader:
+    with MemmapStore.open(manifests["temporal"], mode="r") as reader:
         assert np.array_equal(reader.get("DAMAGE_HEAT"), heat * gamma)
 
 

@@ -16,7 +16,7 @@ from farm_grids.managers import (
     ResourceManager,
     TemporalGridManager,
 )
-from farm_grids.stores import MemmapManager, RamStore
+from farm_grids.stores import MemmapStore, RamStore
 
 HEIGHT, WIDTH = 37, 53
 
@@ -129,7 +129,7 @@ class ManagerContract(abc.ABC):
         manager.flush()
         manifest = manager.manifest_path
         manager.close()
-        with MemmapManager.open(manifest, mode="r") as reader:
+        with MemmapStore.open(manifest, mode="r") as reader:
             assert set(reader.names()) == set(expected)
             for name, grid in expected.items():
                 np.testing.assert_array_equal(reader.get(name), grid)

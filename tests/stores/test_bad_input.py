@@ -15,7 +15,7 @@ from farm_grids import (
     GridNotFoundError,
     GridStore,
     InvalidGridSpecError,
-    MemmapManager,
+    MemmapStore,
     RamStore,
     StorageDirectoryError,
 )
@@ -55,7 +55,7 @@ class BadCase:
 
 
 def _memmap_in(directory: Callable[[Workspace], object]) -> Callable[[Workspace], Any]:
-    return lambda w: MemmapManager(directory(w))  # type: ignore[arg-type]
+    return lambda w: MemmapStore(directory(w))  # type: ignore[arg-type]
 
 
 _IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -92,15 +92,15 @@ CASES = [
     BadCase("dtype-object", lambda w: w.store.create("c", (2, 2), dtype=object), INVALID, "object"),
     BadCase("dtype-nonsense", lambda w: w.store.create("c", (2, 2), dtype="floot32"), INVALID, "floot32"),
     BadCase("dtype-default", lambda w: RamStore(default_dtype="complex128"), INVALID, "complex128", ("ram",)),
-    BadCase("dtype-default", lambda w: MemmapManager(w.grids, default_dtype="complex128"), INVALID, "complex128",
+    BadCase("dtype-default", lambda w: MemmapStore(w.grids, default_dtype="complex128"), INVALID, "complex128",
             MEMMAP),
     # unknown mode
     BadCase("mode-create", lambda w: w.store.create("c", (2, 2), mode="rw"), INVALID, "'rw'"),
     BadCase("mode-create-read-only", lambda w: w.store.create("c", (2, 2), mode="r"), INVALID, "'r'"),
     BadCase("mode-default", lambda w: RamStore(default_mode="a"), INVALID, "'a'", ("ram",)),
-    BadCase("mode-default", lambda w: MemmapManager(w.grids, default_mode="a"), INVALID, "'a'", MEMMAP),
-    BadCase("mode-open", lambda w: MemmapManager.open(w.store.manifest_path, mode="x"), INVALID, "'x'", MEMMAP),
-    BadCase("mode-open-w+", lambda w: MemmapManager.open(w.store.manifest_path, mode="w+"), INVALID, "'w+'", MEMMAP),
+    BadCase("mode-default", lambda w: MemmapStore(w.grids, default_mode="a"), INVALID, "'a'", MEMMAP),
+    BadCase("mode-open", lambda w: MemmapStore.open(w.store.manifest_path, mode="x"), INVALID, "'x'", MEMMAP),
+    BadCase("mode-open-w+", lambda w: MemmapStore.open(w.store.manifest_path, mode="w+"), INVALID, "'w+'", MEMMAP),
     # float / NaN / None bounds
     BadCase("bound-float", lambda w: w.store.get_window("a", 0.5, 2, 0, 2), INVALID, "0.5"),
     BadCase("bound-integral-float", lambda w: w.store.get_window("a", 0, 2.0, 0, 2), INVALID, "2.0"),
@@ -150,7 +150,7 @@ def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Worksp
     plain_file.write_text("I am a file, not a directory")
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    store: GridStore = MemmapManager(grids) if request.param == "memmap" else RamStore()
+    store: GridStore = MemmapStore(grids) if request.param == "memmap" else RamStore()
     store.create("a", (4, 5))
     store.write("a", np.arange(20, dtype=np.float32).reshape(4, 5) - 7.5)
     store.create("b", (3, 3), dtype="int16", fill=-3)

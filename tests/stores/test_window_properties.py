@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from farm_grids import GridStore, MemmapManager, RamStore, plan_windows
+from farm_grids import GridStore, MemmapStore, RamStore, plan_windows
 
 from .support import (
     ALL_DTYPES,
@@ -26,11 +26,11 @@ _names = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def shared_memmap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MemmapManager]:
+def shared_memmap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MemmapStore]:
     """One manager for every memmap example: hypothesis runs many examples per test call,
     so a function-scoped tmp_path cannot give each example its own directory."""
     directory = tmp_path_factory.mktemp("memmap-properties")
-    store = MemmapManager(directory)
+    store = MemmapStore(directory)
     yield store
     store.close_all(delete_files=True)
     leftovers = sorted(p.name for p in directory.iterdir())
@@ -38,7 +38,7 @@ def shared_memmap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MemmapMa
 
 
 @contextmanager
-def grid_in(backend: str, shared: MemmapManager, values: np.ndarray) -> Iterator[tuple[GridStore, str]]:
+def grid_in(backend: str, shared: MemmapStore, values: np.ndarray) -> Iterator[tuple[GridStore, str]]:
     """A grid holding ``values`` in a fresh RAM store or in the shared memmap manager."""
     name = f"g{next(_names)}"
     store: GridStore = RamStore() if backend == "ram" else shared
@@ -79,7 +79,7 @@ def assert_matches(actual: np.ndarray, expected: np.ndarray, normalized: bool) -
 @given(data=st.data(), height=sides, width=sides, dtype=st.sampled_from(ALL_DTYPES), seed=seeds)
 def test_get_window_equals_the_naive_zero_padded_reference(
     backend: str,
-    shared_memmap: MemmapManager,
+    shared_memmap: MemmapStore,
     data: st.DataObject,
     height: int,
     width: int,
@@ -106,7 +106,7 @@ def test_get_window_equals_the_naive_zero_padded_reference(
 @given(data=st.data(), height=sides, width=sides, dtype=st.sampled_from(ALL_DTYPES), seed=seeds)
 def test_get_windows_equals_stacked_get_window(
     backend: str,
-    shared_memmap: MemmapManager,
+    shared_memmap: MemmapStore,
     data: st.DataObject,
     height: int,
     width: int,
@@ -158,7 +158,7 @@ def test_get_windows_equals_stacked_get_window(
 @PROPERTY_SETTINGS
 @given(data=st.data(), height=st.integers(1, 12), width=st.integers(1, 12), seed=seeds)
 def test_add_many_equals_a_python_loop(
-    backend: str, shared_memmap: MemmapManager, data: st.DataObject, height: int, width: int, seed: int
+    backend: str, shared_memmap: MemmapStore, data: st.DataObject, height: int, width: int, seed: int
 ) -> None:
     dtype = data.draw(st.sampled_from(["float32", "float64", "int32"]), label="dtype")
     # Small integers keep every sum exact in each dtype, so the loop is an exact oracle.

@@ -1,0 +1,105 @@
+"""Backends by name: ``register_backend``, the ``farm_grids.backends`` entry points, and ``build_store``."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import TYPE_CHECKING, Callable, Protocol
+
+from farm_grids.errors import FarmGridsError, GridNotFoundError, InvalidGridSpecError
+
+if TYPE_CHECKING:
+    from farm_grids.config import MemmapConfig
+    from farm_grids.stores.base import GridStore
+
+__all__ = ["ENTRY_POINT_GROUP", "BackendFactory", "UnknownBackendError", "backend_names", "build_store",
+           "register_backend", "unregister_backend"]
+
+ENTRY_POINT_GROUP = "farm_grids.backends"
+
+
+class UnknownBackendError(GridNotFoundError):
+    """A backend name that no one registered."""
+
+
+class BackendFactory(Protocol):
+    """Builds a store from the memmap config block (directory, dtype, preallocate, ...)."""
+
+    def __call__(self, config: MemmapConfig, *, namespace: str, simulation_id: str | None) -> GridStore: ...
+
+
+_registry: dict[str, BackendFactory] = {}
+_entry_points_loaded = False
+
+
+def register_backend(name: str, factory: BackendFactory | Callable[..., GridStore], *, replace: bool = False) -> None:
+    """Make ``factory`` the backend called ``name`` (``memmap.backend: name`` then selects it)."""
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        raise InvalidGridSpecError(f"a backend name must be a non-empty string without outer spaces, got {name!r}")
+    if not callable(factory):
+        raise InvalidGridSpecError(f"the factory of backend {name!r} must be callable, got {factory!r}")
+    if name in _registry and not replace and _registry[name] is not factory:
+        raise InvalidGridSpecError(f"backend {name!r} is already registered (pass replace=True to override)")
+    _registry[name] = factory  # type: ignore[assignment]
+
+
+def unregister_backend(name: str) -> None:
+    """Forget a backend (tests register temporary ones)."""
+    _registry.pop(name, None)
+
+
+def _load_entry_points() -> None:
+    """Third-party backends: ``[project.entry-points."farm_grids.backends"] name = "pkg.mod:factory"``."""
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if point.name in _registry:
+            continue
+        try:
+            register_backend(point.name, point.load())
+        except Exception as exc:  # a broken plug-in must not hide the built-in backends
+            raise FarmGridsError(f"backend entry point {point.name!r} ({point.value}) failed to load: {exc}") from exc
+
+
+def backend_names() -> list[str]:
+    """Every registered backend name, built-ins and entry points."""
+    _load_entry_points()
+    return sorted(_registry)
+
+
+def backend_factory(name: str) -> BackendFactory:
+    if name not in _registry:
+        _load_entry_points()
+    try:
+        return _registry[name]
+    except (KeyError, TypeError):
+        raise UnknownBackendError(f"unknown backend {name!r}; registered: {', '.join(backend_names())}") from None
+
+
+def build_store(name: str, config: MemmapConfig, *, namespace: str, simulation_id: str | None = None) -> GridStore:
+    """The store backend ``name`` builds for one manager."""
+    from farm_grids.stores.base import GridStore
+
+    store = backend_factory(name)(config, namespace=namespace, simulation_id=simulation_id)
+    if not isinstance(store, GridStore):
+        raise InvalidGridSpecError(f"backend {name!r} built {type(store).__name__}, not a GridStore")
+    return store
+
+
+def _builtin(cls_path: str) -> BackendFactory:
+    def factory(config: MemmapConfig, *, namespace: str, simulation_id: str | None) -> GridStore:
+        from farm_grids.stores import memmap, ram
+
+        cls = {"ram": ram.RamStore, "sparse-ram": ram.SparseRamStore, "memmap": memmap.MemmapStore}[cls_path]
+        if cls is memmap.MemmapStore:
+            return cls(config.resolved_directory(), namespace=namespace, simulation_id=simulation_id,
+                       default_dtype=config.dtype, preallocate=config.preallocate)
+        return cls(namespace=namespace, simulation_id=simulation_id, default_dtype=config.dtype)
+
+    factory.__qualname__ = f"builtin_{cls_path.replace('-', '_')}_backend"
+    return factory
+
+
+for _name in ("ram", "sparse-ram", "memmap"):
+    register_backend(_name, _builtin(_name))
