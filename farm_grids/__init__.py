@@ -84,14 +84,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # Environment pulls in torch: import it only when asked for. MemmapStore is the
+    # Environment pulls in torch: import it only when asked for. MemmapManager is the
     # memmap backend's deprecated first name.
     if name == "Environment":
         from farm_grids.environment import Environment
 
         return Environment
-    if name == "MemmapStore":
+    if name == "MemmapManager":
         from farm_grids import stores
 
-        return stores.__getattr__("MemmapStore")
+        return stores.__getattr__("MemmapManager")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

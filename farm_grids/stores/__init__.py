@@ -40,8 +40,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # MemmapStore was this backend's first name; in this project a "manager" is a grid manager.
-    if name == "MemmapStore":
-        warnings.warn("MemmapStore is deprecated; use MemmapStore", DeprecationWarning, stacklevel=2)
+    # MemmapManager was this backend's first name; in this project a "manager" is a grid manager.
+    if name == "MemmapManager":
+        warnings.warn("MemmapManager is deprecated; use MemmapStore", DeprecationWarning, stacklevel=2)
         return MemmapStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
