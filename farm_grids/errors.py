@@ -82,6 +82,14 @@ class RequestTooLargeError(FarmGridsError, MemoryError):
     """A request would allocate more than the configured limit; refused before allocating."""
 
 
+class ObjectStoreError(FarmGridsError, OSError):
+    """Object storage (or a zarr store) could not be reached, read or written: endpoint, bucket, credentials."""
+
+
+class SnapshotError(FarmGridsError, ValueError):
+    """A snapshot is torn (no commit marker), corrupt, of a newer format, or does not fit the world."""
+
+
 class UncleanShutdownWarning(UserWarning):
     """A reopened store was not closed cleanly: its last unflushed writes may be torn."""
 

@@ -28,14 +28,19 @@ def make_store(
     *,
     namespace: str,
     simulation_id: str | None,
+    storage_options: object = None,
 ) -> GridStore:
     """The store a manager composes: the configured file backend when asked (errors propagate), else RAM.
 
     Both use the config's dtype so RAM and file-backed results are bitwise comparable.
+    ``storage_options`` (endpoint, credentials) go to the file backend, never into the config.
     """
     config = memmap_config if memmap_config is not None else MemmapConfig()
     # No try/except on purpose: a file-backend set-up failure must never become a RAM store.
-    return build_store(config.backend if use_memmap else "ram", config, namespace=namespace, simulation_id=simulation_id)
+    if not use_memmap:
+        return build_store("ram", config, namespace=namespace, simulation_id=simulation_id)
+    return build_store(config.backend, config, namespace=namespace, simulation_id=simulation_id,
+                       storage_options=storage_options)
 
 
 def resolve_store(
@@ -46,6 +51,7 @@ def resolve_store(
     namespace: str,
     simulation_id: str | None,
     float_for: str | None = None,
+    storage_options: object = None,
 ) -> tuple[GridStore, bool]:
     """The store a manager composes and whether the manager owns it.
 
@@ -57,7 +63,9 @@ def resolve_store(
             raise InvalidGridSpecError(f"{float_for} need a float dtype, the store's is {store.default_dtype}")
         return store, False
     use_memmap = getattr(memmap_config, use_flag) if memmap_config is not None else False
-    return make_store(use_memmap, memmap_config, namespace=namespace, simulation_id=simulation_id), True
+    store = make_store(use_memmap, memmap_config, namespace=namespace, simulation_id=simulation_id,
+                       storage_options=storage_options)
+    return store, True
 
 
 def validate_dimension(value: object, label: str) -> int:

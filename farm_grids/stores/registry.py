@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol
 
-from farm_grids.errors import FarmGridsError, GridNotFoundError, InvalidGridSpecError
+from farm_grids.errors import FarmGridsError, GridFileMissingError, GridNotFoundError, InvalidGridSpecError
 
 if TYPE_CHECKING:
     from farm_grids.config import MemmapConfig
@@ -77,11 +78,13 @@ def backend_factory(name: str) -> BackendFactory:
         raise UnknownBackendError(f"unknown backend {name!r}; registered: {', '.join(backend_names())}") from None
 
 
-def build_store(name: str, config: MemmapConfig, *, namespace: str, simulation_id: str | None = None) -> GridStore:
-    """The store backend ``name`` builds for one manager."""
+def build_store(name: str, config: MemmapConfig, *, namespace: str, simulation_id: str | None = None,
+                storage_options: object = None) -> GridStore:
+    """The store backend ``name`` builds for one manager (``storage_options`` only when given)."""
     from farm_grids.stores.base import GridStore
 
-    store = backend_factory(name)(config, namespace=namespace, simulation_id=simulation_id)
+    extra = {} if storage_options is None else {"storage_options": storage_options}
+    store = backend_factory(name)(config, namespace=namespace, simulation_id=simulation_id, **extra)
     if not isinstance(store, GridStore):
         raise InvalidGridSpecError(f"backend {name!r} built {type(store).__name__}, not a GridStore")
     return store
@@ -93,6 +96,9 @@ def _builtin(cls_path: str) -> BackendFactory:
 
         cls = {"ram": ram.RamStore, "sparse-ram": ram.SparseRamStore, "memmap": memmap.MemmapStore}[cls_path]
         if cls is memmap.MemmapStore:
+            if config.mode != "w+":  # resume in place: the run's own manifest, found by its names
+                manifest = find_manifest(config.resolved_directory(), namespace, simulation_id)
+                return memmap.MemmapStore.open(manifest, mode=config.mode)
             return cls(config.resolved_directory(), namespace=namespace, simulation_id=simulation_id,
                        default_dtype=config.dtype, preallocate=config.preallocate)
         return cls(namespace=namespace, simulation_id=simulation_id, default_dtype=config.dtype)
@@ -101,5 +107,35 @@ def _builtin(cls_path: str) -> BackendFactory:
     return factory
 
 
+def find_manifest(directory: Path, namespace: str, simulation_id: str | None) -> Path:
+    """The one manifest in ``directory`` of the store ``namespace`` of run ``simulation_id``."""
+    from farm_grids.stores.files import MANIFEST_FILE, manifest_file_name
+
+    if simulation_id is None:
+        raise InvalidGridSpecError("reopening a run in place needs its simulation_id (it names the manifests)")
+    stem = manifest_file_name(pid=0, token="0", namespace=namespace, simulation_id=simulation_id).split("_p0-0")[0]
+    found = sorted(
+        path for path in directory.glob(f"{stem}_p*.json")
+        if MANIFEST_FILE.search(path.name) and path.name[: len(stem) + 2] == f"{stem}_p"
+    )
+    if len(found) != 1:
+        raise GridFileMissingError(
+            f"expected one {stem}_p<pid>-<token>.json in {str(directory)!r} to reopen, found {len(found)}"
+        )
+    return found[0]
+
+
+def _zarr_backend(config: MemmapConfig, *, namespace: str, simulation_id: str | None,
+                  storage_options: object = None) -> GridStore:
+    """One zarr group per manager under ``memmap.directory`` (a local path or an s3:// URL)."""
+    from farm_grids.stores.zarr_store import ZarrStore
+
+    root = str(config.directory) if config.directory is not None else str(config.resolved_directory())
+    group = f"{namespace}_{simulation_id}.zarr" if simulation_id else f"{namespace}.zarr"
+    return ZarrStore(f"{root.rstrip('/')}/{group}", mode=config.mode, namespace=namespace, simulation_id=simulation_id,
+                     default_dtype=config.dtype, storage_options=storage_options)  # type: ignore[arg-type]
+
+
 for _name in ("ram", "sparse-ram", "memmap"):
     register_backend(_name, _builtin(_name))
+register_backend("zarr", _zarr_backend)
