@@ -44,13 +44,19 @@ def _managers(env: Environment) -> dict[str, Any]:
     return found
 
 
+# Dimension names make every array self-describing for xarray (zarr v3 ``dimension_names``).
+_DIMENSIONS = {"layers": ("y", "x"), "agents": ("agent",), "memory": ("agent", "window_y", "window_x"),
+               "tiles": ("tile_y", "tile_x"), "resources": ("site",), "sparse": ("event",)}
+
+
 def _put(group: Any, path: str, data: np.ndarray) -> None:
     from zarr.codecs import ZstdCodec
 
     data = np.ascontiguousarray(data)
     chunks = tuple(min(max(1, n), _CHUNK) for n in data.shape) if data.ndim else ()
     array = group.create_array(path, shape=data.shape, dtype=data.dtype, chunks=chunks or None,
-                               compressors=ZstdCodec(level=3, checksum=True), fill_value=0)
+                               compressors=ZstdCodec(level=3, checksum=True), fill_value=0,
+                               dimension_names=_DIMENSIONS[path.split("/", 1)[0]])
     if data.size:
         array[...] = data
 

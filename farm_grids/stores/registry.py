@@ -91,7 +91,9 @@ def build_store(name: str, config: MemmapConfig, *, namespace: str, simulation_i
 
 
 def _builtin(cls_path: str) -> BackendFactory:
-    def factory(config: MemmapConfig, *, namespace: str, simulation_id: str | None) -> GridStore:
+    def factory(config: MemmapConfig, *, namespace: str, simulation_id: str | None,
+                storage_options: object = None) -> GridStore:
+        # storage_options serve object-storage backends; local ones have nothing to use them for.
         from farm_grids.stores import memmap, ram
 
         cls = {"ram": ram.RamStore, "sparse-ram": ram.SparseRamStore, "memmap": memmap.MemmapStore}[cls_path]
@@ -132,7 +134,7 @@ def _zarr_backend(config: MemmapConfig, *, namespace: str, simulation_id: str | 
 
     root = str(config.directory) if config.directory is not None else str(config.resolved_directory())
     group = f"{namespace}_{simulation_id}.zarr" if simulation_id else f"{namespace}.zarr"
-    return ZarrStore(f"{root.rstrip('/')}/{group}", mode=config.mode, namespace=namespace, simulation_id=simulation_id,
+    return ZarrStore(f"{root.rstrip('/')}/{group}", default_mode=config.mode, namespace=namespace, simulation_id=simulation_id,
                      default_dtype=config.dtype, storage_options=storage_options)  # type: ignore[arg-type]
 
 

@@ -74,7 +74,6 @@ class ZarrStore(GridStore):
 
     backend = "zarr"
     layout = "chunks"
-    file_backed = True
     supports_reopen = True
     in_memory = False
 
@@ -82,7 +81,7 @@ class ZarrStore(GridStore):
         self,
         location: str | os.PathLike[str] | None = None,
         *,
-        mode: str = "w+",
+        default_mode: str = "w+",
         storage_options: Mapping[str, Any] | None = None,
         chunk: int = DEFAULT_CHUNK,
         cache_bytes: int | None = None,
@@ -90,7 +89,7 @@ class ZarrStore(GridStore):
         simulation_id: str | None = None,
         default_dtype: object = "float32",
     ) -> None:
-        super().__init__(default_dtype=default_dtype, default_mode=mode)
+        super().__init__(default_dtype=default_dtype, default_mode=default_mode)
         if isinstance(chunk, bool) or not isinstance(chunk, int) or not 8 <= chunk <= 4096:
             raise InvalidGridSpecError(f"chunk must be an integer in [8, 4096], got {chunk!r}")
         budget = cache_bytes if cache_bytes is not None else physical_memory() // 8
@@ -110,6 +109,11 @@ class ZarrStore(GridStore):
                 self._register(self._entry_for(name, self.group[name], self.default_mode))
 
     @property
+    def file_backed(self) -> bool:  # type: ignore[override]
+        """Grids in local files (a path per grid); False on object storage, which has no paths."""
+        return not is_url(self.location)
+
+    @property
     def manifest_path(self) -> Path | None:  # type: ignore[override]
         """The group's location for local stores (reopen URLs with ``ZarrStore.open(url)``)."""
         return None if is_url(self.location) else Path(self.location)
@@ -119,7 +123,7 @@ class ZarrStore(GridStore):
         """Reopen a zarr group written by a ZarrStore: "r+" to write, "r" for a shared reader."""
         if mode not in ("r+", "r"):
             raise InvalidGridSpecError(f"open() takes mode 'r+' or 'r', got {mode!r}")
-        return cls(manifest_path, mode=mode, **options)
+        return cls(manifest_path, default_mode=mode, **options)
 
     # -- primitives -----------------------------------------------------------------------
     def _entry_for(self, name: str, array: Any, mode: str) -> GridEntry:
@@ -137,7 +141,7 @@ class ZarrStore(GridStore):
             raise GridExistsError(f"zarr group {self.location!r} already holds {name!r}; reopen it with mode 'r+'")
         array = remote_call(f"creating zarr array {name!r}", lambda: self.group.create_array(
             name, shape=shape, chunks=(self.chunk, self.chunk), dtype=dtype, fill_value=fill,
-            compressors=ZstdCodec(level=3, checksum=True)))
+            compressors=ZstdCodec(level=3, checksum=True), dimension_names=("y", "x")))
         return self._entry_for(name, array, mode)
 
     def _mirror(self, entry: GridEntry) -> ChunkMirror:
