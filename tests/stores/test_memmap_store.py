@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -21,6 +22,10 @@ class TestMemmapStore(StoreSuite):
         yield store
         store.close_all(delete_files=True)
         assert temp_files_in(tmp_path) == []
+
+    @pytest.fixture
+    def store_factory(self, tmp_path: Path) -> Callable[..., MemmapStore]:
+        return functools.partial(MemmapStore, tmp_path / "grids")
 
 
 def test_memmap_grid_lives_in_a_file_of_the_right_size(tmp_path: Path) -> None:
