@@ -213,7 +213,8 @@ class GridStore(abc.ABC):
             self._release(entry, True)
             raise
         self._register(entry)
-        return entry.array
+        # What get() gives (a backend may hand out a read-only copy), never the array behind it.
+        return None if entry.array is None else self._dense_array(entry)
 
     def close(self, name: str, *, delete_file: bool = False) -> None:
         """Flush (when writable) and release one grid; optionally delete its file."""
