@@ -5,7 +5,6 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable
 
-import numpy as np
 import pytest
 
 from farm_grids.config import MemmapConfig

@@ -25,7 +25,8 @@ class StoreSuite(CoreSuite, OpsSuite, BadInputSuite, WindowPropertySuite, Capabi
     (modelled on zarr's ``StoreTests``). What a backend cannot do is skipped by its
     capability flags (``layout``, ``supports_reopen``, ``file_backed``, ``writable``), never
     by its name. ``store_factory`` builds further stores of the same backend from keyword
-    options (``default_dtype``, ``default_mode``); override it when the class needs more.
+    options (``default_dtype``, ``default_mode``), and ``reopen(store, mode)`` reopens a closed
+    store from its ``manifest_path``; override them when the backend needs more options.
     """
 
     @pytest.fixture
@@ -35,6 +36,14 @@ class StoreSuite(CoreSuite, OpsSuite, BadInputSuite, WindowPropertySuite, Capabi
     @pytest.fixture
     def store_factory(self, store: GridStore) -> Callable[..., GridStore]:
         return type(store)
+
+    @pytest.fixture
+    def reopen(self) -> Callable[[GridStore, str], GridStore]:
+        def from_manifest(store: GridStore, mode: str) -> GridStore:
+            assert store.manifest_path is not None, "supports_reopen, yet no manifest_path to reopen from"
+            return type(store).open(store.manifest_path, mode=mode)
+
+        return from_manifest
 
     @pytest.fixture
     def grid(self, store: GridStore) -> np.ndarray:

@@ -16,7 +16,6 @@ from farm_grids import (
     GridFileMissingError,
     GridNotFoundError,
     MemmapStore,
-    ReadOnlyGridError,
 )
 
 from .support import random_grid, signed, snapshot_directory, temp_files_in
