@@ -333,7 +333,7 @@ class SimulationConfig(_ConfigBlock):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SimulationConfig:
         """Load from a .yaml/.yml or .json file, chosen by suffix."""
-        return cls._from_file(path, _format_for(path))
+        return cls._from_file(path, _format_for(_config_path(path)))
 
     def with_overrides(self, overrides: Iterable[str] | Mapping[str, object]) -> SimulationConfig:
         """A copy with dotted keys replaced: ``["observation.radius=8"]`` or ``{"seed": None}``.
@@ -426,6 +426,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def _format_for(path: str | os.PathLike[str]) -> str:
+    path = _config_path(path)
     suffix = pathlib.Path(path).suffix.lower()
     if suffix in (".yaml", ".yml"):
         return "YAML"

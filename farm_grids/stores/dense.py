@@ -80,7 +80,10 @@ class DenseArrayStore(GridStore):
 
     def get_window(self, name: str, y0: int, y1: int, x0: int, x1: int, *, normalize_by: float | None = None,
                    out_dtype: object = np.float32) -> np.ndarray:
-        fast = self._fast.get(name)  # type: ignore[call-overload]
+        try:
+            fast = self._fast.get(name)  # type: ignore[call-overload]
+        except TypeError:  # an unhashable name: the checked path raises GridNotFoundError
+            fast = None
         if fast is not None and normalize_by is None and out_dtype is _F32_TYPE:
             # In bounds, float32 in and out: one slice copy, exactly what the checked path
             # does after its checks. Floats, NaN, None and bools fail the comparisons, the

@@ -188,7 +188,7 @@ class MemmapStore(DenseArrayStore):
 
     def _reserve(self, entry: GridEntry, starts: np.ndarray | None, ends: np.ndarray | None) -> None:
         mapped = entry.state
-        if mapped is None or not mapped.writable:
+        if mapped is None or not mapped.can_reserve:
             return
         if starts is None or ends is None:
             mapped.reserve_all()
@@ -304,6 +304,7 @@ class MemmapStore(DenseArrayStore):
                 store._register(GridEntry(info, files[name].array(entry.shape, entry.dtype), files[name]))
             if chosen == "r+":
                 store._record_change(added=[store._entries[n].info for n in store._entries])  # now open: not clean
+            writer_active = chosen == "r" and is_held(lock_path, WRITER_BYTE)
         except BaseException:
             for mapped in files.values():
                 mapped.release()
@@ -312,7 +313,6 @@ class MemmapStore(DenseArrayStore):
             if lock is not None:
                 lock.release_tidily()  # a refused open leaves the directory as it found it
             raise
-        writer_active = chosen == "r" and is_held(lock_path, WRITER_BYTE)
         if recorded.clean is False and not writer_active:
             warnings.warn(
                 f"store {str(manifest)!r} was not closed cleanly (generation {recorded.generation}): "
