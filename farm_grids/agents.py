@@ -98,6 +98,24 @@ class AgentTable:
     def clear(self) -> None:
         self.__init__(self.height, self.width)  # type: ignore[misc]
 
+    COLUMNS = ("ys", "xs", "team", "hp", "alive")
+
+    def export_state(self) -> dict[str, np.ndarray]:
+        """Every agent column (copies)."""
+        return {column: getattr(self, column).copy() for column in self.COLUMNS}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Replace every agent with ``state``'s, checked like ``add`` (positions, teams, hp)."""
+        ys, xs = self._check_positions(state["ys"], state["xs"])
+        count = ys.size
+        team = self._per_agent(state["team"], count, "team", np.int64)
+        hp = self._per_agent(state["hp"], count, "hp", np.float32)
+        alive = np.asarray(state["alive"])
+        if alive.dtype != np.bool_ or alive.shape != (count,):
+            raise InvalidGridSpecError(f"alive must be {count} booleans, got {alive.dtype} {alive.shape}")
+        self.ys, self.xs, self.team, self.hp, self.alive = ys.copy(), xs.copy(), team, hp, alive.copy()
+        self.version += 1
+
 
 class HpRaster:
     """Per-team grids of living agents' HP, redrawn only where agents were or are."""

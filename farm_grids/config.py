@@ -197,7 +197,12 @@ def _parsed_overrides(overrides: Iterable[str] | Mapping[str, object]) -> list[t
 
 @dataclass(frozen=True)
 class MemmapConfig(_ConfigBlock):
-    """Where and how grids are memory-mapped, and which managers use memmaps."""
+    """Where and how grids are stored on file, and which managers use that storage.
+
+    ``backend`` names the file backend the ``use_for_*`` toggles switch on (``"memmap"``,
+    or any name given to ``farm_grids.stores.register_backend`` or the
+    ``farm_grids.backends`` entry points); managers left off use RAM.
+    """
 
     directory: str | None = None
     dtype: str = "float32"
@@ -208,6 +213,7 @@ class MemmapConfig(_ConfigBlock):
     use_for_temporal: bool = False
     flush_policy: str = "close"
     preallocate: bool = False
+    backend: str = "memmap"
 
     def _validate(self) -> None:
         if self.directory is not None:
@@ -215,6 +221,10 @@ class MemmapConfig(_ConfigBlock):
         _require_choice("dtype", self.dtype, MEMMAP_DTYPES)
         _require_choice("mode", self.mode, MEMMAP_MODES)
         _require_choice("flush_policy", self.flush_policy, FLUSH_POLICIES)
+        from farm_grids.stores.registry import backend_names  # the registry imports this module's types
+
+        names = backend_names()
+        _require(self.backend in names, "backend", f"a registered backend ({', '.join(names)})", self.backend)
 
     def resolved_directory(self) -> pathlib.Path:
         """The directory memmap files live in (the system temp dir when unset); not created here."""
@@ -323,7 +333,7 @@ class SimulationConfig(_ConfigBlock):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SimulationConfig:
         """Load from a .yaml/.yml or .json file, chosen by suffix."""
-        return cls._from_file(path, _format_for(path))
+        return cls._from_file(path, _format_for(_config_path(path)))
 
     def with_overrides(self, overrides: Iterable[str] | Mapping[str, object]) -> SimulationConfig:
         """A copy with dotted keys replaced: ``["observation.radius=8"]`` or ``{"seed": None}``.
@@ -416,6 +426,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def _format_for(path: str | os.PathLike[str]) -> str:
+    path = _config_path(path)
     suffix = pathlib.Path(path).suffix.lower()
     if suffix in (".yaml", ".yml"):
         return "YAML"

@@ -11,7 +11,7 @@ import torch
 from farm_grids.agents import AgentTable, HpRaster
 from farm_grids.channels import ChannelBehavior, ChannelRegistry, default_registry
 from farm_grids.config import SimulationConfig
-from farm_grids.errors import ConfigError, InvalidGridSpecError
+from farm_grids.errors import InvalidGridSpecError, StoreClosedError
 from farm_grids.limits import check_request
 from farm_grids.managers import (
     TEMPORAL_CHANNELS,
@@ -30,9 +30,13 @@ __all__ = ["Environment"]
 class Environment:
     """One simulated world: environmental layers, temporal channels, resources and agents.
 
-    Each manager composes one store, RAM or memmap per ``config.memmap.use_for_*``.
-    ``temporal_world_layers=False`` keeps transient events as sparse lists instead of
-    dense world grids (the fallback path of the transient channels).
+    Each manager composes one store: the backend ``config.memmap.backend`` names where its
+    ``config.memmap.use_for_*`` toggle is on, RAM otherwise. ``memmap.mode`` "w+" creates the
+    grids; "r+" resumes a saved run in place (its manifests are found by ``simulation_id``)
+    and "r" opens a shared world read-only. ``temporal_world_layers=False`` keeps transient
+    events as sparse lists instead of dense world grids (the fallback path of the transient
+    channels). ``storage_options`` (endpoint, credentials) go to an object-storage backend.
+    ``rng`` is the world's random generator: seeded from ``config.seed``, saved by ``snapshot``.
     """
 
     def __init__(
@@ -44,14 +48,12 @@ class Environment:
         environmental: EnvironmentalGridManager | None = None,
         temporal: TemporalGridManager | None = None,
         resources: ResourceManager | None = None,
+        storage_options: object = None,
     ) -> None:
         self.config = config if config is not None else SimulationConfig()
         cfg = self.config
-        if cfg.memmap.mode != "w+":
-            raise ConfigError(
-                f"memmap.mode: an Environment creates its grids (mode 'w+'); got {cfg.memmap.mode!r}. "
-                "Reopen a saved run's grids with MemmapManager.open(manifest, mode)."
-            )
+        self.temporal_world_layers = bool(temporal_world_layers)
+        self.rng = np.random.default_rng(cfg.seed)
         self.device = resolve_device(cfg.observation.device)
         self.height, self.width = cfg.height, cfg.width
         self.channels = channels.copy() if channels is not None else default_registry()
@@ -62,20 +64,21 @@ class Environment:
         self._managers: list[GridManager] = []
         try:
             self.environmental = environmental or EnvironmentalGridManager(
-                cfg.height, cfg.width, memmap_config=cfg.memmap, simulation_id=cfg.simulation_id
+                cfg.height, cfg.width, memmap_config=cfg.memmap, simulation_id=cfg.simulation_id,
+                storage_options=storage_options,
             )
             self._managers.append(self.environmental)
             self.temporal = temporal
             if self.temporal is None and temporal_world_layers:
                 self.temporal = TemporalGridManager(
-                    cfg.height, cfg.width, memmap_config=cfg.memmap,
-                    simulation_id=cfg.simulation_id, observation_config=cfg.observation,
+                    cfg.height, cfg.width, memmap_config=cfg.memmap, simulation_id=cfg.simulation_id,
+                    observation_config=cfg.observation, storage_options=storage_options,
                 )
             if self.temporal is not None:
                 self._managers.append(self.temporal)
             self.resources = resources or ResourceManager(
                 cfg.height, cfg.width, resource_config=cfg.resources, memmap_config=cfg.memmap,
-                simulation_id=cfg.simulation_id, seed=cfg.seed,
+                simulation_id=cfg.simulation_id, seed=cfg.seed, storage_options=storage_options,
             )
             self._managers.append(self.resources)
         except BaseException:
@@ -249,6 +252,54 @@ class Environment:
             )
         self._observe_array(ids, batched=True, out=out.numpy())
         return out
+
+    # -- snapshots ----------------------------------------------------------------------------
+    def snapshot(self, url: str, *, storage_options: object = None, overwrite: bool = False) -> None:
+        """Write the whole world (every layer, agents, memories, tick, RNG, config) to a zarr group.
+
+        ``url`` is a local path or an ``s3://`` URL. Data goes first and a commit marker
+        last, so a kill part-way leaves a snapshot ``restore`` refuses, never a half one it
+        accepts. An existing snapshot at ``url`` is kept unless ``overwrite``.
+        """
+        from farm_grids.snapshot import write_snapshot
+
+        self._check_open()
+        write_snapshot(self, url, storage_options=storage_options, overwrite=overwrite)
+
+    @classmethod
+    def restore(
+        cls, url: str, *, storage_options: object = None, backend: str | None = None,
+        directory: str | None = None, channels: ChannelRegistry | None = None,
+        expect: SimulationConfig | None = None,
+    ) -> Environment:
+        """A new Environment exactly where ``snapshot(url)`` left one, on any backend.
+
+        ``backend`` ("ram", "memmap", "zarr", or any registered name) and ``directory`` (for
+        file backends; a path or an ``s3://`` URL) override the saved config's storage;
+        ``storage_options`` serve both the snapshot and an object-storage backend. ``expect``
+        refuses a snapshot of another world size or seed. Custom channels need their
+        registry passed as ``channels`` (handlers are code, not data).
+        """
+        from farm_grids.snapshot import restore_environment
+
+        return restore_environment(cls, url, storage_options=storage_options, backend=backend,
+                                   directory=directory, channels=channels, expect=expect)
+
+    def memory_state(self) -> dict[str, np.ndarray]:
+        """The per-agent (N, S, S) memories of the DYNAMIC channels that are not world-driven."""
+        return {name: memory.copy() for name, memory in self._memory.items()}
+
+    def load_memory_state(self, memories: dict[str, np.ndarray]) -> None:
+        size = self.config.observation.size
+        for name, memory in memories.items():
+            self.channels.index(name)
+            if memory.ndim != 3 or memory.shape[1:] != (size, size) or memory.dtype != np.float32:
+                raise InvalidGridSpecError(f"memory of {name!r} must be float32 (N, {size}, {size}), got {memory.shape}")
+        self._memory = {name: memory.copy() for name, memory in memories.items()}
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("this Environment is closed")
 
     # -- lifecycle ----------------------------------------------------------------------------
     def reset(self) -> None:

@@ -52,6 +52,14 @@ class StoreClosedError(FarmGridsError, ValueError):
     """An operation was attempted on a store that has been closed."""
 
 
+class BackendCapabilityError(FarmGridsError, TypeError):
+    """The backend cannot do what was asked (see its capability flags)."""
+
+
+class GridNotDenseError(BackendCapabilityError):
+    """``get()`` on a backend that keeps no dense array (tiles, chunks): use ``read()``."""
+
+
 class UnsafeManifestError(GridFileMismatchError, PermissionError):
     """A manifest names a path outside its store directory, a non-file, or one file twice."""
 
@@ -72,6 +80,14 @@ class DiskFullError(FarmGridsError, OSError):
 
 class RequestTooLargeError(FarmGridsError, MemoryError):
     """A request would allocate more than the configured limit; refused before allocating."""
+
+
+class ObjectStoreError(FarmGridsError, OSError):
+    """Object storage (or a zarr store) could not be reached, read or written: endpoint, bucket, credentials."""
+
+
+class SnapshotError(FarmGridsError, ValueError):
+    """A snapshot is torn (no commit marker), corrupt, of a newer format, or does not fit the world."""
 
 
 class UncleanShutdownWarning(UserWarning):

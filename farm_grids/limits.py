@@ -14,6 +14,7 @@ __all__ = [
     "MAX_DIMENSION",
     "check_request",
     "max_request_bytes",
+    "physical_memory",
     "request_limit",
     "set_max_request_bytes",
 ]
@@ -29,7 +30,8 @@ MAX_DIMENSION = 2**31 - 1
 _override: int | None = None
 
 
-def _physical_memory() -> int:
+def physical_memory() -> int:
+    """Bytes of physical memory on this machine."""
     try:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError):  # not POSIX: assume a small machine
@@ -60,7 +62,7 @@ def max_request_bytes() -> int:
     configured = _from_environment()
     if configured is not None:
         return configured
-    return int(_physical_memory() * DEFAULT_MEMORY_FRACTION)
+    return int(physical_memory() * DEFAULT_MEMORY_FRACTION)
 
 
 def set_max_request_bytes(limit: int | None) -> None:

@@ -28,8 +28,9 @@ class TickStats:
 class WorkloadDriver:
     """Drives an Environment with a reproducible agent workload (the end-to-end benchmark).
 
-    Every random choice comes from one seeded generator, so RAM and memmap environments
-    driven with the same seed see identical worlds.
+    Every random choice comes from the environment's generator (``env.rng``, reseeded
+    with ``seed`` when one is given), so RAM and memmap environments driven with the same
+    seed see identical worlds, and a snapshot (which saves ``env.rng``) resumes the same run.
     """
 
     def __init__(
@@ -38,7 +39,7 @@ class WorkloadDriver:
         n_agents: int,
         *,
         teams: int = 2,
-        seed: int = 0,
+        seed: int | None = 0,
         signal_fraction: float = 0.1,
         damage: float = 0.05,
         bite: float = 1.0,
@@ -48,14 +49,27 @@ class WorkloadDriver:
         if not 0.0 <= signal_fraction <= 1.0:
             raise InvalidGridSpecError(f"signal_fraction must be in [0, 1], got {signal_fraction}")
         self.env = env
-        self.rng = np.random.default_rng(seed)
+        if seed is not None:
+            env.rng = np.random.default_rng(seed)
         self.signal_fraction = signal_fraction
         self.damage = np.float32(damage)
         self.bite = bite
+        if n_agents == 0 and env.num_agents:  # resume: drive the agents a snapshot restored
+            self.ids = np.arange(env.num_agents, dtype=np.intp)
+            return
         ys = self.rng.integers(0, env.height, n_agents)
         xs = self.rng.integers(0, env.width, n_agents)
         team = self.rng.integers(0, teams, n_agents)
         self.ids = env.add_agents(ys, xs, team=team, hp=1.0)
+
+    @classmethod
+    def resume(cls, env: Environment, **options: object) -> WorkloadDriver:
+        """Drive a restored environment's agents on, from its saved generator (no new agents)."""
+        return cls(env, 0, seed=None, **options)  # type: ignore[arg-type]
+
+    @property
+    def rng(self) -> np.random.Generator:
+        return self.env.rng
 
     def step(self) -> TickStats:
         """Move, deposit trails/signals/heat, consume resources, then advance the world a tick."""

@@ -51,7 +51,9 @@ def checked_scalar(value: object, dtype: np.dtype, label: str) -> float | int:
     """
     number = validate_finite(value, label)
     if dtype.kind == "f":
-        if not math.isfinite(float(dtype.type(number))):
+        with np.errstate(over="ignore"):  # the overflow is the finding, not a warning to print
+            rounded = float(dtype.type(number))
+        if not math.isfinite(rounded):
             raise InvalidGridSpecError(f"{label} {value!r} overflows {dtype.name}")
         return number
     info = np.iinfo(dtype)
@@ -87,7 +89,9 @@ def _check_fits(array: np.ndarray, dtype: np.dtype, label: str) -> None:
             if chunk.dtype.kind == "f" and not np.isfinite(chunk).all():
                 raise InvalidGridSpecError(f"{label} must be finite (found NaN or inf)")
             narrows = chunk.dtype.kind != "f" or chunk.dtype.itemsize > dtype.itemsize
-            if narrows and not np.isfinite(chunk.astype(dtype)).all():
+            with np.errstate(over="ignore"):
+                overflows = narrows and not np.isfinite(chunk.astype(dtype)).all()
+            if overflows:
                 raise InvalidGridSpecError(f"{label} holds values that overflow {dtype.name}")
             continue
         info = np.iinfo(dtype)
@@ -118,12 +122,24 @@ def checked_array(data: object, dtype: np.dtype, shape: tuple[int, ...], label: 
     return array
 
 
+def _holds_bool(values: object) -> bool:
+    """Whether a list, tuple or object array holds a bool anywhere (numpy would make it 0/1)."""
+    if isinstance(values, (bool, np.bool_)):
+        return True
+    if isinstance(values, (list, tuple)):
+        return any(_holds_bool(item) for item in values)
+    if isinstance(values, np.ndarray) and values.dtype.kind == "O":
+        return any(isinstance(item, (bool, np.bool_)) for item in values.flat)
+    return False
+
+
 def checked_values(
     values: object, count: int, dtype: np.dtype, label: str, *, non_negative: bool = False
 ) -> np.ndarray:
     """One value per point (a scalar is repeated) as ``dtype``, each fitting it; bools refused."""
     array = _numeric(values, label)
-    if array.dtype.kind == "b":
+    from_python = not isinstance(values, np.ndarray) or values.dtype.kind == "O"
+    if array.dtype.kind == "b" or (from_python and _holds_bool(values)):
         raise InvalidGridSpecError(f"{label} must be numbers, not booleans")
     if array.ndim == 0:
         array = np.full(count, array[()], dtype=array.dtype)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -16,6 +16,7 @@ from farm_grids.limits import check_request
 __all__ = [
     "WindowPlan",
     "plan_windows",
+    "prepare_out",
     "read_planned_windows",
     "read_window",
     "read_windows",
@@ -156,6 +157,8 @@ class WindowPlan:
     edge_rows: np.ndarray  # (E, S, 1) clipped source rows of the edge windows
     edge_cols: np.ndarray  # (E, 1, S) clipped source columns
     edge_inside: np.ndarray  # (E, S, S) True where the edge window lies inside the grid
+    edge_ys: np.ndarray = field(default_factory=lambda: _NO_ROWS)  # (E,) edge window centres
+    edge_xs: np.ndarray = field(default_factory=lambda: _NO_ROWS)  # (for backends without an array)
 
     @property
     def side(self) -> int:
@@ -194,6 +197,8 @@ def plan_windows(shape: tuple[int, int], ys: object, xs: object, radius: int) ->
         edge_rows=np.clip(rows, 0, height - 1),
         edge_cols=np.clip(cols, 0, width - 1),
         edge_inside=inside,
+        edge_ys=y[edge],
+        edge_xs=x[edge],
     )
 
 
@@ -244,7 +249,7 @@ def read_planned_windows(
         )
     norm = validate_normalizer(normalize_by)
     side = plan.side
-    out = _prepare_out(out, (plan.count, side, side), out_dtype)
+    out = prepare_out(out, (plan.count, side, side), out_dtype)
     if not grid.flags.c_contiguous:
         grid = np.ascontiguousarray(grid)  # stores are contiguous; this guards foreign arrays
     if plan.positions.size:
@@ -280,9 +285,10 @@ def _gather_into(
             out[rows[start:stop]] = chunk
 
 
-def _prepare_out(
+def prepare_out(
     out: np.ndarray | None, shape: tuple[int, int, int], out_dtype: np.dtype | type
 ) -> np.ndarray | None:
+    """``out`` checked to be a writeable array of ``shape`` and ``out_dtype`` (None passes)."""
     if out is None:
         return None
     if not isinstance(out, np.ndarray):

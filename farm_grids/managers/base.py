@@ -11,7 +11,7 @@ import numpy as np
 
 from farm_grids.config import MemmapConfig
 from farm_grids.errors import GridNotFoundError, InvalidGridSpecError, StoreClosedError
-from farm_grids.stores import GridStore, MemmapManager, RamStore
+from farm_grids.stores import GridStore, build_store
 from farm_grids.windows import WindowPlan, read_window, read_windows
 
 __all__ = ["GridManager", "make_store", "resolve_store", "validate_dimension"]
@@ -28,22 +28,19 @@ def make_store(
     *,
     namespace: str,
     simulation_id: str | None,
+    storage_options: object = None,
 ) -> GridStore:
-    """The store a manager composes: memmap files when asked (errors propagate), else RAM.
+    """The store a manager composes: the configured file backend when asked (errors propagate), else RAM.
 
-    Both backends use the config's dtype so RAM and memmap results are bitwise comparable.
+    Both use the config's dtype so RAM and file-backed results are bitwise comparable.
+    ``storage_options`` (endpoint, credentials) go to the file backend, never into the config.
     """
     config = memmap_config if memmap_config is not None else MemmapConfig()
-    if use_memmap:
-        # No try/except on purpose: a memmap set-up failure must never become a RAM store.
-        return MemmapManager(
-            config.resolved_directory(),
-            simulation_id=simulation_id,
-            namespace=namespace,
-            default_dtype=config.dtype,
-            preallocate=config.preallocate,
-        )
-    return RamStore(default_dtype=config.dtype, namespace=namespace, simulation_id=simulation_id)
+    # No try/except on purpose: a file-backend set-up failure must never become a RAM store.
+    if not use_memmap:
+        return build_store("ram", config, namespace=namespace, simulation_id=simulation_id)
+    return build_store(config.backend, config, namespace=namespace, simulation_id=simulation_id,
+                       storage_options=storage_options)
 
 
 def resolve_store(
@@ -54,6 +51,7 @@ def resolve_store(
     namespace: str,
     simulation_id: str | None,
     float_for: str | None = None,
+    storage_options: object = None,
 ) -> tuple[GridStore, bool]:
     """The store a manager composes and whether the manager owns it.
 
@@ -65,7 +63,9 @@ def resolve_store(
             raise InvalidGridSpecError(f"{float_for} need a float dtype, the store's is {store.default_dtype}")
         return store, False
     use_memmap = getattr(memmap_config, use_flag) if memmap_config is not None else False
-    return make_store(use_memmap, memmap_config, namespace=namespace, simulation_id=simulation_id), True
+    store = make_store(use_memmap, memmap_config, namespace=namespace, simulation_id=simulation_id,
+                       storage_options=storage_options)
+    return store, True
 
 
 def validate_dimension(value: object, label: str) -> int:
@@ -108,7 +108,7 @@ class GridManager:
     @property
     def has_memmap(self) -> bool:
         """True when the composed store keeps its grids in files (reported, never branched on)."""
-        return self.store.backend == "memmap"
+        return self.store.file_backed
 
     @property
     def closed(self) -> bool:
@@ -135,7 +135,7 @@ class GridManager:
             raise StoreClosedError(f"this {type(self).__name__} is closed")
 
     # -- creation -----------------------------------------------------------------------
-    def _create_grid(self, name: str, *, fill: float = 0.0) -> np.ndarray:
+    def _create_grid(self, name: str, *, fill: float = 0.0) -> None:
         """Create ``name`` in the store (or adopt a same-shaped grid already there)."""
         if name in self.store:
             shape = self.store.info(name).shape
@@ -149,7 +149,6 @@ class GridManager:
         path = self.store.info(name).path
         if path is not None:
             self._paths[name] = path
-        return self.store.get(name)
 
     # -- sizes, files, lifecycle ----------------------------------------------------------
     def total_size_bytes(self) -> int:
@@ -162,9 +161,9 @@ class GridManager:
     @property
     def manifest_path(self) -> Path | None:
         """The manifest a later run can reopen the files with (None for stores without one)."""
-        if not self._paths:
+        if not self._paths or not self.store.supports_reopen:
             return None
-        return getattr(self.store, "manifest_path", None)
+        return self.store.manifest_path
 
     def flush(self) -> None:
         """Make this manager's writes durable (a no-op for RAM)."""

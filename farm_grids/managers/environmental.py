@@ -47,13 +47,14 @@ class EnvironmentalGridManager(GridManager):
         simulation_id: str | None = None,
         layer_names: Sequence[str] = ENVIRONMENTAL_LAYERS,
         store: GridStore | None = None,
+        storage_options: object = None,
     ) -> None:
         names = _validate_layer_names(layer_names)
         # Arguments are checked before make_store, so a bad call leaves no directory or file.
         validate_dimension(height, "height")
         validate_dimension(width, "width")
         store, owns_store = resolve_store(
-            store, memmap_config, "use_for_environmental", namespace="env", simulation_id=simulation_id
+            store, memmap_config, "use_for_environmental", namespace="env", simulation_id=simulation_id, storage_options=storage_options
         )
         super().__init__(height, width, store=store, owns_store=owns_store, known_names=names)
         self.layer_names: tuple[str, ...] = names

@@ -63,23 +63,25 @@ class ResourceManager(GridManager):
         simulation_id: str | None = None,
         seed: int | None = 0,
         store: GridStore | None = None,
+        storage_options: object = None,
     ) -> None:
         self.config = resource_config if resource_config is not None else ResourceConfig()
         self.seed = _validate_seed(seed)
         validate_dimension(height, "height")
         validate_dimension(width, "width")
         store, owns_store = resolve_store(
-            store, memmap_config, "use_for_resources", namespace="resources", simulation_id=simulation_id,
+            store, memmap_config, "use_for_resources", namespace="resources", simulation_id=simulation_id, storage_options=storage_options,
             float_for="resources",
         )
         super().__init__(height, width, store=store, owns_store=owns_store, known_names=(self.GRID,))
         adopted = self.GRID in store
-        grid = self._create_grid(self.GRID)
-        self._cap = grid.dtype.type(self.config.max_amount)
-        self._regen = grid.dtype.type(self.config.regen_rate)
+        self._create_grid(self.GRID)
+        dtype = np.dtype(store.info(self.GRID).dtype)
+        self._cap = dtype.type(self.config.max_amount)
+        self._regen = dtype.type(self.config.regen_rate)
         if adopted:
             # A reopened grid: its non-empty cells are the sites (fully drained ones are lost).
-            flat = np.asarray(grid).reshape(-1)
+            flat = store.read(self.GRID).reshape(-1)
             self._sites = np.flatnonzero(flat > 0).astype(np.int64)
             self._below = self._sites[flat[self._sites] < self._cap]
         else:
@@ -120,6 +122,20 @@ class ResourceManager(GridManager):
         self._check_writable()
         self._set_cells(self._sites, 0.0)
         self._place()
+
+    def export_state(self) -> dict[str, np.ndarray]:
+        """The site bookkeeping regrowth needs besides the grid (sites, and those below the cap)."""
+        return {"sites": self._sites.copy(), "below": self._below.copy()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore ``export_state``'s output (after the grid itself was written)."""
+        self._check_open()
+        cells = self.height * self.width
+        sites, below = (np.asarray(state[key], dtype=np.int64).reshape(-1) for key in ("sites", "below"))
+        for label, values in (("sites", sites), ("below", below)):
+            if values.size and (values.min() < 0 or values.max() >= cells):
+                raise InvalidGridSpecError(f"resource {label} must be cell indices below {cells}")
+        self._sites, self._below = sites, below
 
     # -- reads ----------------------------------------------------------------------------
     def get(self) -> np.ndarray:

@@ -48,12 +48,13 @@ class TemporalGridManager(GridManager):
         simulation_id: str | None = None,
         observation_config: ObservationConfig | None = None,
         store: GridStore | None = None,
+        storage_options: object = None,
     ) -> None:
         observation = observation_config if observation_config is not None else ObservationConfig()
         validate_dimension(height, "height")
         validate_dimension(width, "width")
         store, owns_store = resolve_store(
-            store, memmap_config, "use_for_temporal", namespace="temporal", simulation_id=simulation_id,
+            store, memmap_config, "use_for_temporal", namespace="temporal", simulation_id=simulation_id, storage_options=storage_options,
             float_for="temporal channels",
         )
         super().__init__(height, width, store=store, owns_store=owns_store, known_names=TEMPORAL_CHANNELS)
@@ -109,10 +110,30 @@ class TemporalGridManager(GridManager):
         return self._tiles[self._require_known(name)].count
 
     def mark_all_active(self, name: str) -> None:
-        """Treat every tile of ``name`` as holding data (after writing through ``get()`` directly)."""
+        """Treat every tile of ``name`` as holding data (after ``store.write`` or a reopen)."""
         self._require_known(name)
         self._tiles[name].mark_all()
         self._has_data[name] = True
+
+    def export_state(self) -> dict[str, object]:
+        """What decay needs besides the grids (gammas, which channels held data, active tiles)."""
+        return {
+            "gammas": dict(self._gammas),
+            "has_data": dict(self._has_data),
+            "tiles": {name: tiles.mask.copy() for name, tiles in self._tiles.items()},
+        }
+
+    def load_state(self, state: dict[str, object]) -> None:
+        """Restore ``export_state``'s output (after the grids themselves were written)."""
+        self._check_open()
+        gammas, has_data, tiles = state["gammas"], state["has_data"], state["tiles"]
+        for name in self.channel_names:
+            self._gammas[name] = validate_gamma(gammas[name], name)  # type: ignore[index]
+            self._has_data[name] = bool(has_data[name])  # type: ignore[index]
+            mask = np.asarray(tiles[name], dtype=bool)  # type: ignore[index]
+            if mask.shape != self._tiles[name].mask.shape:
+                raise InvalidGridSpecError(f"tile mask of {name!r} has shape {mask.shape}, expected {self._tiles[name].mask.shape}")
+            self._tiles[name].mask[...] = mask
 
     # -- writes -------------------------------------------------------------------------
     def deposit(

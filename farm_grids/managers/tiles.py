@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from farm_grids.limits import check_request
 from farm_grids.managers.base import validate_dimension
 from farm_grids.stores.blockops import tile_regions
 
@@ -23,6 +24,7 @@ class ActiveTiles:
         self.width = validate_dimension(width, "width")
         self.tile_size = validate_dimension(tile_size, "tile_size")
         shape = (-(-self.height // self.tile_size), -(-self.width // self.tile_size))
+        check_request(shape[0] * shape[1], f"the active-tile mask of a {self.height}x{self.width} grid")
         self.mask = np.zeros(shape, dtype=bool)
 
     @property

@@ -1,18 +1,47 @@
-"""Grid stores: one interface (GridStore) with RAM and memory-mapped file backends."""
+"""Grid stores: one contract (GridStore) with RAM, sparse RAM and memory-mapped file backends, by name."""
 
-from farm_grids.stores.base import GridInfo, GridStore, StoreInfo, SUPPORTED_DTYPES
+from __future__ import annotations
+
+import warnings
+
+from farm_grids.stores.base import GridStore
 from farm_grids.stores.cleanup import CleanupReport, cleanup_stale
-from farm_grids.stores.memmap import MemmapManager
+from farm_grids.stores.dense import DenseArrayStore
+from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
+from farm_grids.stores.memmap import MemmapStore
 from farm_grids.stores.ram import RamStore, SparseRamStore
+from farm_grids.stores.registry import (
+    UnknownBackendError,
+    backend_names,
+    build_store,
+    register_backend,
+    unregister_backend,
+)
+from farm_grids.stores.validation import SUPPORTED_DTYPES
 
 __all__ = [
     "CleanupReport",
+    "DenseArrayStore",
+    "GridEntry",
     "GridInfo",
     "GridStore",
-    "MemmapManager",
+    "MemmapStore",
     "RamStore",
     "SparseRamStore",
     "StoreInfo",
     "SUPPORTED_DTYPES",
+    "UnknownBackendError",
+    "backend_names",
+    "build_store",
     "cleanup_stale",
+    "register_backend",
+    "unregister_backend",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # MemmapManager was this backend's first name; in this project a "manager" is a grid manager.
+    if name == "MemmapManager":
+        warnings.warn("MemmapManager is deprecated; use MemmapStore", DeprecationWarning, stacklevel=2)
+        return MemmapStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

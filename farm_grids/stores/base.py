@@ -1,29 +1,52 @@
-"""The grid-store interface: validation and every shared operation, written once over a few primitives."""
+"""The store contract: a small abstract core of region primitives, every public operation written once above it.
+
+A backend implements four primitives (zarr's ``Store`` is the model):
+
+- ``_allocate(name, shape, dtype, mode, fill) -> GridEntry``: make a new grid;
+- ``_read_region(entry, rows, cols, out)``: copy an in-bounds region into ``out`` (casting);
+- ``_write_region(entry, rows, cols, data)``: write an in-bounds region (data already checked);
+- ``_release(entry, delete_file)``: drop a closed grid (and its file if asked).
+
+Optional fast paths have defaults built from those primitives: ``_gather`` (a batched window
+gather), ``_fill_region`` / ``_apply_region`` / ``_scale_tiles`` (elementwise block
+operations), ``_read_cells`` / ``_write_cells`` / ``_scatter`` (points). The array backends
+(RAM, sparse RAM, memmap; ``DenseArrayStore``) implement them over their one ndarray; a
+tiled or chunked backend implements them over its tiles.
+
+Capability flags say what a backend can do: ``file_backed``, ``supports_reopen`` (the
+``open(manifest, mode)`` classmethod and ``manifest_path``), ``writable`` and ``layout``.
+``get(name)`` returns the dense array where the backend has one; a backend without one
+raises GridNotDenseError (``read(name)`` always returns a fresh dense copy). Nothing outside
+``farm_grids/stores/`` reads a backend's state or writes through ``get()``: every change of
+grid data is a store operation, which validates its whole input, reserves what it will touch
+(``_reserve``: disk blocks for file backends), and only then writes.
+"""
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+import os
 from pathlib import Path
 from types import TracebackType
-from typing import Iterable, Iterator
+from typing import Callable, ClassVar, Iterable, Iterator
 
 import numpy as np
 
 from farm_grids.errors import (
+    BackendCapabilityError,
     GridExistsError,
+    GridNotDenseError,
     GridNotFoundError,
     InvalidGridSpecError,
     ReadOnlyGridError,
     StoreClosedError,
 )
-from farm_grids.limits import check_request, max_request_bytes
-from farm_grids.points import flat_points, scatter
-from farm_grids.stores import blockops
+from farm_grids.limits import check_request
+from farm_grids.points import flat_points
+from farm_grids.stores import defaults
+from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
 from farm_grids.stores.extents import cell_extents, plan_extents, region_extents
 from farm_grids.stores.validation import (
-    SUPPORTED_DTYPES,
-    VALID_MODES,
     validate_dtype,
     validate_mode,
     validate_name,
@@ -32,114 +55,100 @@ from farm_grids.stores.validation import (
     validate_shape,
 )
 from farm_grids.values import checked_array, checked_scalar, validate_finite
-from farm_grids.windows import (
-    WindowPlan,
-    plan_windows,
-    read_planned_windows,
-    read_window,
-    validate_bound,
-    validate_centres,
-)
+from farm_grids.windows import WindowPlan, plan_windows, validate_bound, validate_centres, validate_normalizer
 
-__all__ = ["GridInfo", "GridStore", "StoreInfo", "SUPPORTED_DTYPES", "VALID_MODES", "validate_dtype"]
+__all__ = ["GridEntry", "GridInfo", "GridStore", "StoreInfo"]
 
-_FLOAT32 = np.dtype(np.float32)
-_F32_TYPE = np.float32
-
-
-@dataclass(frozen=True)
-class GridInfo:
-    """What a store knows about one grid."""
-
-    name: str
-    shape: tuple[int, int]
-    dtype: str
-    mode: str
-    backend: str
-    nbytes: int
-    path: Path | None = None
-
-    @property
-    def writable(self) -> bool:
-        return self.mode != "r"
-
-    @property
-    def file_backed(self) -> bool:
-        return self.path is not None
-
-
-@dataclass(frozen=True)
-class StoreInfo:
-    """What a store knows about itself.
-
-    ``clean`` is False when the store was reopened after a writer that never closed it
-    cleanly (a crash or a kill): writes that were not flushed before it may be torn.
-    """
-
-    backend: str
-    mode: str
-    clean: bool = True
-    generation: int = 0
-    manifest_path: Path | None = None
-    writer_active: bool = False
-
-
-@dataclass
-class _Entry:
-    info: GridInfo
-    # The backing array and a plain-ndarray view of it: reads go through the view so numpy
-    # never dispatches through an ndarray subclass.
-    backing: np.ndarray
-    view: np.ndarray
+Region = tuple[slice, slice]
 
 
 class GridStore(abc.ABC):
-    """Named 2-D grids behind one interface; backends implement allocation and release.
+    """Named 2-D grids behind one interface; see the module docstring for the contract."""
 
-    Every write validates and converts its whole input first, then reserves what it will
-    touch (``_reserve``: disk blocks for file backends), then writes: a bad value or a full
-    disk raises a typed error with no cell changed.
-    """
-
-    backend: str = "abstract"
+    backend: ClassVar[str] = "abstract"
+    # Capability flags: what callers may rely on, checked instead of the backend's name.
+    file_backed: ClassVar[bool] = False
+    supports_reopen: ClassVar[bool] = False
+    layout: ClassVar[str] = "rows"
     # Whether grids live in process memory: their size is then bounded by the request limit.
-    in_memory: bool = True
+    in_memory: ClassVar[bool] = True
     # Whether writes must reserve what they touch first (file backends).
-    reserves: bool = False
+    reserves: ClassVar[bool] = False
 
     def __init__(self, *, default_dtype: object = "float32", default_mode: str = "w+") -> None:
         self.default_dtype = validate_dtype(default_dtype)
         self.default_mode = validate_mode(default_mode)
-        self._entries: dict[str, _Entry] = {}
-        # name -> (view, height, width) of float32 grids: the single-window fast path
-        # needs nothing else, and every attribute lookup there costs a visible share.
-        self._fast: dict[str, tuple[np.ndarray, int, int]] = {}
+        self._entries: dict[str, GridEntry] = {}
         self._closed = False
 
-    # -- backend primitives -------------------------------------------------------------
+    # -- the primitives -----------------------------------------------------------------
     @abc.abstractmethod
-    def _allocate(
-        self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float
-    ) -> tuple[np.ndarray, Path | None]:
-        """Make the backing array for a new grid (filled with ``fill``) and its path, if any."""
+    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
+        """Make a new grid filled with ``fill`` (a value already checked to fit ``dtype``)."""
 
     @abc.abstractmethod
-    def _release(self, entry: _Entry, delete_file: bool) -> None:
-        """Drop the backing array of a closed grid (and its file if asked)."""
+    def _read_region(self, entry: GridEntry, rows: slice, cols: slice, out: np.ndarray) -> None:
+        """Copy the in-bounds ``grid[rows, cols]`` into ``out`` (its shape; cast to its dtype)."""
 
-    def _flush_entry(self, entry: _Entry) -> None:
+    @abc.abstractmethod
+    def _write_region(self, entry: GridEntry, rows: slice, cols: slice, data: np.ndarray) -> None:
+        """Write ``data`` (already checked; cast unsafely) over the in-bounds ``grid[rows, cols]``."""
+
+    @abc.abstractmethod
+    def _release(self, entry: GridEntry, delete_file: bool) -> None:
+        """Drop a closed grid (and its file if asked)."""
+
+    # -- optional fast paths (defaults built from the primitives) -----------------------
+    def _fill_region(self, entry: GridEntry, rows: slice, cols: slice, value: float) -> None:
+        shape = (rows.stop - rows.start, cols.stop - cols.start)
+        self._write_region(entry, rows, cols, np.full(shape, value, dtype=entry.dtype))
+
+    def _apply_region(self, entry: GridEntry, rows: slice, cols: slice, op: Callable[[np.ndarray], None]) -> None:
+        """Apply the in-place elementwise ``op`` to ``grid[rows, cols]``."""
+        block = np.empty((rows.stop - rows.start, cols.stop - cols.start), dtype=entry.dtype)
+        self._read_region(entry, rows, cols, block)
+        op(block)
+        self._write_region(entry, rows, cols, block)
+
+    def _gather(self, entry: GridEntry, plan: WindowPlan, normalize_by: float | None, out: np.ndarray | None) -> np.ndarray:
+        return defaults.gather(self._read_region, entry, plan, normalize_by, out)
+
+    def _read_cells(self, entry: GridEntry, flat: np.ndarray) -> np.ndarray:
+        return defaults.read_cells(self._read_region, entry, flat)
+
+    def _write_cells(self, entry: GridEntry, flat: np.ndarray, values: np.ndarray) -> None:
+        defaults.write_cells(self._write_region, entry, flat, values)
+
+    def _scatter(self, entry: GridEntry, flat: np.ndarray, amounts: np.ndarray, accumulate: bool,
+                 clip_max: float | None) -> None:
+        defaults.scatter(self._read_cells, self._write_cells, flat, amounts, accumulate, clip_max, entry)
+
+    def _scale_tiles(self, entry: GridEntry, mask: np.ndarray, tile_size: int, factor: object, floor: float) -> np.ndarray:
+        return defaults.scale_tiles(self._apply_region, self._fill_region, entry, mask, tile_size, factor, floor)
+
+    def _dense_array(self, entry: GridEntry) -> np.ndarray:
+        """What ``get`` returns: the dense array; a backend without one refuses."""
+        if entry.array is None:
+            raise GridNotDenseError(
+                f"the {self.backend} backend keeps {entry.name!r} in {self.layout}, not one array: "
+                "use read() for a dense copy, or store operations to change it"
+            )
+        return entry.array
+
+    # -- hooks --------------------------------------------------------------------------
+    def _flush_entry(self, entry: GridEntry) -> None:
         """Make the grid's writes durable; RAM has nothing to do."""
 
-    def _reserve(self, entry: _Entry, starts: np.ndarray | None, ends: np.ndarray | None) -> None:
+    def _reserve(self, entry: GridEntry, starts: np.ndarray | None, ends: np.ndarray | None) -> None:
         """Secure what a write of byte extents ``[starts, ends)`` (None: all) will touch."""
 
-    def _reserve_tiles(self, entry: _Entry, mask: np.ndarray, tile_size: int) -> None:
+    def _reserve_tiles(self, entry: GridEntry, mask: np.ndarray, tile_size: int) -> None:
         """``_reserve`` for the tiles ``mask`` marks (file backends cache it per tile size)."""
 
-    def _before_dense_write(self, entry: _Entry) -> None:
+    def _before_dense_write(self, entry: GridEntry) -> None:
         """Hook before every cell of a grid is written (the memmap store picks huge pages)."""
 
-    def _needs_read_reserve(self, entry: _Entry) -> bool:
+    def _needs_read_reserve(self, entry: GridEntry) -> bool:
         """Whether reads must reserve first (tmpfs, where a hole read allocates)."""
         return False
 
@@ -153,17 +162,35 @@ class GridStore(abc.ABC):
     def _after_close(self) -> None:
         """Hook after every grid was released by ``close_all`` (the memmap store drops its locks)."""
 
+    def _register(self, entry: GridEntry) -> None:
+        self._entries[entry.name] = entry
+
+    def _unregister(self, name: str) -> GridEntry:
+        return self._entries.pop(name)
+
+    def _grid_info(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, path: Path | None) -> GridInfo:
+        return GridInfo(name=name, shape=shape, dtype=dtype.name, mode=mode, backend=self.backend,
+                        nbytes=shape[0] * shape[1] * dtype.itemsize, path=path)
+
+    # -- reopening ----------------------------------------------------------------------
+    @property
+    def writable(self) -> bool:
+        return self.default_mode != "r"
+
+    @property
+    def manifest_path(self) -> Path | None:
+        """The file another process reopens this store from; None where there is none."""
+        return None
+
+    @classmethod
+    def open(cls, manifest_path: str | os.PathLike[str], mode: str = "r+", **options: object) -> GridStore:
+        """Reopen a saved store (``supports_reopen`` backends only)."""
+        raise BackendCapabilityError(f"the {cls.backend} backend keeps nothing to reopen (supports_reopen is False)")
+
     # -- lifecycle ----------------------------------------------------------------------
-    def create(
-        self,
-        name: str,
-        shape: tuple[int, int],
-        *,
-        dtype: object = None,
-        mode: str | None = None,
-        fill: float = 0.0,
-    ) -> np.ndarray:
-        """Create a grid filled with ``fill`` and return a plain ndarray view of it."""
+    def create(self, name: str, shape: tuple[int, int], *, dtype: object = None, mode: str | None = None,
+               fill: float = 0.0) -> np.ndarray | None:
+        """Create a grid filled with ``fill``; returns ``get(name)`` (None without a dense array)."""
         self._check_open()
         validate_name(name)
         if name in self._entries:
@@ -174,49 +201,20 @@ class GridStore(abc.ABC):
         if chosen == "r":
             raise InvalidGridSpecError(
                 f"mode 'r' cannot create grid {name!r}: a new grid must be writable "
-                "(reopen existing files read-only with MemmapManager.open)"
+                "(reopen existing files read-only with open(manifest, mode='r'))"
             )
         fill_value = checked_scalar(fill, resolved, "fill")
-        nbytes = dims[0] * dims[1] * resolved.itemsize
         if self.in_memory:
-            check_request(nbytes, f"grid {name!r} {dims} {resolved.name} in memory")
-        backing, path = self._allocate(name, dims, resolved, chosen, fill_value)
-        entry = self._new_entry(name, backing, path, chosen)
+            check_request(dims[0] * dims[1] * resolved.itemsize, f"grid {name!r} {dims} {resolved.name} in memory")
+        entry = self._allocate(name, dims, resolved, chosen, fill_value)
         try:
             self._record_change(added=[entry.info])
         except BaseException:
             self._release(entry, True)
             raise
         self._register(entry)
-        return entry.view
-
-    def _new_entry(self, name: str, backing: np.ndarray, path: Path | None, mode: str) -> _Entry:
-        info = GridInfo(
-            name=name,
-            shape=tuple(backing.shape),  # type: ignore[arg-type]
-            dtype=backing.dtype.name,
-            mode=mode,
-            backend=self.backend,
-            nbytes=int(backing.nbytes),
-            path=path,
-        )
-        return _Entry(info=info, backing=backing, view=np.asarray(backing))
-
-    def _register(self, entry: _Entry) -> None:
-        name = entry.info.name
-        self._entries[name] = entry
-        # Only grids within the request limit take the unchecked single-window path: an
-        # in-bounds window of them can never be larger than the limit.
-        if (
-            entry.view.dtype == _FLOAT32
-            and entry.info.nbytes <= max_request_bytes()
-            and not self._needs_read_reserve(entry)
-        ):
-            self._fast[name] = (entry.view, entry.info.shape[0], entry.info.shape[1])
-
-    def _unregister(self, name: str) -> _Entry:
-        self._fast.pop(name, None)
-        return self._entries.pop(name)
+        # What get() gives (a backend may hand out a read-only copy), never the array behind it.
+        return None if entry.array is None else self._dense_array(entry)
 
     def close(self, name: str, *, delete_file: bool = False) -> None:
         """Flush (when writable) and release one grid; optionally delete its file."""
@@ -250,20 +248,15 @@ class GridStore(abc.ABC):
     def flush(self, name: str | None = None) -> None:
         """Make writes durable for one grid or for all writable grids."""
         self._check_open()
-        entries = [self._entry(name)] if name is not None else list(self._entries.values())
-        for entry in entries:
+        for entry in [self._entry(name)] if name is not None else list(self._entries.values()):
             if entry.info.writable:
                 self._flush_entry(entry)
 
     def __enter__(self) -> GridStore:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close_all()
 
     # -- queries ------------------------------------------------------------------------
@@ -284,8 +277,20 @@ class GridStore(abc.ABC):
         return list(self._entries)
 
     def get(self, name: str) -> np.ndarray:
-        """The grid as a plain ndarray sharing memory with the store (read-only if mode 'r')."""
-        return self._entry(name).view
+        """The grid's dense array, sharing memory with the store (read-only in mode 'r').
+
+        Read it freely; change it only through store operations. A backend without a dense
+        array raises GridNotDenseError.
+        """
+        return self._dense_array(self._entry(name))
+
+    def read(self, name: str) -> np.ndarray:
+        """A fresh dense copy of the whole grid in its own dtype, on every backend."""
+        entry = self._entry(name)
+        check_request(entry.info.nbytes, f"a copy of grid {name!r}")
+        out = np.empty(entry.shape, dtype=entry.dtype)
+        self._read_region(entry, slice(0, entry.shape[0]), slice(0, entry.shape[1]), out)
+        return out
 
     def info(self, name: str) -> GridInfo:
         return self._entry(name).info
@@ -297,183 +302,146 @@ class GridStore(abc.ABC):
     def total_size_bytes(self) -> int:
         return sum(entry.info.nbytes for entry in self._entries.values())
 
-    # -- in-place writes ----------------------------------------------------------------
+    # -- writes -------------------------------------------------------------------------
     def write(self, name: str, data: object) -> None:
         """Replace the whole grid with ``data`` (same shape; cast to the grid's dtype)."""
         entry = self._writable_entry(name)
-        dtype = entry.view.dtype
-        array = checked_array(data, dtype, entry.info.shape, f"data for {name!r}")
+        array = checked_array(data, entry.dtype, entry.shape, f"data for {name!r}")
         self._reserve(entry, None, None)
         self._before_dense_write(entry)
-        np.copyto(entry.view, array, casting="unsafe")
+        self._write_region(entry, slice(0, entry.shape[0]), slice(0, entry.shape[1]), array)
 
-    def fill(self, name: str, value: float, *, region: tuple[slice, slice] | None = None) -> None:
+    def fill(self, name: str, value: float, *, region: Region | None = None) -> None:
+        """Set every cell of the grid (or of one region) to ``value``."""
         entry = self._writable_entry(name)
-        fill_value = checked_scalar(value, entry.view.dtype, "value")
-        target = self._reserved_target(entry, region)
+        fill_value = checked_scalar(value, entry.dtype, "value")
+        rows, cols = self._reserved_region(entry, region)
         if region is None:
             self._before_dense_write(entry)
-        target.fill(fill_value)
+        if rows.stop > rows.start and cols.stop > cols.start:
+            self._fill_region(entry, rows, cols, fill_value)
 
-    def scale(
-        self, name: str, factor: float, *, region: tuple[slice, slice] | None = None
-    ) -> None:
+    def scale(self, name: str, factor: float, *, region: Region | None = None) -> None:
         """Multiply the grid (or one region of it) by ``factor`` in place."""
         entry = self._writable_entry(name)
-        dtype = entry.view.dtype
         value = validate_finite(factor, "factor")
-        if dtype.kind == "f":
-            checked_scalar(value, dtype, "factor")
-        target = self._reserved_target(entry, region)
-        np.multiply(target, value, out=target, casting="unsafe")
+        if entry.dtype.kind == "f":
+            checked_scalar(value, entry.dtype, "factor")
+        rows, cols = self._reserved_region(entry, region)
+        if rows.stop > rows.start and cols.stop > cols.start:
+            self._apply_region(entry, rows, cols, lambda block: np.multiply(block, value, out=block, casting="unsafe"))
 
-    def scale_tiles(
-        self, name: str, mask: np.ndarray, tile_size: int, factor: float, *, floor: float = 0.0
-    ) -> np.ndarray:
+    def scale_tiles(self, name: str, mask: np.ndarray, tile_size: int, factor: float, *,
+                    floor: float = 0.0) -> np.ndarray:
         """Multiply the ``tile_size``-square tiles ``mask`` marks by ``factor`` (in the grid's dtype).
 
         With ``floor > 0`` a tile whose max |value| ends below it is zeroed; returns the mask
         of tiles zeroed that way. Cost follows the marked tiles, not the grid.
         """
         entry = self._writable_entry(name)
-        mask = blockops.validate_tile_mask(mask, entry.info.shape, tile_size)
-        dtype = entry.view.dtype
+        mask = defaults.validate_tile_mask(mask, entry.shape, tile_size)
+        dtype = entry.dtype
         value = checked_scalar(factor, dtype, "factor") if dtype.kind == "f" else validate_finite(factor, "factor")
         cutoff = validate_finite(floor, "floor")
         if self.reserves and mask.any():
-            self._reserve_tiles(entry, mask, tile_size)
-        return blockops.scale_tiles(entry.view, mask, tile_size, dtype.type(value), cutoff)
+            self._reserve_tiles(entry, mask, int(tile_size))
+        return self._scale_tiles(entry, mask, int(tile_size), dtype.type(value) if dtype.kind == "f" else value, cutoff)
 
     def add_at(self, name: str, y: int, x: int, value: float) -> None:
         """Add ``value`` to one cell; the cell must lie inside the grid."""
         entry = self._writable_entry(name)
         row, col = validate_bound(y, "y"), validate_bound(x, "x")
-        amount = checked_scalar(value, entry.view.dtype, "value")
-        height, width = entry.info.shape
+        amount = checked_scalar(value, entry.dtype, "value")
+        height, width = entry.shape
         if not (0 <= row < height and 0 <= col < width):
             raise InvalidGridSpecError(f"cell ({row}, {col}) is outside grid {name!r} {height}x{width}")
+        flat = np.array([row * width + col], dtype=np.intp)
         if self.reserves:
-            self._reserve(entry, *cell_extents(np.array([row * width + col]), entry.view.itemsize))
-        entry.view[row, col] += amount
+            self._reserve(entry, *cell_extents(flat, entry.dtype.itemsize))
+        self._scatter(entry, flat, np.array([amount], dtype=entry.dtype), True, None)
 
-    def add_many(
-        self,
-        name: str,
-        ys: object,
-        xs: object,
-        values: object,
-        *,
-        accumulate: bool = True,
-        clip_max: float | None = None,
-    ) -> int:
+    def add_many(self, name: str, ys: object, xs: object, values: object, *, accumulate: bool = True,
+                 clip_max: float | None = None) -> int:
         """Add (or, with ``accumulate=False``, set: last wins) values at many cells at once.
 
         Points outside the grid are dropped; returns how many were applied.
         """
         entry = self._writable_entry(name)
-        dtype = entry.view.dtype
-        flat_index, amounts = flat_points(ys, xs, values, entry.info.shape, label=name, dtype=dtype)
+        dtype = entry.dtype
+        flat, amounts = flat_points(ys, xs, values, entry.shape, label=name, dtype=dtype)
         cap = None if clip_max is None else checked_scalar(clip_max, dtype, "clip_max")
-        if flat_index.size:
+        if flat.size:
             if self.reserves:
-                self._reserve(entry, *cell_extents(flat_index, dtype.itemsize))
-            scatter(entry.view.reshape(-1), flat_index, amounts, accumulate=accumulate, clip_max=cap)
-        return int(flat_index.size)
+                self._reserve(entry, *cell_extents(flat, dtype.itemsize))
+            self._scatter(entry, flat, amounts, bool(accumulate), cap)
+        return int(flat.size)
 
-    def _reserved_target(self, entry: _Entry, region: object) -> np.ndarray:
-        """The view a region write will touch, after reserving it."""
+    def _reserved_region(self, entry: GridEntry, region: object) -> Region:
+        """The clipped region a write will touch, after reserving it (None: the whole grid)."""
         if region is None:
             self._reserve(entry, None, None)
-            return entry.view
-        rows, cols = validate_region(region, entry.info.shape)
+            return slice(0, entry.shape[0]), slice(0, entry.shape[1])
+        rows, cols = validate_region(region, entry.shape)
         if self.reserves:
-            self._reserve(entry, *region_extents(entry.info.shape, entry.view.itemsize, rows, cols))
-        return entry.view[rows, cols]
+            self._reserve(entry, *region_extents(entry.shape, entry.dtype.itemsize, rows, cols))
+        return rows, cols
 
     # -- reads --------------------------------------------------------------------------
-    def get_window(
-        self,
-        name: str,
-        y0: int,
-        y1: int,
-        x0: int,
-        x1: int,
-        *,
-        normalize_by: float | None = None,
-        out_dtype: object = np.float32,
-    ) -> np.ndarray:
-        """A fresh copy of ``[y0:y1, x0:x1]`` with zeros outside the grid."""
-        fast = self._fast.get(name)  # type: ignore[call-overload]
-        if fast is not None and normalize_by is None and out_dtype is _F32_TYPE:
-            # In bounds, float32 in and out: one slice copy, exactly what read_window does
-            # after its checks. Floats, NaN, None and bools fail the comparisons, the slice
-            # (TypeError) or the class test and take the checked path below, which raises
-            # the typed error.
-            view, height, width = fast
-            try:
-                if (
-                    0 <= y0 <= y1 <= height
-                    and 0 <= x0 <= x1 <= width
-                    and y0.__class__ is not bool is not y1.__class__
-                    and x0.__class__ is not bool is not x1.__class__
-                ):
-                    return view[y0:y1, x0:x1].copy()
-            except TypeError:
-                pass
+    def get_window(self, name: str, y0: int, y1: int, x0: int, x1: int, *, normalize_by: float | None = None,
+                   out_dtype: object = np.float32) -> np.ndarray:
+        """A fresh copy of ``[y0:y1, x0:x1]`` (half-open, y then x) with zeros outside the grid."""
         entry = self._entry(name)
         resolved = validate_out_dtype(out_dtype)
-        bounds = [validate_bound(v, label) for v, label in ((y0, "y0"), (y1, "y1"), (x0, "x0"), (x1, "x1"))]
-        cells = max(0, bounds[1] - bounds[0]) * max(0, bounds[3] - bounds[2])
-        check_request(cells * resolved.itemsize, f"window [{y0}:{y1}, {x0}:{x1}] of {name!r}")
-        if self._needs_read_reserve(entry):
-            rows, cols = slice(max(bounds[0], 0), bounds[1]), slice(max(bounds[2], 0), bounds[3])
-            self._reserve(entry, *region_extents(entry.info.shape, entry.view.itemsize, rows, cols))
-        return read_window(entry.view, *bounds, normalize_by=normalize_by, out_dtype=resolved)
+        top, bottom, left, right = (validate_bound(v, label) for v, label in ((y0, "y0"), (y1, "y1"), (x0, "x0"), (x1, "x1")))
+        norm = validate_normalizer(normalize_by)
+        out_shape = (max(0, bottom - top), max(0, right - left))
+        check_request(out_shape[0] * out_shape[1] * resolved.itemsize, f"window [{y0}:{y1}, {x0}:{x1}] of {name!r}")
+        height, width = entry.shape
+        rows = slice(min(max(top, 0), height), max(min(bottom, height), 0))
+        cols = slice(min(max(left, 0), width), max(min(right, width), 0))
+        inside = rows.stop > rows.start and cols.stop > cols.start
+        out = (np.empty if inside and out_shape == (rows.stop - rows.start, cols.stop - cols.start) else np.zeros)(
+            out_shape, dtype=resolved)
+        if inside:
+            if self._needs_read_reserve(entry):
+                self._reserve(entry, *region_extents(entry.shape, entry.dtype.itemsize, rows, cols))
+            target = out[rows.start - top : rows.stop - top, cols.start - left : cols.stop - left]
+            self._read_region(entry, rows, cols, target)
+        if norm is not None:
+            np.divide(out, norm, out=out, casting="unsafe")
+        return out
 
-    def get_windows(
-        self,
-        name: str,
-        ys: object,
-        xs: object,
-        radius: int,
-        *,
-        normalize_by: float | None = None,
-        out: np.ndarray | None = None,
-    ) -> np.ndarray:
+    def get_windows(self, name: str, ys: object, xs: object, radius: int, *, normalize_by: float | None = None,
+                    out: np.ndarray | None = None) -> np.ndarray:
         """``(N, 2r+1, 2r+1)`` float32 windows centred on each ``(ys[i], xs[i])``."""
         entry = self._entry(name)
-        plan = plan_windows(entry.info.shape, ys, xs, radius)
-        return self._gather(entry, plan, normalize_by, out)
+        return self._checked_gather(entry, plan_windows(entry.shape, ys, xs, radius), normalize_by, out)
 
-    def get_planned_windows(
-        self,
-        name: str,
-        plan: WindowPlan,
-        *,
-        normalize_by: float | None = None,
-        out: np.ndarray | None = None,
-    ) -> np.ndarray:
+    def get_planned_windows(self, name: str, plan: WindowPlan, *, normalize_by: float | None = None,
+                            out: np.ndarray | None = None) -> np.ndarray:
         """``get_windows`` with centres planned once by ``farm_grids.windows.plan_windows``."""
-        return self._gather(self._entry(name), plan, normalize_by, out)
+        return self._checked_gather(self._entry(name), plan, normalize_by, out)
 
-    def _gather(
-        self, entry: _Entry, plan: WindowPlan, normalize_by: float | None, out: np.ndarray | None
-    ) -> np.ndarray:
-        if self._needs_read_reserve(entry) and isinstance(plan, WindowPlan) and plan.shape == entry.info.shape:
-            self._reserve(entry, *plan_extents(plan, entry.view.itemsize))
-        return read_planned_windows(entry.view, plan, normalize_by=normalize_by, out=out)
+    def _checked_gather(self, entry: GridEntry, plan: WindowPlan, normalize_by: float | None,
+                        out: np.ndarray | None) -> np.ndarray:
+        if not isinstance(plan, WindowPlan) or plan.shape != entry.shape:
+            raise InvalidGridSpecError(f"window plan is for shape {getattr(plan, 'shape', None)}, grid is {entry.shape}")
+        if self._needs_read_reserve(entry):
+            self._reserve(entry, *plan_extents(plan, entry.dtype.itemsize))
+        return self._gather(entry, plan, normalize_by, out)
 
     def get_cells(self, name: str, ys: object, xs: object) -> np.ndarray:
         """The values at cells ``(ys[i], xs[i])`` in the grid's dtype; outside cells read zero."""
         entry = self._entry(name)
         rows, cols = validate_centres(ys, xs)
-        height, width = entry.info.shape
+        height, width = entry.shape
         inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-        result = np.zeros(rows.shape, dtype=entry.view.dtype)
+        result = np.zeros(rows.shape, dtype=entry.dtype)
         flat = rows[inside] * width + cols[inside]
-        if self._needs_read_reserve(entry) and flat.size:
-            self._reserve(entry, *cell_extents(flat, entry.view.itemsize))
-        result[inside] = entry.view.reshape(-1)[flat]
+        if flat.size:
+            if self._needs_read_reserve(entry):
+                self._reserve(entry, *cell_extents(flat, entry.dtype.itemsize))
+            result[inside] = self._read_cells(entry, flat)
         return result
 
     # -- helpers ------------------------------------------------------------------------
@@ -481,7 +449,7 @@ class GridStore(abc.ABC):
         if self._closed:
             raise StoreClosedError(f"this {self.backend} store is closed")
 
-    def _entry(self, name: str) -> _Entry:
+    def _entry(self, name: str) -> GridEntry:
         self._check_open()
         try:
             return self._entries[name]
@@ -494,7 +462,7 @@ class GridStore(abc.ABC):
             # A read-only reader shares a writer's files; deleting them would break the writer.
             raise ReadOnlyGridError(f"grid {name!r} was opened read-only; its file cannot be deleted")
 
-    def _writable_entry(self, name: str) -> _Entry:
+    def _writable_entry(self, name: str) -> GridEntry:
         entry = self._entry(name)
         if not entry.info.writable:
             raise ReadOnlyGridError(f"grid {name!r} was opened read-only (mode 'r')")

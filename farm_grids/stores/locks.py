@@ -19,7 +19,7 @@ import struct
 import time
 from pathlib import Path
 
-from farm_grids.errors import StoreLockedError, StorageDirectoryError
+from farm_grids.errors import FarmGridsError, StoreLockedError, StorageDirectoryError
 
 __all__ = ["READER_BYTE", "WRITER_BYTE", "StoreLock", "is_held", "lock_holder"]
 
@@ -30,6 +30,7 @@ _FLOCK = struct.Struct("hhqqi4x")
 _SETLK = getattr(fcntl, "F_OFD_SETLK", None)
 _GETLK = getattr(fcntl, "F_OFD_GETLK", None)
 _RETRIES = 5
+_HOLDER_WAITS = 100  # x 5 ms: how long a second writer waits to learn who holds the lock
 
 
 def _request(fd: int, command: int, kind: int, byte: int) -> int:
@@ -57,6 +58,8 @@ def is_held(path: Path, byte: int) -> bool:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     except FileNotFoundError:
         return False
+    except OSError as exc:  # a symlink (ELOOP) or a lock file we may not read
+        raise StorageDirectoryError(f"cannot inspect lock file {str(path)!r}: {exc}") from exc
     try:
         if _GETLK is None:
             if not _try_lock(fd, fcntl.F_WRLCK, byte):
@@ -88,12 +91,13 @@ class StoreLock:
     def acquire_writer(cls, path: Path) -> StoreLock:
         """The exclusive writer lock, or StoreLockedError naming the process that holds it."""
         lock = None
-        for attempt in range(_RETRIES):
+        for attempt in range(_HOLDER_WAITS):
             lock = cls._acquire(path, ((fcntl.F_WRLCK, WRITER_BYTE),), writable=True)
             if lock is not None or lock_holder(path) != "another process":
                 break
-            # Unrecorded holder: a reader or cleaner tidying up for a moment, not a writer.
-            time.sleep(0.002 * (attempt + 1))
+            # No holder recorded yet: a writer between taking the lock and writing its record,
+            # or a reader or cleaner tidying up for a moment. Wait for it to say who it is.
+            time.sleep(0.005)
         if lock is None:
             raise StoreLockedError(f"store {str(path)!r} is open for writing by {lock_holder(path)}")
         # Record who holds it, for the error message a second writer gets.
@@ -110,6 +114,8 @@ class StoreLock:
         """
         try:
             lock = cls._acquire(path, ((fcntl.F_RDLCK, READER_BYTE),), writable=False)
+        except FarmGridsError:
+            raise  # a symlinked or otherwise unusable lock file: never read past it
         except (FileNotFoundError, PermissionError):
             return None  # a read-only directory without a lock file: read unlocked
         if lock is None:

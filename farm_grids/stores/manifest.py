@@ -111,9 +111,14 @@ def _optional(path: Path, payload: dict[str, Any], key: str, kind: type) -> Any:
 def parse_manifest(path: Path, text: str) -> Manifest:
     """Validate manifest text strictly: types, names, shapes, dtypes, checksum, no aliasing."""
     try:
-        payload = json.loads(text, object_pairs_hook=_no_duplicates)
-    except RecursionError:
+        return _parse(path, text)
+    except RecursionError:  # json.loads, or the checksum's json.dumps just past loads' depth
         raise _fail(path, "is nested too deeply to be a manifest") from None
+
+
+def _parse(path: Path, text: str) -> Manifest:
+    try:
+        payload = json.loads(text, object_pairs_hook=_no_duplicates)
     except ValueError as exc:
         raise _fail(path, f"is not valid JSON: {exc}") from None
     if not isinstance(payload, dict) or payload.get("schema") not in (MANIFEST_SCHEMA, *_OLD_SCHEMAS):
@@ -128,9 +133,14 @@ def parse_manifest(path: Path, text: str) -> Manifest:
     if not isinstance(grids, dict):
         raise _fail(path, "has no 'grids' table")
     entries = {name: _entry(path, name, raw) for name, raw in grids.items()}
-    files = [entry.file_name for entry in entries.values()]
-    if len(set(files)) != len(files):
-        raise UnsafeManifestError(f"manifest {str(path)!r} names one file for two grids")
+    owners: dict[str, str] = {}
+    for name, entry in entries.items():
+        if entry.file_name in owners:
+            raise UnsafeManifestError(
+                f"manifest {str(path)!r} entries {owners[entry.file_name]!r} and {name!r} name one file "
+                f"{entry.file_name!r}"
+            )
+        owners[entry.file_name] = name
     generation = payload.get("generation", 0)
     clean = payload.get("clean") if current else None
     if not _is_int(generation) or generation < 0 or (current and not isinstance(clean, bool)):

@@ -54,6 +54,19 @@ def _disk_error(exc: OSError, path: Path, what: str) -> OSError:
     return exc
 
 
+def _writable_twin(fd: int, path: Path) -> int | None:
+    """A writable descriptor of the same file as ``fd``, or None where that is not allowed."""
+    try:
+        twin = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    first, second = os.fstat(fd), os.fstat(twin)
+    if (first.st_dev, first.st_ino) != (second.st_dev, second.st_ino):
+        os.close(twin)
+        return None
+    return twin
+
+
 class MappedFile:
     """A file mapped shared and read/write (or read-only) as one grid.
 
@@ -75,7 +88,15 @@ class MappedFile:
         blocks = -(-nbytes // BLOCK_BYTES)
         self._reserved = np.zeros(blocks, dtype=bool)
         self.fully_reserved = False
-        self.reserve_reads = writable and is_memory_filesystem(path.parent)
+        # The descriptor fallocate goes through: the mapping's own for a writer. A reader on
+        # tmpfs opens a second, writable one where it may: reserving a hole's page there
+        # changes no byte of the file, and it keeps a read of a hole on a full tmpfs from
+        # raising SIGBUS.
+        self._reserve_fd: int | None = fd if writable else None
+        self.reserve_reads = is_memory_filesystem(path.parent)
+        if self.reserve_reads and not writable:
+            self._reserve_fd = _writable_twin(fd, path)
+            self.reserve_reads = self._reserve_fd is not None
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -144,7 +165,7 @@ class MappedFile:
 
     def reserve_all(self) -> None:
         """Give every block of the file disk space (before the grid is written whole)."""
-        if self.fully_reserved or self._fd is None:
+        if self.fully_reserved or self._reserve_fd is None:
             return
         self._fallocate(0, self.nbytes)
         self._mark_all_reserved()
@@ -154,7 +175,7 @@ class MappedFile:
 
         Blocks reserved earlier cost one vectorised lookup, no system call.
         """
-        if self.fully_reserved or self._fd is None or starts.size == 0:
+        if self.fully_reserved or self._reserve_fd is None or starts.size == 0:
             return
         first = starts // BLOCK_BYTES
         last = (ends - 1) // BLOCK_BYTES
@@ -177,10 +198,14 @@ class MappedFile:
         if run_first.size and self._reserved.all():
             self.fully_reserved = True
 
+    @property
+    def can_reserve(self) -> bool:
+        return self._reserve_fd is not None
+
     def _fallocate(self, offset: int, length: int) -> None:
-        assert self._fd is not None
+        assert self._reserve_fd is not None
         try:
-            os.posix_fallocate(self._fd, offset, length)
+            os.posix_fallocate(self._reserve_fd, offset, length)
         except OSError as exc:
             raise _disk_error(exc, self.path, f"reserve {length} bytes for a write") from exc
 
@@ -195,6 +220,9 @@ class MappedFile:
 
     def release(self) -> None:
         """Close the descriptor and drop this object's hold on the mapping (see class doc)."""
+        if self._reserve_fd is not None and self._reserve_fd != self._fd:
+            os.close(self._reserve_fd)
+        self._reserve_fd = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

@@ -1,4 +1,4 @@
-"""MemmapManager: the grid-store interface over sparse memory-mapped files, one writer at a time."""
+"""MemmapStore: the grid-store interface over sparse memory-mapped files, one writer at a time."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from farm_grids.errors import (
     SparseOvercommitWarning,
     UncleanShutdownWarning,
 )
-from farm_grids.stores.base import GridInfo, GridStore, StoreInfo, _Entry
+from farm_grids.stores.dense import DenseArrayStore
+from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
 from farm_grids.stores.extents import region_extents
 from farm_grids.stores.blockops import tile_regions
 from farm_grids.stores.files import (
@@ -36,10 +37,10 @@ from farm_grids.stores.mapped_file import MappedFile
 from farm_grids.stores.opening import checked_files
 from farm_grids.stores.validation import validate_dtype, validate_mode
 
-__all__ = ["MemmapManager"]
+__all__ = ["MemmapStore"]
 
 
-class MemmapManager(GridStore):
+class MemmapStore(DenseArrayStore):
     """Grids in memory-mapped files, one file per grid, with a manifest to reopen them.
 
     Files are created sparse, so a zero-filled grid costs neither RAM nor disk blocks
@@ -49,6 +50,8 @@ class MemmapManager(GridStore):
     """
 
     backend = "memmap"
+    file_backed = True
+    supports_reopen = True
     in_memory = False
     reserves = True
 
@@ -76,7 +79,6 @@ class MemmapManager(GridStore):
         # A per-manager token keeps two managers of one process (same simulation_id) apart.
         self.token = secrets.token_hex(4)
         self._manifest_path: Path | None = None
-        self._files: dict[str, MappedFile] = {}
         # Grids closed without deleting their file stay in the manifest so a later run
         # can reopen them.
         self._kept: dict[str, ManifestEntry] = {}
@@ -88,7 +90,7 @@ class MemmapManager(GridStore):
 
     # -- names and locks ------------------------------------------------------------------
     @property
-    def manifest_path(self) -> Path:
+    def manifest_path(self) -> Path:  # type: ignore[override]
         """Where this store records its grids so another process can reopen them."""
         if self._manifest_path is None:
             self._manifest_path = self.directory / manifest_file_name(
@@ -126,12 +128,10 @@ class MemmapManager(GridStore):
         )
 
     # -- backend primitives -------------------------------------------------------------
-    def _allocate(
-        self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float
-    ) -> tuple[np.ndarray, Path | None]:
+    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
         if name in self._kept:
             raise GridExistsError(
-                f"grid {name!r} was closed with its file kept; reopen it with MemmapManager.open "
+                f"grid {name!r} was closed with its file kept; reopen it with MemmapStore.open "
                 "or close it with delete_file=True first"
             )
         nbytes = shape[0] * shape[1] * dtype.itemsize
@@ -155,8 +155,7 @@ class MemmapManager(GridStore):
             mapped.release()
             path.unlink(missing_ok=True)
             raise
-        self._files[name] = mapped
-        return backing, path
+        return GridEntry(self._grid_info(name, shape, dtype, mode, path), backing, mapped)
 
     def _warn_if_overcommitted(self, name: str, nbytes: int) -> None:
         if self.preallocate:
@@ -172,10 +171,9 @@ class MemmapManager(GridStore):
                 stacklevel=4,
             )
 
-    def _release(self, entry: _Entry, delete_file: bool) -> None:
+    def _release(self, entry: GridEntry, delete_file: bool) -> None:
         name = entry.info.name
-        entry.view = entry.backing = None  # type: ignore[assignment]
-        mapped = self._files.pop(name, None)
+        mapped, entry.array, entry.state = entry.state, None, None
         if mapped is not None:
             mapped.release()  # the mapping lives on while a caller still holds an array
         self._tiles_reserved = {key: v for key, v in self._tiles_reserved.items() if key[0] != name}
@@ -184,19 +182,20 @@ class MemmapManager(GridStore):
         elif entry.info.path is not None and entry.info.writable:
             self._kept[name] = _record(entry.info)
 
-    def _flush_entry(self, entry: _Entry) -> None:
-        self._files[entry.info.name].flush()
+    def _flush_entry(self, entry: GridEntry) -> None:
+        if entry.state is not None:
+            entry.state.flush()
 
-    def _reserve(self, entry: _Entry, starts: np.ndarray | None, ends: np.ndarray | None) -> None:
-        mapped = self._files.get(entry.info.name)
-        if mapped is None or not mapped.writable:
+    def _reserve(self, entry: GridEntry, starts: np.ndarray | None, ends: np.ndarray | None) -> None:
+        mapped = entry.state
+        if mapped is None or not mapped.can_reserve:
             return
         if starts is None or ends is None:
             mapped.reserve_all()
         else:
             mapped.reserve(starts, ends)
 
-    def _reserve_tiles(self, entry: _Entry, mask: np.ndarray, tile_size: int) -> None:
+    def _reserve_tiles(self, entry: GridEntry, mask: np.ndarray, tile_size: int) -> None:
         # Decay touches the same active tiles tick after tick: remember which are reserved.
         key = (entry.info.name, tile_size)
         done = self._tiles_reserved.get(key)
@@ -205,17 +204,17 @@ class MemmapManager(GridStore):
         pending = mask & ~done
         if not pending.any():
             return
-        shape, itemsize = entry.info.shape, entry.view.itemsize
+        shape, itemsize = entry.shape, entry.dtype.itemsize
         extents = [region_extents(shape, itemsize, rows, cols) for rows, cols in tile_regions(pending, shape, tile_size)]
         self._reserve(entry, np.concatenate([s for s, _ in extents]), np.concatenate([e for _, e in extents]))
         done |= pending
 
-    def _needs_read_reserve(self, entry: _Entry) -> bool:
-        mapped = self._files.get(entry.info.name)
+    def _needs_read_reserve(self, entry: GridEntry) -> bool:
+        mapped = entry.state
         return mapped is not None and mapped.reserve_reads and not mapped.fully_reserved
 
-    def _before_dense_write(self, entry: _Entry) -> None:
-        mapped = self._files.get(entry.info.name)
+    def _before_dense_write(self, entry: GridEntry) -> None:
+        mapped = entry.state
         if mapped is not None:
             _advise_huge_pages(mapped)
 
@@ -268,7 +267,7 @@ class MemmapManager(GridStore):
         mode: str = "r+",
         *,
         expect: Mapping[str, tuple[tuple[int, int], object]] | None = None,
-    ) -> MemmapManager:
+    ) -> MemmapStore:
         """Reopen every grid a manifest lists, after checking every entry and file.
 
         ``mode`` "r+" takes the store's writer lock (StoreLockedError if another writer has
@@ -290,7 +289,7 @@ class MemmapManager(GridStore):
         lock_path = manifest.parent / lock_file_name(manifest.name)
         lock = StoreLock.acquire_writer(lock_path) if chosen == "r+" else StoreLock.acquire_reader(lock_path)
         files: dict[str, MappedFile] = {}
-        store: MemmapManager | None = None
+        store: MemmapStore | None = None
         try:
             recorded = read_manifest(manifest)  # read under the lock: a writer cannot be mid-rewrite
             _check_expected(manifest, recorded, expect)
@@ -301,11 +300,11 @@ class MemmapManager(GridStore):
             store._manifest_path, store._lock, store._generation = manifest, lock, recorded.generation
             store._was_clean = recorded.clean is not False
             for name, entry in recorded.grids.items():
-                store._files[name] = files[name]
-                backing = files[name].array(entry.shape, entry.dtype)
-                store._register(store._new_entry(name, backing, manifest.parent / entry.file_name, chosen))
+                info = store._grid_info(name, entry.shape, entry.dtype, chosen, manifest.parent / entry.file_name)
+                store._register(GridEntry(info, files[name].array(entry.shape, entry.dtype), files[name]))
             if chosen == "r+":
                 store._record_change(added=[store._entries[n].info for n in store._entries])  # now open: not clean
+            writer_active = chosen == "r" and is_held(lock_path, WRITER_BYTE)
         except BaseException:
             for mapped in files.values():
                 mapped.release()
@@ -314,7 +313,6 @@ class MemmapManager(GridStore):
             if lock is not None:
                 lock.release_tidily()  # a refused open leaves the directory as it found it
             raise
-        writer_active = chosen == "r" and is_held(lock_path, WRITER_BYTE)
         if recorded.clean is False and not writer_active:
             warnings.warn(
                 f"store {str(manifest)!r} was not closed cleanly (generation {recorded.generation}): "

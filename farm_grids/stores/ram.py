@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import mmap
-from pathlib import Path
 
 import numpy as np
 
-from farm_grids.stores.base import GridStore, _Entry
+from farm_grids.stores.dense import DenseArrayStore
+from farm_grids.stores.entry import GridEntry
 
 __all__ = ["RamStore", "SparseRamStore"]
 
 
-class RamStore(GridStore):
+class RamStore(DenseArrayStore):
     """Grids held in process memory; the baseline the memmap backend is measured against."""
 
     backend = "ram"
@@ -32,14 +32,11 @@ class RamStore(GridStore):
         self.simulation_id = simulation_id
         self.namespace = namespace
 
-    def _allocate(
-        self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float
-    ) -> tuple[np.ndarray, Path | None]:
-        if fill == 0.0:
-            return np.zeros(shape, dtype=dtype), None
-        return np.full(shape, fill, dtype=dtype), None
+    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
+        array = np.zeros(shape, dtype=dtype) if fill == 0.0 else np.full(shape, fill, dtype=dtype)
+        return GridEntry(self._grid_info(name, shape, dtype, mode, None), array)
 
-    def _release(self, entry: _Entry, delete_file: bool) -> None:
+    def _release(self, entry: GridEntry, delete_file: bool) -> None:
         return None
 
 
@@ -51,17 +48,15 @@ class SparseRamStore(RamStore):
     Here each grid is its own anonymous mapping with huge pages switched off.
     """
 
-    backend = "ram"
+    backend = "sparse-ram"
 
-    def _allocate(
-        self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float
-    ) -> tuple[np.ndarray, Path | None]:
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        region = mmap.mmap(-1, max(nbytes, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
+        count = shape[0] * shape[1]
+        region = mmap.mmap(-1, max(count * dtype.itemsize, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         advice = getattr(mmap, "MADV_NOHUGEPAGE", None)  # Linux only; elsewhere pages are small
         if advice is not None:
             region.madvise(advice)
-        backing = np.frombuffer(region, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+        array = np.frombuffer(region, dtype=dtype, count=count).reshape(shape)
         if fill != 0.0:
-            backing.fill(fill)  # an anonymous mapping starts zeroed: only a non-zero fill writes
-        return backing, None
+            array.fill(fill)  # an anonymous mapping starts zeroed: only a non-zero fill writes
+        return GridEntry(self._grid_info(name, shape, dtype, mode, None), array)

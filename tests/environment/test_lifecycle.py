@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from farm_grids import GridNotFoundError, InvalidGridSpecError, MemmapManager
+from farm_grids import GridNotFoundError, InvalidGridSpecError, MemmapStore
 from farm_grids.agents import UnknownAgentError
 from farm_grids.channels import UnknownChannelError
 from farm_grids.environment import Environment
-from farm_grids.errors import ConfigError, StorageDirectoryError
+from farm_grids.errors import GridFileMissingError, StorageDirectoryError
 
 from .conftest import edge_agents, make_config, random_world
 
@@ -32,10 +34,10 @@ def test_keep_files_and_reopen(tmp_path):
     env.update()
     manifests = {m.store.namespace: m.store.manifest_path for m in env.managers}
     env.close()
-    with MemmapManager.open(manifests["env"], mode="r") as reader:
+    with MemmapStore.open(manifests["env"], mode="r") as reader:
         assert np.array_equal(reader.get("OBSTACLES"), obstacles)
     gamma = np.float32(env.config.observation.gamma_dmg)
-    with MemmapManager.open(manifests["temporal"], mode="r") as reader:
+    with MemmapStore.open(manifests["temporal"], mode="r") as reader:
         assert np.array_equal(reader.get("DAMAGE_HEAT"), heat * gamma)
 
 
@@ -116,10 +118,15 @@ def test_memmap_setup_failure_raises_and_never_falls_back(tmp_path):
         Environment(cfg)
 
 
-def test_environment_refuses_reopen_modes(tmp_path):
-    cfg = make_config(tmp_path, "memmap", overrides={"memmap.mode": "r+"})
-    with pytest.raises(ConfigError, match="memmap.mode"):
+def test_reopen_modes_need_a_saved_run_to_reopen(tmp_path):
+    """memmap.mode r+/r resume a run in place (tests/objectstore); with nothing saved they refuse."""
+    cfg = make_config(tmp_path, "memmap", overrides={"memmap.mode": "r+", "simulation_id": "absent"})
+    with pytest.raises(GridFileMissingError, match="manifest_absent"):
         Environment(cfg)
+    unnamed = make_config(tmp_path, "memmap", overrides={"memmap.mode": "r", "simulation_id": None})
+    with pytest.raises(InvalidGridSpecError, match="simulation_id"):
+        Environment(unnamed)
+    assert not any(p.suffix in (".dat", ".json") for p in Path(cfg.memmap.directory).glob("*"))
 
 
 def test_cuda_device_without_cuda_is_an_error(tmp_path):

@@ -1,17 +1,19 @@
-"""Fixtures shared by the grid-manager suites: per-backend memmap configs and store snapshots."""
+"""Fixtures shared by the grid-manager suites: a store factory per backend, per-backend configs, snapshots."""
 
 from __future__ import annotations
 
 import pathlib
 from collections.abc import Callable
 
-import numpy as np
 import pytest
 
 from farm_grids.config import MemmapConfig
 from farm_grids.managers import GridManager
+from store_factories import StoreFactory
 
 BACKENDS = ("ram", "memmap")
+# Every backend the manager contract runs on: the built-ins and the chunked tile-dict test backend.
+STORE_BACKENDS = ("ram", "sparse-ram", "memmap", "tile-dict")
 
 
 def _config_for(backend: str, directory: pathlib.Path) -> MemmapConfig:
@@ -30,6 +32,19 @@ def grid_dir(tmp_path: pathlib.Path) -> pathlib.Path:
     return tmp_path / "grids"
 
 
+@pytest.fixture(params=STORE_BACKENDS)
+def store_factory(request: pytest.FixtureRequest, tile_dict_backend: str, grid_dir: pathlib.Path) -> StoreFactory:
+    """A factory of the parametrised backend; its config switches every manager onto that backend."""
+    config = MemmapConfig(
+        directory=str(grid_dir),
+        backend=request.param,
+        use_for_environmental=True,
+        use_for_temporal=True,
+        use_for_resources=True,
+    )
+    return StoreFactory(request.param, config)
+
+
 @pytest.fixture
 def memmap_config(request: pytest.FixtureRequest, grid_dir: pathlib.Path) -> MemmapConfig:
     """The config for the requesting suite class's ``backend`` attribute."""
@@ -40,7 +55,7 @@ def memmap_config(request: pytest.FixtureRequest, grid_dir: pathlib.Path) -> Mem
 
 def _snapshot(manager: GridManager) -> dict[str, bytes]:
     """Every grid of ``manager`` as bytes, to prove a failed call changed nothing."""
-    return {name: np.asarray(manager.store.get(name)).tobytes() for name in manager.names()}
+    return {name: manager.store.read(name).tobytes() for name in manager.names()}
 
 
 @pytest.fixture(name="config_for", scope="session")

@@ -10,7 +10,7 @@ import pytest
 from farm_grids.config import MemmapConfig
 from farm_grids.errors import GridNotFoundError, InvalidGridSpecError
 from farm_grids.managers import ENVIRONMENTAL_LAYERS, EnvironmentalGridManager
-from farm_grids.stores import MemmapManager
+from farm_grids.stores import MemmapStore
 
 HEIGHT, WIDTH = 24, 31
 
@@ -111,7 +111,7 @@ class TestEnvironmentalMemmap(EnvironmentalSuite):
         env.flush()
         manifest = env.manifest_path
         env.close()
-        with EnvironmentalGridManager(HEIGHT, WIDTH, store=MemmapManager.open(manifest, mode="r+")) as again:
+        with EnvironmentalGridManager(HEIGHT, WIDTH, store=MemmapStore.open(manifest, mode="r+")) as again:
             assert again.names() == ["OBSTACLES"] and (again.get("OBSTACLES") == 1.0).all()
             assert again.files() and again.has_memmap
             again.close(delete_files=True)
@@ -122,7 +122,7 @@ class TestEnvironmentalMemmap(EnvironmentalSuite):
         env.flush()
         manifest = env.manifest_path
         env.close()
-        store = MemmapManager.open(manifest, mode="r")
+        store = MemmapStore.open(manifest, mode="r")
         with pytest.raises(InvalidGridSpecError, match="expected"):
             EnvironmentalGridManager(HEIGHT + 1, WIDTH, store=store)
         store.close_all()

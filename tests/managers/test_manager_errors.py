@@ -23,7 +23,7 @@ from farm_grids.managers import (
     TemporalGridManager,
     make_store,
 )
-from farm_grids.stores import MemmapManager
+from farm_grids.stores import MemmapStore
 
 H, W = 12, 14
 NAN = float("nan")
@@ -165,7 +165,7 @@ def test_make_store_uses_the_config_dtype_on_both_backends(tmp_path: pathlib.Pat
 
 
 def test_a_failed_channel_creation_leaves_no_files_behind(tmp_path: pathlib.Path) -> None:
-    store = MemmapManager(tmp_path, namespace="temporal")
+    store = MemmapStore(tmp_path, namespace="temporal")
     store.create("ALLY_SIGNAL", (H + 1, W))  # the last channel clashes: the first two are undone
     with pytest.raises(InvalidGridSpecError, match="ALLY_SIGNAL"):
         TemporalGridManager(H, W, store=store)

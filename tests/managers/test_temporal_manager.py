@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from farm_grids.config import MemmapConfig, ObservationConfig
 from farm_grids.errors import ReadOnlyGridError
 from farm_grids.managers import TEMPORAL_CHANNELS, TemporalGridManager
-from farm_grids.stores import MemmapManager, RamStore
+from farm_grids.stores import MemmapStore, RamStore
 
 HEIGHT, WIDTH, TILE = 61, 77, 8  # partial edge tiles on both axes
 
@@ -211,7 +211,7 @@ class TestTemporalMemmap(TemporalSuite):
         temporal.flush()
         manifest = temporal.manifest_path
         temporal.close()
-        with MemmapManager.open(manifest, mode="r") as reader:
+        with MemmapStore.open(manifest, mode="r") as reader:
             assert np.array_equal(reader.get("DAMAGE_HEAT"), expected)
             assert not reader.get("TRAILS").any()
 
@@ -219,7 +219,7 @@ class TestTemporalMemmap(TemporalSuite):
         temporal.deposit("TRAILS", [1], [1], [1.0])
         temporal.flush()
         manifest = temporal.manifest_path
-        reader = TemporalGridManager(HEIGHT, WIDTH, store=MemmapManager.open(manifest, mode="r"))
+        reader = TemporalGridManager(HEIGHT, WIDTH, store=MemmapStore.open(manifest, mode="r"))
         before = reader.get("TRAILS").copy()
         with pytest.raises(ReadOnlyGridError):
             reader.deposit("TRAILS", [2], [2], [1.0])

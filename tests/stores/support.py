@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import subprocess
@@ -17,6 +18,8 @@ from farm_grids.stores import SUPPORTED_DTYPES, GridStore
 
 __all__ = [
     "ALL_DTYPES",
+    "fresh_name",
+    "store_directory",
     "IN_CI",
     "PROPERTY_SETTINGS",
     "WINDOW_SETTINGS",
@@ -101,8 +104,25 @@ def signed(payload: dict) -> dict:
 
 
 def snapshot_arrays(store: GridStore) -> dict[str, bytes]:
-    """Every grid's bytes, to prove a failed call changed nothing."""
-    return {name: store.get(name).tobytes() for name in store.names()}
+    """Every grid's bytes (through ``read``, which every backend has), to prove a failed call changed nothing."""
+    return {name: store.read(name).tobytes() for name in store.names()}
+
+
+_names = itertools.count()
+
+
+def fresh_name() -> str:
+    """A grid name no other example of the run has used (hypothesis reuses one store per test)."""
+    return f"p{next(_names)}"
+
+
+def store_directory(store: GridStore) -> Path | None:
+    """The directory a file-backed store keeps its grids in (from a grid's public path)."""
+    for name in store.names():
+        path = store.info(name).path
+        if path is not None:
+            return path.parent
+    return None
 
 
 def snapshot_directory(directory: Path) -> dict[str, str]:

@@ -15,8 +15,7 @@ from farm_grids import (
     GridFileMismatchError,
     GridFileMissingError,
     GridNotFoundError,
-    MemmapManager,
-    ReadOnlyGridError,
+    MemmapStore,
 )
 
 from .support import random_grid, signed, snapshot_directory, temp_files_in
@@ -49,7 +48,7 @@ def grid_files(directory: Path) -> set[str]:
 # -- sparse creation ------------------------------------------------------------------------
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 def test_a_16384_square_float32_grid_costs_neither_ram_nor_disk(tmp_path: Path) -> None:
-    store = MemmapManager(tmp_path)
+    store = MemmapStore(tmp_path)
     store.create("warm-up", (8, 8))  # load every code path before measuring
     before = vm_rss_bytes()
     store.create("big", (16384, 16384), dtype="float32")
@@ -68,12 +67,12 @@ def test_a_16384_square_float32_grid_costs_neither_ram_nor_disk(tmp_path: Path) 
 
 # -- names --------------------------------------------------------------------------------
 def test_file_name_is_namespace_name_simulation_pid_token_shape(tmp_path: Path) -> None:
-    with MemmapManager(tmp_path, namespace="farm", simulation_id="run7") as store:
+    with MemmapStore(tmp_path, namespace="farm", simulation_id="run7") as store:
         store.create("heat", (12, 34))
         path = store.info("heat").path
         assert path is not None and path.parent == tmp_path.resolve()
         assert path.name == f"farm_heat_run7_p{os.getpid()}-{store.token}_12x34_float32.dat"
-    with MemmapManager(tmp_path) as bare:
+    with MemmapStore(tmp_path) as bare:
         bare.create("heat", (3, 5))
         bare_path = bare.info("heat").path
         assert bare_path is not None and bare_path.name == f"heat_p{os.getpid()}-{bare.token}_3x5_float32.dat"
@@ -88,7 +87,7 @@ UNSAFE_NAMES = [
 
 
 def test_unsafe_names_give_distinct_portable_files_that_reopen(tmp_path: Path) -> None:
-    store = MemmapManager(tmp_path, namespace="ns/../x y", simulation_id="sim 1/..\\CON")
+    store = MemmapStore(tmp_path, namespace="ns/../x y", simulation_id="sim 1/..\\CON")
     for index, name in enumerate(UNSAFE_NAMES):
         store.create(name, (2, 3), fill=float(index))
     paths = [store.info(name).path for name in UNSAFE_NAMES]
@@ -105,15 +104,15 @@ def test_unsafe_names_give_distinct_portable_files_that_reopen(tmp_path: Path) -
             assert part.split(".")[0].upper() not in WINDOWS_RESERVED, path.name
     manifest = store.manifest_path
     store.close_all()
-    with MemmapManager.open(manifest, mode="r") as reopened:
+    with MemmapStore.open(manifest, mode="r") as reopened:
         assert sorted(reopened.names()) == sorted(UNSAFE_NAMES)
         for index, name in enumerate(UNSAFE_NAMES):
             assert (reopened.get(name) == index).all()
 
 
 def test_two_managers_with_one_simulation_id_never_share_a_file(tmp_path: Path) -> None:
-    first = MemmapManager(tmp_path, simulation_id="run", namespace="ns")
-    second = MemmapManager(tmp_path, simulation_id="run", namespace="ns")
+    first = MemmapStore(tmp_path, simulation_id="run", namespace="ns")
+    second = MemmapStore(tmp_path, simulation_id="run", namespace="ns")
     first.create("heat", (4, 4), fill=1.0)
     second.create("heat", (4, 4), fill=2.0)
     assert first.info("heat").path != second.info("heat").path
@@ -136,53 +135,13 @@ def closed_run(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
         "counts": random_grid((5, 3), "int32", seed=2),
         "mask": random_grid((16, 8), "uint8", seed=3),
     }
-    store = MemmapManager(tmp_path, simulation_id="run")
+    store = MemmapStore(tmp_path, simulation_id="run")
     for name, values in expected.items():
         store.create(name, values.shape, dtype=values.dtype)
         store.write(name, values)
     store.close("mask")  # closed one at a time and then all: the manifest keeps every grid
     store.close_all()
     return store.manifest_path, expected
-
-
-def test_close_then_open_r_plus_sees_every_value(closed_run: tuple[Path, dict[str, np.ndarray]]) -> None:
-    manifest, expected = closed_run
-    with MemmapManager.open(manifest, mode="r+") as store:
-        assert sorted(store.names()) == sorted(expected)
-        for name, values in expected.items():
-            assert store.info(name).dtype == values.dtype.name
-            np.testing.assert_array_equal(store.get(name), values)
-        store.add_at("heat", 0, 0, 1.0)
-        changed = store.get("heat").copy()
-    with MemmapManager.open(manifest, mode="r+") as again:
-        np.testing.assert_array_equal(again.get("heat"), changed)
-
-
-READ_ONLY_WRITES = {
-    "write": lambda s: s.write("heat", np.zeros((8, 16))),
-    "fill": lambda s: s.fill("heat", 1.0),
-    "fill-region": lambda s: s.fill("heat", 1.0, region=(slice(0, 1), slice(0, 1))),
-    "scale": lambda s: s.scale("heat", 2.0),
-    "add_at": lambda s: s.add_at("heat", 0, 0, 1.0),
-    "add_many": lambda s: s.add_many("heat", [0, 1], [0, 1], 1.0),
-}
-
-
-@pytest.mark.parametrize("call", sorted(READ_ONLY_WRITES))
-def test_mode_r_rejects_every_write_and_keeps_the_values(
-    closed_run: tuple[Path, dict[str, np.ndarray]], call: str
-) -> None:
-    manifest, expected = closed_run
-    files_before = snapshot_directory(manifest.parent)
-    with MemmapManager.open(manifest, mode="r") as store:
-        with pytest.raises(ReadOnlyGridError, match="heat") as raised:
-            READ_ONLY_WRITES[call](store)
-        assert isinstance(raised.value, PermissionError)
-        assert not store.get("heat").flags.writeable
-        assert store.info("heat").mode == "r" and not store.info("heat").writable
-        np.testing.assert_array_equal(store.get("heat"), expected["heat"])
-        np.testing.assert_array_equal(store.get_window("heat", 0, 8, 0, 16), expected["heat"])
-    assert snapshot_directory(manifest.parent) == files_before  # nor did closing write
 
 
 def _edit_manifest(manifest: Path, name: str, key: str, value: object) -> None:
@@ -198,7 +157,7 @@ def test_open_rejects_an_edited_manifest_by_its_checksum(closed_run: tuple[Path,
     payload["grids"]["heat"]["dtype"] = "int32"  # same itemsize: only the checksum (or name) tells
     manifest.write_text(json.dumps(payload))
     with pytest.raises(GridFileMismatchError, match="checksum"):
-        MemmapManager.open(manifest, mode="r")
+        MemmapStore.open(manifest, mode="r")
 
 
 @pytest.mark.parametrize("shape", [[8, 8], [9, 16], [1, 1]])
@@ -208,7 +167,7 @@ def test_open_rejects_a_manifest_shape_that_does_not_fit_the_file(
     manifest, _ = closed_run
     _edit_manifest(manifest, "heat", "shape", shape)
     with pytest.raises(GridFileMismatchError, match="heat") as raised:
-        MemmapManager.open(manifest)
+        MemmapStore.open(manifest)
     assert isinstance(raised.value, ValueError)
 
 
@@ -219,7 +178,7 @@ def test_open_rejects_a_transposed_shape_although_the_byte_count_fits(
     manifest, _ = closed_run
     _edit_manifest(manifest, "heat", "shape", [16, 8])
     with pytest.raises(GridFileMismatchError, match="heat"):
-        MemmapManager.open(manifest)
+        MemmapStore.open(manifest)
 
 
 def test_open_rejects_a_manifest_dtype_that_does_not_fit_the_file(
@@ -228,7 +187,7 @@ def test_open_rejects_a_manifest_dtype_that_does_not_fit_the_file(
     manifest, _ = closed_run
     _edit_manifest(manifest, "heat", "dtype", "float64")
     with pytest.raises(GridFileMismatchError, match="heat"):
-        MemmapManager.open(manifest)
+        MemmapStore.open(manifest)
 
 
 @pytest.mark.parametrize(
@@ -241,8 +200,8 @@ def test_open_checks_what_the_caller_expects(
 ) -> None:
     manifest, _ = closed_run
     with pytest.raises(GridFileMismatchError, match=next(iter(expect))):
-        MemmapManager.open(manifest, expect=expect)
-    with MemmapManager.open(manifest, mode="r", expect={"heat": ((8, 16), "float32")}) as ok:
+        MemmapStore.open(manifest, expect=expect)
+    with MemmapStore.open(manifest, mode="r", expect={"heat": ((8, 16), "float32")}) as ok:
         assert ok.info("heat").shape == (8, 16)
 
 
@@ -254,7 +213,7 @@ def test_open_rejects_a_truncated_or_grown_file(
     path = next(p for p in manifest.parent.iterdir() if p.name.startswith("heat_"))
     os.truncate(path, path.stat().st_size + delta)
     with pytest.raises(GridFileMismatchError, match=re.escape(path.name)):
-        MemmapManager.open(manifest, mode="r")
+        MemmapStore.open(manifest, mode="r")
 
 
 def test_open_of_a_missing_grid_file_is_not_found(closed_run: tuple[Path, dict[str, np.ndarray]]) -> None:
@@ -263,7 +222,7 @@ def test_open_of_a_missing_grid_file_is_not_found(closed_run: tuple[Path, dict[s
     path.unlink()
     before = snapshot_directory(manifest.parent)
     with pytest.raises(GridFileMissingError, match=re.escape(path.name)) as raised:
-        MemmapManager.open(manifest, mode="r+")
+        MemmapStore.open(manifest, mode="r+")
     assert isinstance(raised.value, GridNotFoundError)
     assert isinstance(raised.value, FileNotFoundError) and isinstance(raised.value, KeyError)
     assert snapshot_directory(manifest.parent) == before
@@ -272,14 +231,14 @@ def test_open_of_a_missing_grid_file_is_not_found(closed_run: tuple[Path, dict[s
 def test_open_of_a_missing_manifest_is_not_found(tmp_path: Path) -> None:
     missing = tmp_path / "manifest_p1-abc.json"
     with pytest.raises(GridNotFoundError, match=re.escape(missing.name)) as raised:
-        MemmapManager.open(missing)
+        MemmapStore.open(missing)
     assert isinstance(raised.value, FileNotFoundError)
     assert list(tmp_path.iterdir()) == []
 
 
 # -- deletion -------------------------------------------------------------------------------
 def test_close_with_delete_file_removes_only_that_file(tmp_path: Path) -> None:
-    store = MemmapManager(tmp_path)
+    store = MemmapStore(tmp_path)
     store.create("a", (4, 4), fill=1.0)
     store.create("b", (4, 4), fill=2.0)
     doomed = store.info("a").path
@@ -288,22 +247,22 @@ def test_close_with_delete_file_removes_only_that_file(tmp_path: Path) -> None:
     assert grid_files(tmp_path) == {store.info("b").path.name}  # type: ignore[union-attr]
     manifest = store.manifest_path
     store.close_all()
-    with MemmapManager.open(manifest, mode="r") as reopened:
+    with MemmapStore.open(manifest, mode="r") as reopened:
         assert reopened.names() == ["b"] and (reopened.get("b") == 2.0).all()
 
 
 def test_deleting_the_last_open_grid_updates_the_manifest(tmp_path: Path) -> None:
-    store = MemmapManager(tmp_path)
+    store = MemmapStore(tmp_path)
     store.create("kept", (4, 4), fill=1.0)
     store.create("deleted", (4, 4), fill=2.0)
     store.close("kept")
     store.close("deleted", delete_file=True)
-    with MemmapManager.open(store.manifest_path, mode="r") as reopened:
+    with MemmapStore.open(store.manifest_path, mode="r") as reopened:
         assert reopened.names() == ["kept"]
 
 
 def test_close_all_with_delete_files_removes_files_and_manifest(tmp_path: Path) -> None:
-    store = MemmapManager(tmp_path, simulation_id="run")
+    store = MemmapStore(tmp_path, simulation_id="run")
     for name in ("a", "b", "c"):
         store.create(name, (3, 3), fill=1.0)
     store.write("b", np.ones((3, 3)))
@@ -313,31 +272,9 @@ def test_close_all_with_delete_files_removes_files_and_manifest(tmp_path: Path) 
 
 
 def test_context_manager_exit_keeps_files_for_a_later_run(tmp_path: Path) -> None:
-    with MemmapManager(tmp_path) as store:
+    with MemmapStore(tmp_path) as store:
         store.create("a", (3, 3), fill=4.0)
-    with MemmapManager.open(store.manifest_path) as reopened:
+    with MemmapStore.open(store.manifest_path) as reopened:
         assert (reopened.get("a") == 4.0).all()
         reopened.close_all(delete_files=True)
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize("how", ["close", "close_all"])
-def test_a_read_only_store_never_deletes_the_writers_files(
-    closed_run: tuple[Path, dict[str, np.ndarray]], how: str
-) -> None:
-    manifest, expected = closed_run
-    files_before = snapshot_directory(manifest.parent)
-    reader = MemmapManager.open(manifest, mode="r")
-    try:
-        # Refusing (ReadOnlyGridError) or closing without deleting are both fine.
-        if how == "close":
-            reader.close("heat", delete_file=True)
-        else:
-            reader.close_all(delete_files=True)
-    except ReadOnlyGridError:
-        pass
-    finally:
-        reader.close_all()
-    assert snapshot_directory(manifest.parent) == files_before
-    with MemmapManager.open(manifest, mode="r") as again:
-        np.testing.assert_array_equal(again.get("heat"), expected["heat"])

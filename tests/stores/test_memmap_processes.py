@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from farm_grids import CleanupReport, MemmapManager, StorageDirectoryError, cleanup_stale
+from farm_grids import CleanupReport, MemmapStore, StorageDirectoryError, cleanup_stale
 from farm_grids.errors import UncleanShutdownWarning
 
 from .support import python_env, run_python, temp_files_in
@@ -27,8 +27,8 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs PO
 WRITER_CODE = """
 import sys, time
 import numpy as np
-from farm_grids import MemmapManager
-store = MemmapManager(sys.argv[1], simulation_id="shared")
+from farm_grids import MemmapStore
+store = MemmapStore(sys.argv[1], simulation_id="shared")
 store.create("heat", (64, 96))
 store.write("heat", np.random.default_rng(1234).random((64, 96), dtype=np.float32))
 store.add_many("heat", [0, 63], [0, 95], [1.0, 2.0])
@@ -43,15 +43,15 @@ store.close_all()
 
 READ_HASHES_CODE = """
 import hashlib, json, sys
-from farm_grids import MemmapManager
-with MemmapManager.open(sys.argv[1], mode="r") as store:
+from farm_grids import MemmapStore
+with MemmapStore.open(sys.argv[1], mode="r") as store:
     print(json.dumps({n: hashlib.sha256(store.get(n).tobytes()).hexdigest() for n in store.names()}))
 """
 
 READER_LOOP_CODE = """
 import hashlib, sys
-from farm_grids import MemmapManager, ReadOnlyGridError
-store = MemmapManager.open(sys.argv[1], mode="r")
+from farm_grids import MemmapStore, ReadOnlyGridError
+store = MemmapStore.open(sys.argv[1], mode="r")
 print("ready", flush=True)
 for line in sys.stdin:
     if line.strip() == "quit":
@@ -112,7 +112,7 @@ def children() -> Iterator[list[subprocess.Popen[str]]]:
 
 
 def test_two_processes_with_one_simulation_id_never_share_a_file(tmp_path: Path) -> None:
-    store = MemmapManager(tmp_path, simulation_id="shared")
+    store = MemmapStore(tmp_path, simulation_id="shared")
     store.create("heat", (64, 96), fill=3.0)
     store.flush()
     ours = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
@@ -139,7 +139,7 @@ def test_a_flushed_writer_killed_with_sigkill_loses_nothing(
     assert hashes == {name: sha(v) for name, v in writer_expected().items()}
     # The kill left the manifest marked open: reopening works but says it was not clean.
     with pytest.warns(UncleanShutdownWarning, match="not closed cleanly"):
-        reopened = MemmapManager.open(manifest, mode="r+")
+        reopened = MemmapStore.open(manifest, mode="r+")
     with reopened:
         assert reopened.store_info().clean is False
         for name, values in writer_expected().items():
@@ -150,7 +150,7 @@ def test_a_flushed_writer_killed_with_sigkill_loses_nothing(
 def test_readers_see_what_a_running_writer_flushed(
     tmp_path: Path, children: list[subprocess.Popen[str]]
 ) -> None:
-    writer = MemmapManager(tmp_path, simulation_id="live")
+    writer = MemmapStore(tmp_path, simulation_id="live")
     writer.create("heat", (32, 48), dtype="float64")
     writer.write("heat", np.arange(32 * 48, dtype=np.float64).reshape(32, 48))
     writer.flush()
@@ -205,7 +205,7 @@ def test_cleanup_stale_removes_only_files_of_dead_processes(tmp_path: Path) -> N
     stale = {p.name: p.stat().st_size for p in tmp_path.iterdir()}
     assert Path(manifest_line).name in stale and len(stale) == 3
 
-    live = MemmapManager(tmp_path, simulation_id="shared")
+    live = MemmapStore(tmp_path, simulation_id="shared")
     live.create("heat", (64, 96), fill=1.0)
     bystanders = {
         "notes.txt": b"not a grid",
@@ -245,14 +245,14 @@ def test_cleanup_stale_keeps_files_a_live_process_reopened(tmp_path: Path) -> No
     # The writer exits (its pid is dead), but this process has its grid mapped again.
     manifest = run_python(
         "import sys\n"
-        "from farm_grids import MemmapManager\n"
-        "m = MemmapManager(sys.argv[1], namespace='w')\n"
+        "from farm_grids import MemmapStore\n"
+        "m = MemmapStore(sys.argv[1], namespace='w')\n"
         "m.create('a', (8, 8), fill=2.0)\n"
         "m.close_all()\n"
         "print(m.manifest_path)\n",
         str(tmp_path),
     ).strip()
-    with MemmapManager.open(manifest, mode="r") as reader:
+    with MemmapStore.open(manifest, mode="r") as reader:
         report = cleanup_stale(tmp_path)
         assert reader.info("a").path.exists()
         assert reader.info("a").path not in report.removed
@@ -264,8 +264,8 @@ def test_cleanup_stale_keeps_files_a_live_process_reopened(tmp_path: Path) -> No
 def test_cleanup_stale_dry_run_lists_without_removing(tmp_path: Path) -> None:
     run_python(
         "import sys\n"
-        "from farm_grids import MemmapManager\n"
-        "m = MemmapManager(sys.argv[1])\n"
+        "from farm_grids import MemmapStore\n"
+        "m = MemmapStore(sys.argv[1])\n"
         "m.create('a', (4, 4))\n"
         "m.close_all()\n",
         str(tmp_path),

@@ -1,14 +1,15 @@
-"""The shared store suite run against MemmapManager, plus file-backed specifics."""
+"""The shared store suite run against MemmapStore, plus file-backed specifics."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
 
-from farm_grids import MemmapManager
+from farm_grids import MemmapStore
 
 from .store_suite import StoreSuite
 from .support import temp_files_in
@@ -16,15 +17,19 @@ from .support import temp_files_in
 
 class TestMemmapStore(StoreSuite):
     @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[MemmapManager]:
-        store = MemmapManager(tmp_path / "grids")
+    def store(self, tmp_path: Path) -> Iterator[MemmapStore]:
+        store = MemmapStore(tmp_path / "grids")
         yield store
         store.close_all(delete_files=True)
         assert temp_files_in(tmp_path) == []
 
+    @pytest.fixture
+    def store_factory(self, tmp_path: Path) -> Callable[..., MemmapStore]:
+        return functools.partial(MemmapStore, tmp_path / "grids")
+
 
 def test_memmap_grid_lives_in_a_file_of_the_right_size(tmp_path: Path) -> None:
-    with MemmapManager(tmp_path) as store:
+    with MemmapStore(tmp_path) as store:
         arr = store.create("a", (5, 8), dtype="int32", fill=3)
         info = store.info("a")
         assert info.backend == "memmap" and info.file_backed
@@ -42,7 +47,7 @@ def test_memmap_grid_lives_in_a_file_of_the_right_size(tmp_path: Path) -> None:
 def test_default_directory_is_the_system_temp_dir() -> None:
     import tempfile
 
-    store = MemmapManager(simulation_id="default-dir-test")
+    store = MemmapStore(simulation_id="default-dir-test")
     try:
         store.create("a", (2, 2))
         info = store.info("a")

@@ -1,79 +1,72 @@
-"""Bad input on both backends: a typed error naming the value, and nothing on disk or in RAM changed."""
+"""BadInputSuite: every bad call is a typed error naming the value, and changes no grid and no file."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import pytest
 
 from farm_grids import (
+    BackendCapabilityError,
     GridExistsError,
     GridNotFoundError,
     GridStore,
     InvalidGridSpecError,
-    MemmapManager,
-    RamStore,
-    StorageDirectoryError,
 )
 
-from .support import snapshot_arrays, snapshot_directory, temp_files_in
+from .support import snapshot_arrays, snapshot_directory, store_directory, temp_files_in
 
 NAN = float("nan")
 # (farm-grids error, the built-in it must also be)
 NOT_FOUND = (GridNotFoundError, KeyError)
 EXISTS = (GridExistsError, ValueError)
 INVALID = (InvalidGridSpecError, ValueError)
-STORAGE = (StorageDirectoryError, PermissionError)
-BOTH = ("ram", "memmap")
-MEMMAP = ("memmap",)
+INCAPABLE = (BackendCapabilityError, TypeError)
+SMALL_OUT = np.zeros((1, 3, 3), np.float32)
+MASK_2X3 = np.ones((2, 3), dtype=bool)  # the tiles of grid 'a' (4x5) at tile size 2
 
 
 @dataclass(frozen=True)
-class Workspace:
-    """A store holding grid 'a' (4x5 float32) and 'b' (3x3 int16), inside ``root``."""
+class Bad:
+    """What a bad call is given: the store holding 'a' (4x5 float32) and 'b' (3x3 int16), and a factory."""
 
     store: GridStore
-    root: Path
-    grids: Path
-    plain_file: Path
+    factory: Callable[..., GridStore]
 
 
 @dataclass(frozen=True)
 class BadCase:
-    """One bad call, the errors it must raise and the text its message must contain."""
+    """One bad call, the errors it must raise, the text its message must contain, and what it needs."""
 
     id: str
-    call: Callable[[Workspace], Any]
+    call: Callable[[Bad], Any]
     expect: tuple[type[Exception], type[Exception]]
     names: str
-    backends: tuple[str, ...] = BOTH
-    marks: tuple[Any, ...] = ()
+    needs: Callable[[GridStore], bool] = lambda store: True
 
 
-def _memmap_in(directory: Callable[[Workspace], object]) -> Callable[[Workspace], Any]:
-    return lambda w: MemmapManager(directory(w))  # type: ignore[arg-type]
+def _reopens(store: GridStore) -> bool:
+    return store.supports_reopen
 
 
-_IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-NEEDS_PROC = pytest.mark.skipif(
-    not Path("/proc/self").is_dir(), reason="needs Linux /proc (a place even root cannot write)"
-)
-NOT_ROOT = pytest.mark.skipif(_IS_ROOT, reason="root writes through chmod 0o500; the /proc cases cover root")
-SMALL_OUT = np.zeros((1, 3, 3), np.float32)
+def _cannot_reopen(store: GridStore) -> bool:
+    return not store.supports_reopen
+
 
 # fmt: off
-CASES = [
+BAD_CASES = [
     # unknown name
     BadCase("unknown-get", lambda w: w.store.get("nope"), NOT_FOUND, "'nope'"),
+    BadCase("unknown-read", lambda w: w.store.read("nope"), NOT_FOUND, "'nope'"),
     BadCase("unknown-info", lambda w: w.store.info("nope"), NOT_FOUND, "'nope'"),
     BadCase("unknown-write", lambda w: w.store.write("nope", np.zeros((4, 5))), NOT_FOUND, "'nope'"),
     BadCase("unknown-add-many", lambda w: w.store.add_many("nope", [0], [0], 1.0), NOT_FOUND, "'nope'"),
     BadCase("unknown-window", lambda w: w.store.get_window("nope", 0, 1, 0, 1), NOT_FOUND, "'nope'"),
     BadCase("unknown-windows", lambda w: w.store.get_windows("nope", [0], [0], 1), NOT_FOUND, "'nope'"),
+    BadCase("unknown-cells", lambda w: w.store.get_cells("nope", [0], [0]), NOT_FOUND, "'nope'"),
+    BadCase("unknown-scale-tiles", lambda w: w.store.scale_tiles("nope", MASK_2X3, 2, 0.5), NOT_FOUND, "'nope'"),
     BadCase("unknown-close", lambda w: w.store.close("nope"), NOT_FOUND, "'nope'"),
     BadCase("unknown-flush", lambda w: w.store.flush("nope"), NOT_FOUND, "'nope'"),
     # duplicate name (same or different shape)
@@ -91,23 +84,25 @@ CASES = [
     BadCase("dtype-bool", lambda w: w.store.create("c", (2, 2), dtype=bool), INVALID, "bool"),
     BadCase("dtype-object", lambda w: w.store.create("c", (2, 2), dtype=object), INVALID, "object"),
     BadCase("dtype-nonsense", lambda w: w.store.create("c", (2, 2), dtype="floot32"), INVALID, "floot32"),
-    BadCase("dtype-default", lambda w: RamStore(default_dtype="complex128"), INVALID, "complex128", ("ram",)),
-    BadCase("dtype-default", lambda w: MemmapManager(w.grids, default_dtype="complex128"), INVALID, "complex128",
-            MEMMAP),
+    BadCase("dtype-default", lambda w: w.factory(default_dtype="complex128"), INVALID, "complex128"),
     # unknown mode
     BadCase("mode-create", lambda w: w.store.create("c", (2, 2), mode="rw"), INVALID, "'rw'"),
     BadCase("mode-create-read-only", lambda w: w.store.create("c", (2, 2), mode="r"), INVALID, "'r'"),
-    BadCase("mode-default", lambda w: RamStore(default_mode="a"), INVALID, "'a'", ("ram",)),
-    BadCase("mode-default", lambda w: MemmapManager(w.grids, default_mode="a"), INVALID, "'a'", MEMMAP),
-    BadCase("mode-open", lambda w: MemmapManager.open(w.store.manifest_path, mode="x"), INVALID, "'x'", MEMMAP),
-    BadCase("mode-open-w+", lambda w: MemmapManager.open(w.store.manifest_path, mode="w+"), INVALID, "'w+'", MEMMAP),
-    # float / NaN / None bounds
+    BadCase("mode-default", lambda w: w.factory(default_mode="a"), INVALID, "'a'"),
+    BadCase("mode-open", lambda w: type(w.store).open(w.store.manifest_path, mode="x"), INVALID, "'x'", _reopens),
+    BadCase("mode-open-w+", lambda w: type(w.store).open(w.store.manifest_path, mode="w+"), INVALID, "'w+'",
+            _reopens),
+    BadCase("open-unsupported", lambda w: type(w.store).open("any-manifest.json"), INCAPABLE, "supports_reopen",
+            _cannot_reopen),
+    # float / NaN / None / bool bounds and centres
     BadCase("bound-float", lambda w: w.store.get_window("a", 0.5, 2, 0, 2), INVALID, "0.5"),
     BadCase("bound-integral-float", lambda w: w.store.get_window("a", 0, 2.0, 0, 2), INVALID, "2.0"),
     BadCase("bound-nan", lambda w: w.store.get_window("a", 0, 2, NAN, 2), INVALID, "nan"),
     BadCase("bound-none", lambda w: w.store.get_window("a", 0, 2, 0, None), INVALID, "None"),
     BadCase("bound-bool", lambda w: w.store.get_window("a", True, 2, 0, 2), INVALID, "True"),
     BadCase("centre-floats", lambda w: w.store.get_windows("a", [1.5], [1], 1), INVALID, "float64"),
+    BadCase("cells-floats", lambda w: w.store.get_cells("a", [1], [0.5]), INVALID, "float64"),
+    BadCase("cells-2d", lambda w: w.store.get_cells("a", [[1]], [[1]]), INVALID, "(1, 1)"),
     BadCase("add-at-float", lambda w: w.store.add_at("a", 1.5, 0, 1.0), INVALID, "1.5"),
     BadCase("add-at-outside", lambda w: w.store.add_at("a", 4, 0, 1.0), INVALID, "(4, 0)"),
     # negative radius
@@ -115,84 +110,73 @@ CASES = [
     BadCase("radius-float", lambda w: w.store.get_windows("a", [1], [1], 1.5), INVALID, "1.5"),
     # ys / xs of different lengths
     BadCase("centres-lengths", lambda w: w.store.get_windows("a", [1, 2, 3], [1, 2], 1), INVALID, "3 and 2"),
+    BadCase("cells-lengths", lambda w: w.store.get_cells("a", [1, 2, 3], [1, 2]), INVALID, "3 and 2"),
     BadCase("add-many-lengths", lambda w: w.store.add_many("a", [1, 2, 3], [1, 2], 1.0), INVALID, "3 and 2"),
     BadCase("add-many-values", lambda w: w.store.add_many("a", [1, 2], [1, 2], [1.0, 2.0, 3.0]), INVALID, "(3,)"),
     BadCase("add-many-clip-nan", lambda w: w.store.add_many("a", [1], [1], 1.0, clip_max=NAN), INVALID, "nan"),
-    # non-finite scalars, bad normalisers and out= buffers
+    # non-finite scalars, bad normalisers, out= buffers and regions
     BadCase("fill-nan", lambda w: w.store.fill("a", NAN), INVALID, "nan"),
+    BadCase("fill-region-step", lambda w: w.store.fill("a", 1.0, region=(slice(0, 4, 2), slice(None))), INVALID,
+            "step"),
     BadCase("scale-inf", lambda w: w.store.scale("a", float("inf")), INVALID, "inf"),
+    BadCase("scale-region-not-slices", lambda w: w.store.scale("a", 2.0, region=(0, 1)), INVALID, "slice"),
     BadCase("create-fill-nan", lambda w: w.store.create("c", (2, 2), fill=NAN), INVALID, "nan"),
     BadCase("normalize-zero", lambda w: w.store.get_window("a", 0, 2, 0, 2, normalize_by=0), INVALID, "got 0"),
     BadCase("normalize-nan", lambda w: w.store.get_windows("a", [1], [1], 1, normalize_by=NAN), INVALID, "nan"),
     BadCase("out-shape", lambda w: w.store.get_windows("a", [1, 2], [1, 2], 1, out=SMALL_OUT), INVALID, "(1, 3, 3)"),
-    BadCase("out-dtype", lambda w: w.store.get_windows("a", [1], [1], 1, out=SMALL_OUT.astype("f8")), INVALID, "float64"),
+    BadCase("out-dtype", lambda w: w.store.get_windows("a", [1], [1], 1, out=SMALL_OUT.astype("f8")), INVALID,
+            "float64"),
+    # scale_tiles: mask, tile size, factor and floor
+    BadCase("tiles-mask-shape", lambda w: w.store.scale_tiles("a", np.ones((2, 2), bool), 2, 0.5), INVALID, "(2, 3)"),
+    BadCase("tiles-mask-dtype", lambda w: w.store.scale_tiles("a", MASK_2X3.astype(int), 2, 0.5), INVALID, "int"),
+    BadCase("tiles-size-zero", lambda w: w.store.scale_tiles("a", MASK_2X3, 0, 0.5), INVALID, "got 0"),
+    BadCase("tiles-size-float", lambda w: w.store.scale_tiles("a", MASK_2X3, 2.0, 0.5), INVALID, "2.0"),
+    BadCase("tiles-factor-nan", lambda w: w.store.scale_tiles("a", MASK_2X3, 2, NAN), INVALID, "nan"),
+    BadCase("tiles-floor-inf", lambda w: w.store.scale_tiles("a", MASK_2X3, 2, 0.5, floor=float("inf")), INVALID,
+            "inf"),
     # write of the wrong shape
     BadCase("write-transposed", lambda w: w.store.write("a", np.zeros((5, 4))), INVALID, "(5, 4)"),
     BadCase("write-flat", lambda w: w.store.write("a", np.zeros(20)), INVALID, "(20,)"),
     BadCase("write-scalar", lambda w: w.store.write("b", 3.0), INVALID, "got ()"),
-    # unwritable directory
-    BadCase("dir-proc", _memmap_in(lambda w: "/proc"), STORAGE, "/proc", MEMMAP, (NEEDS_PROC,)),
-    BadCase("dir-under-proc", _memmap_in(lambda w: "/proc/farm-grids/x"), STORAGE, "/proc/farm-grids/x", MEMMAP,
-            (NEEDS_PROC,)),
-    BadCase("dir-chmod-500", _memmap_in(lambda w: w.root / "locked"), STORAGE, "locked", MEMMAP, (NOT_ROOT,)),
-    # directory path that is a file (or lies beneath one)
-    BadCase("dir-is-file", _memmap_in(lambda w: w.plain_file), STORAGE, "plain-file", MEMMAP),
-    BadCase("dir-under-file", _memmap_in(lambda w: w.plain_file / "sub"), STORAGE, "plain-file", MEMMAP),
 ]
 # fmt: on
 
 
-@pytest.fixture
-def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
-    """The backend named by the test's parameter, holding two grids, beside a file and a locked dir."""
-    grids = tmp_path / "grids"
-    plain_file = tmp_path / "plain-file"
-    plain_file.write_text("I am a file, not a directory")
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    store: GridStore = MemmapManager(grids) if request.param == "memmap" else RamStore()
-    store.create("a", (4, 5))
-    store.write("a", np.arange(20, dtype=np.float32).reshape(4, 5) - 7.5)
-    store.create("b", (3, 3), dtype="int16", fill=-3)
-    store.flush()
-    yield Workspace(store=store, root=tmp_path, grids=grids, plain_file=plain_file)
-    locked.chmod(0o700)
-    if not store.closed:
-        store.close_all(delete_files=True)
+class BadInputSuite:
+    """The bad-input table, run on every backend; a case a backend cannot meet is skipped by its flags."""
 
+    @pytest.fixture
+    def bad(self, store: GridStore, store_factory: Callable[..., GridStore]) -> Bad:
+        store.create("a", (4, 5))
+        store.write("a", np.arange(20, dtype=np.float32).reshape(4, 5) - 7.5)
+        store.create("b", (3, 3), dtype="int16", fill=-3)
+        store.flush()
+        return Bad(store=store, factory=store_factory)
 
-def _params() -> list[Any]:
-    return [
-        pytest.param(case, backend, id=f"{case.id}-{backend}", marks=case.marks)
-        for case in CASES
-        for backend in ("ram", "memmap")
-        if backend in case.backends
-    ]
+    @pytest.mark.parametrize("case", BAD_CASES, ids=[case.id for case in BAD_CASES])
+    def test_bad_input_raises_a_typed_error_and_changes_nothing(self, bad: Bad, case: BadCase) -> None:
+        if not case.needs(bad.store):
+            pytest.skip(f"{case.id}: not a capability of the {bad.store.backend} backend")
+        directory = store_directory(bad.store)
+        assert (directory is not None) == bad.store.file_backed
+        arrays_before = snapshot_arrays(bad.store)
+        files_before = snapshot_directory(directory) if directory is not None else {}
+        error, builtin = case.expect
+        with pytest.raises(error) as raised:
+            case.call(bad)
+        assert isinstance(raised.value, builtin), type(raised.value).__mro__
+        assert case.names in str(raised.value), str(raised.value)
+        assert snapshot_arrays(bad.store) == arrays_before
+        if directory is not None:
+            assert snapshot_directory(directory) == files_before
+            assert temp_files_in(directory) == []
+        assert not bad.store.closed  # a bad call never takes the store down with it
 
-
-@pytest.mark.parametrize(("case", "workspace"), _params(), indirect=["workspace"])
-def test_bad_input_raises_a_typed_error_and_changes_nothing(case: BadCase, workspace: Workspace) -> None:
-    arrays_before = snapshot_arrays(workspace.store)
-    files_before = snapshot_directory(workspace.root)
-    error, builtin = case.expect
-    with pytest.raises(error) as raised:
-        case.call(workspace)
-    assert isinstance(raised.value, builtin), type(raised.value).__mro__
-    assert case.names in str(raised.value), str(raised.value)
-    assert snapshot_arrays(workspace.store) == arrays_before
-    assert snapshot_directory(workspace.root) == files_before
-    assert temp_files_in(workspace.root) == []
-    assert not workspace.store.closed  # a bad call never takes the store down with it
-
-
-@pytest.mark.parametrize("position", range(4))
-def test_a_bool_bound_is_refused_in_every_position(position: int) -> None:
-    # The in-bounds fast path must refuse bools exactly as the checked path does.
-    from farm_grids import RamStore
-
-    with RamStore() as store:
+    @pytest.mark.parametrize("position", range(4))
+    def test_a_bool_bound_is_refused_in_every_position(self, store: GridStore, position: int) -> None:
+        # An in-bounds fast path must refuse bools exactly as the checked path does.
         store.create("a", (4, 4))
-        bounds = [0, 2, 0, 2]
+        bounds: list[Any] = [0, 2, 0, 2]
         bounds[position] = True
         with pytest.raises(InvalidGridSpecError, match="True"):
             store.get_window("a", *bounds)

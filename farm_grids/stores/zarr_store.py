@@ -1,0 +1,255 @@
+"""ZarrStore: grids as chunked, compressed zarr v3 arrays in one group, on a local path or object storage.
+
+Reads and writes go through a chunk cache with a byte budget (``ChunkMirror``): a window
+read fetches only the chunks it covers, a write marks its chunks dirty, and ``flush()``
+writes the dirty chunks back. Mode "r" opens a group read-only, so many processes can
+share one world (no lock: object storage has none; one writer per group is the caller's
+rule). ``get()`` raises GridNotDenseError: there is no dense array, ``read()`` copies.
+Needs the ``zarr`` extra (``pip install farm-grids[zarr]``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Mapping, TypeVar
+
+import numpy as np
+
+from farm_grids.errors import (
+    FarmGridsError,
+    GridExistsError,
+    InvalidGridSpecError,
+    ObjectStoreError,
+    StoreClosedError,
+)
+from farm_grids.limits import physical_memory
+from farm_grids.stores.base import GridStore
+from farm_grids.stores.chunk_cache import ChunkBudget, ChunkMirror
+from farm_grids.stores.entry import GridEntry
+from farm_grids.windows import WindowPlan
+
+__all__ = ["ZarrStore", "open_zarr_group", "remote_call"]
+
+T = TypeVar("T")
+SCHEMA = "farm-grids/zarr-store/v1"
+DEFAULT_CHUNK = 128
+# Bounded so a failing endpoint is an error in seconds, not a hang for minutes.
+_S3_DEFAULTS: dict[str, Any] = {"config_kwargs": {"connect_timeout": 3, "read_timeout": 20,
+                                                  "retries": {"max_attempts": 2, "mode": "standard"}}}
+
+
+def remote_call(what: str, call: Callable[[], T]) -> T:
+    """Run a zarr / fsspec call; any failure that is not already typed becomes ObjectStoreError."""
+    try:
+        return call()
+    except FarmGridsError:
+        raise
+    except RuntimeError as exc:  # numcodecs: "Zstd decompression error" and the like
+        raise ObjectStoreError(f"{what}: a chunk is corrupt or unreadable: {exc}") from exc
+    except Exception as exc:  # botocore, aiohttp, fsspec, zarr: one typed error at the boundary
+        raise ObjectStoreError(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+def is_url(location: str) -> bool:
+    return "://" in location
+
+
+def open_zarr_group(location: str | os.PathLike[str], mode: str, storage_options: Mapping[str, Any] | None) -> Any:
+    """The zarr group at ``location`` ("w-" create, "a", "r+", "r"), with bounded S3 time-outs."""
+    import zarr
+
+    where = os.fspath(location)
+    options = None
+    if is_url(where):
+        options = {**_S3_DEFAULTS, **dict(storage_options or {})}
+    elif storage_options:
+        raise InvalidGridSpecError(f"storage_options apply to URLs, not to the local path {where!r}")
+    return remote_call(f"opening zarr group {where!r}", lambda: zarr.open_group(where, mode=mode, storage_options=options))
+
+
+class ZarrStore(GridStore):
+    """Grids as zarr v3 arrays (``chunk``-square chunks, zstd with checksums) in one group."""
+
+    backend = "zarr"
+    layout = "chunks"
+    supports_reopen = True
+    in_memory = False
+
+    def __init__(
+        self,
+        location: str | os.PathLike[str] | None = None,
+        *,
+        default_mode: str = "w+",
+        storage_options: Mapping[str, Any] | None = None,
+        chunk: int = DEFAULT_CHUNK,
+        cache_bytes: int | None = None,
+        namespace: str | None = None,
+        simulation_id: str | None = None,
+        default_dtype: object = "float32",
+    ) -> None:
+        super().__init__(default_dtype=default_dtype, default_mode=default_mode)
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or not 8 <= chunk <= 4096:
+            raise InvalidGridSpecError(f"chunk must be an integer in [8, 4096], got {chunk!r}")
+        budget = cache_bytes if cache_bytes is not None else physical_memory() // 8
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+            raise InvalidGridSpecError(f"cache_bytes must be a positive integer, got {cache_bytes!r}")
+        self.location = os.fspath(location) if location is not None else tempfile.mkdtemp(suffix=".zarr")
+        self.storage_options = dict(storage_options or {})
+        self.namespace, self.simulation_id, self.chunk = namespace, simulation_id, chunk
+        self.budget = ChunkBudget(budget)
+        zarr_mode = {"w+": "a", "r+": "r+", "r": "r"}[self.default_mode]
+        self.group = open_zarr_group(self.location, zarr_mode, storage_options)
+        if self.default_mode == "w+":
+            remote_call("marking the zarr group", lambda: self.group.attrs.update(
+                {"farm_grids": {"schema": SCHEMA, "namespace": namespace, "simulation_id": simulation_id}}))
+        else:
+            for name in remote_call("listing the zarr group", lambda: sorted(self.group.array_keys())):
+                self._register(self._entry_for(name, self.group[name], self.default_mode))
+
+    @property
+    def file_backed(self) -> bool:  # type: ignore[override]
+        """Grids in local files (a path per grid); False on object storage, which has no paths."""
+        return not is_url(self.location)
+
+    @property
+    def manifest_path(self) -> Path | None:  # type: ignore[override]
+        """The group's location for local stores (reopen URLs with ``ZarrStore.open(url)``)."""
+        return None if is_url(self.location) else Path(self.location)
+
+    @classmethod
+    def open(cls, manifest_path: str | os.PathLike[str], mode: str = "r+", **options: Any) -> ZarrStore:  # type: ignore[override]
+        """Reopen a zarr group written by a ZarrStore: "r+" to write, "r" for a shared reader."""
+        if mode not in ("r+", "r"):
+            raise InvalidGridSpecError(f"open() takes mode 'r+' or 'r', got {mode!r}")
+        return cls(manifest_path, default_mode=mode, **options)
+
+    # -- primitives -----------------------------------------------------------------------
+    def _entry_for(self, name: str, array: Any, mode: str) -> GridEntry:
+        if array.ndim != 2 or array.chunks[0] != array.chunks[1]:
+            raise InvalidGridSpecError(f"zarr array {name!r} is not a 2-D grid with square chunks")
+        shape = (int(array.shape[0]), int(array.shape[1]))
+        mirror = ChunkMirror(array, self.budget, writable=mode != "r")
+        path = None if is_url(self.location) else Path(self.location) / name
+        return GridEntry(self._grid_info(name, shape, np.dtype(array.dtype), mode, path), None, mirror)
+
+    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
+        from zarr.codecs import ZstdCodec
+
+        if remote_call("checking the group", lambda: name in self.group):
+            raise GridExistsError(f"zarr group {self.location!r} already holds {name!r}; reopen it with mode 'r+'")
+        array = remote_call(f"creating zarr array {name!r}", lambda: self.group.create_array(
+            name, shape=shape, chunks=(self.chunk, self.chunk), dtype=dtype, fill_value=fill,
+            compressors=ZstdCodec(level=3, checksum=True), dimension_names=("y", "x")))
+        return self._entry_for(name, array, mode)
+
+    def _mirror(self, entry: GridEntry) -> ChunkMirror:
+        if entry.state is None:
+            raise StoreClosedError(f"grid {entry.name!r} is closed")
+        return entry.state
+
+    def _region_tiles(self, mirror: ChunkMirror, rows: slice, cols: slice) -> np.ndarray:
+        wanted = np.zeros(mirror.loaded.shape, dtype=bool)
+        tile_rows, tile_cols = mirror.grid.tiles_of_region(rows, cols)
+        wanted[tile_rows, tile_cols] = True
+        return wanted
+
+    def _read_region(self, entry: GridEntry, rows: slice, cols: slice, out: np.ndarray) -> None:
+        mirror = self._mirror(entry)
+        remote_call(f"reading {entry.name!r}", lambda: mirror.ensure(self._region_tiles(mirror, rows, cols)))
+        mirror.grid.read_region(rows, cols, out)
+
+    def _write_region(self, entry: GridEntry, rows: slice, cols: slice, data: np.ndarray) -> None:
+        mirror = self._mirror(entry)
+        wanted = self._region_tiles(mirror, rows, cols)
+        covered = self._covered_tiles(mirror, rows, cols)
+        remote_call(f"writing {entry.name!r}", lambda: mirror.ensure(wanted, overwrite=covered))
+        mirror.grid.write_region(rows, cols, data)
+        mirror.dirty |= wanted
+
+    def _covered_tiles(self, mirror: ChunkMirror, rows: slice, cols: slice) -> np.ndarray:
+        """Chunks a region write replaces whole: no need to fetch them first."""
+        t, (height, width) = mirror.tile, mirror.shape
+        covered = np.zeros(mirror.loaded.shape, dtype=bool)
+        ty0, ty1 = -(-rows.start // t), (rows.stop // t) + (1 if rows.stop == height else 0)
+        tx0, tx1 = -(-cols.start // t), (cols.stop // t) + (1 if cols.stop == width else 0)
+        covered[ty0:ty1, tx0:tx1] = True
+        return covered
+
+    def _release(self, entry: GridEntry, delete_file: bool) -> None:
+        mirror, entry.state = entry.state, None
+        if mirror is not None:
+            mirror.release()
+        if delete_file and self.default_mode != "r":
+            remote_call(f"deleting {entry.name!r}", lambda: self.group.__delitem__(entry.name))
+
+    def _flush_entry(self, entry: GridEntry) -> None:
+        mirror = self._mirror(entry)
+        remote_call(f"writing back {entry.name!r}", mirror.flush)
+
+    # -- fast paths over the cached chunks -------------------------------------------------
+    def _plan_tiles(self, mirror: ChunkMirror, plan: WindowPlan) -> np.ndarray:
+        """Chunks the planned windows cover (each window at most two chunk rows by two columns)."""
+        t, side, width = mirror.tile, plan.side, mirror.shape[1]
+        wanted = np.zeros(mirror.loaded.shape, dtype=bool)
+        y0, x0 = np.divmod(plan.positions.astype(np.int64), width)
+        lows_y, lows_x = [y0], [x0]
+        highs_y, highs_x = [y0 + side - 1], [x0 + side - 1]
+        if plan.edge.size:
+            r = plan.radius
+            lows_y.append(np.clip(plan.edge_ys - r, 0, mirror.shape[0] - 1))
+            highs_y.append(np.clip(plan.edge_ys + r, 0, mirror.shape[0] - 1))
+            lows_x.append(np.clip(plan.edge_xs - r, 0, width - 1))
+            highs_x.append(np.clip(plan.edge_xs + r, 0, width - 1))
+        ly, hy = np.concatenate(lows_y) // t, np.concatenate(highs_y) // t
+        lx, hx = np.concatenate(lows_x) // t, np.concatenate(highs_x) // t
+        for dy in range(int((hy - ly).max(initial=0)) + 1):
+            for dx in range(int((hx - lx).max(initial=0)) + 1):
+                keep = (ly + dy <= hy) & (lx + dx <= hx)
+                wanted[(ly + dy)[keep], (lx + dx)[keep]] = True
+        return wanted
+
+    def _gather(self, entry: GridEntry, plan: WindowPlan, normalize_by: float | None, out: np.ndarray | None) -> np.ndarray:
+        mirror = self._mirror(entry)
+        remote_call(f"reading windows of {entry.name!r}", lambda: mirror.ensure(self._plan_tiles(mirror, plan)))
+        return mirror.grid.gather(plan, normalize_by, out)
+
+    def _cell_tiles(self, mirror: ChunkMirror, flat: np.ndarray) -> np.ndarray:
+        wanted = np.zeros(mirror.loaded.shape, dtype=bool)
+        ys, xs = np.divmod(flat, mirror.shape[1])
+        wanted[ys // mirror.tile, xs // mirror.tile] = True
+        return wanted
+
+    def _read_cells(self, entry: GridEntry, flat: np.ndarray) -> np.ndarray:
+        mirror = self._mirror(entry)
+        remote_call(f"reading cells of {entry.name!r}", lambda: mirror.ensure(self._cell_tiles(mirror, flat)))
+        return mirror.grid.read_cells(flat)
+
+    def _scatter(self, entry: GridEntry, flat: np.ndarray, amounts: np.ndarray, accumulate: bool,
+                 clip_max: float | None) -> None:
+        mirror = self._mirror(entry)
+        wanted = self._cell_tiles(mirror, flat)
+        remote_call(f"writing cells of {entry.name!r}", lambda: mirror.ensure(wanted))
+        mirror.grid.scatter(flat, amounts, accumulate, clip_max)
+        mirror.dirty |= wanted
+
+    def _apply_region(self, entry: GridEntry, rows: slice, cols: slice, op: Callable[[np.ndarray], None]) -> None:
+        mirror = self._mirror(entry)
+        wanted = self._region_tiles(mirror, rows, cols)
+        remote_call(f"updating {entry.name!r}", lambda: mirror.ensure(wanted))
+        mirror.grid.apply_region(rows, cols, op)
+        mirror.dirty |= wanted
+
+    def _scale_tiles(self, entry: GridEntry, mask: np.ndarray, tile_size: int, factor: object, floor: float) -> np.ndarray:
+        mirror = self._mirror(entry)
+        if tile_size != mirror.tile:
+            return super()._scale_tiles(entry, mask, tile_size, factor, floor)
+        remote_call(f"decaying {entry.name!r}", lambda: mirror.ensure(mask))
+        faded = mirror.grid.scale_marked_tiles(mask, factor, floor)
+        mirror.dirty |= mask
+        return faded
+
+    def chunks_fetched(self) -> int:
+        """Chunks read from the zarr store by this store's grids so far."""
+        return sum(entry.state.fetched for entry in self._entries.values() if entry.state is not None)
