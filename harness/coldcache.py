@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from farm_grids.stores import GridStore, MemmapManager
+from farm_grids.stores import GridStore, MemmapStore
 from harness import procstats
 from harness.commandline import (
     EXIT_INCONCLUSIVE,
@@ -126,7 +126,7 @@ def measure_cold(
         for _ in range(trials):
             evicted &= all(procstats.evict_from_page_cache(path) for path in files)
             before = procstats.rusage_io()
-            store = MemmapManager.open(manifest, mode="r")
+            store = MemmapStore.open(manifest, mode="r")
             try:
                 start = time.perf_counter_ns()
                 read(store)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from farm_grids.managers import ENVIRONMENTAL_LAYERS, TEMPORAL_CHANNELS, GridManager
-from farm_grids.stores import MemmapManager
+from farm_grids.stores import MemmapStore
 from harness.criteria import (
     EnvGridEvidence,
     LayerFile,
@@ -18,7 +18,7 @@ from harness.criteria import (
     PersistenceEvidence,
     TensorEvidence,
 )
-from harness.workload_base import StoreFactory, Workload, WorkloadParams, WorldOwner
+from harness.workload_base import Workload, WorkloadParams, WorldOwner
 from harness.workloads import build_environment, build_workload, simulation_config
 
 PROC_MAPS = "/proc/self/maps"
@@ -80,18 +80,18 @@ def manager_layer_files(manager: GridManager, names: tuple[str, ...]) -> tuple[L
     return tuple(found)
 
 
-def _memmap_params(directory: Path, size: int, store_factory: StoreFactory | None) -> WorkloadParams:
+def _memmap_params(directory: Path, size: int, file_backend: str) -> WorkloadParams:
     return WorkloadParams(backend="memmap", size=size, directory=directory, agents=EVIDENCE_AGENTS,
-                          store_factory=store_factory)
+                          file_backend=file_backend)
 
 
 def collect_env_grid_evidence(
-    directory: Path, size: int = 256, *, store_factory: StoreFactory | None = None
+    directory: Path, size: int = 256, *, file_backend: str = "memmap"
 ) -> EnvGridEvidence:
     """C1: a memmap environment with every layer set has one right-sized file behind each layer."""
-    holder = WorldOwner(_memmap_params(directory, size, store_factory))
+    holder = WorldOwner(_memmap_params(directory, size, file_backend))
     try:
-        holder.env = env = build_environment(simulation_config(holder.params), holder)
+        holder.env = env = build_environment(simulation_config(holder.params))
         rng = np.random.default_rng(1)
         for layer in ENVIRONMENTAL_LAYERS:
             env.set_environmental_layer(layer, rng.random((size, size), dtype=np.float32))
@@ -125,13 +125,13 @@ def _backed_everywhere(workload: Workload) -> bool:
 
 
 def collect_observation_evidence(
-    directory: Path, size: int = 256, *, store_factory: StoreFactory | None = None
+    directory: Path, size: int = 256, *, file_backend: str = "memmap"
 ) -> ObservationPair:
     """C2 and C5: observe_all on a memmap world equals the RAM world; the batch reaches torch."""
     options = {"directory": directory, "agents": EVIDENCE_AGENTS}
     ram = build_workload("observe_all", "ram", size, **options)
     try:
-        memmap = build_workload("observe_all", "memmap", size, store_factory=store_factory, **options)
+        memmap = build_workload("observe_all", "memmap", size, file_backend=file_backend, **options)
         try:
             assert ram.env is not None and memmap.env is not None
             expected = ram.env.observe_all().numpy()
@@ -212,10 +212,10 @@ def _conv2d_runs(batch: object) -> bool:
 
 
 def collect_persistence_evidence(
-    directory: Path, size: int = 256, *, store_factory: StoreFactory | None = None, points: int = 512
+    directory: Path, size: int = 256, *, file_backend: str = "memmap", points: int = 512
 ) -> PersistenceEvidence:
     """C3: deposit, decay with update(), flush, close, reopen read-only: values match v * gamma."""
-    params = _memmap_params(directory, size, store_factory)
+    params = _memmap_params(directory, size, file_backend)
     config = simulation_config(params)
     config = config.with_overrides({"memmap.delete_on_close": False})
     holder = WorldOwner(params)
@@ -225,7 +225,7 @@ def collect_persistence_evidence(
     deposited = {ch: rng.uniform(0.1, 1.0, cells.size).astype(np.float32) for ch in TEMPORAL_CHANNELS}
     leftovers: list[Path] = []  # delete_on_close is off: remove every file and manifest ourselves
     try:
-        holder.env = env = build_environment(config, holder)
+        holder.env = env = build_environment(config)
         temporal = env.temporal
         assert temporal is not None
         for channel, values in deposited.items():
@@ -239,7 +239,7 @@ def collect_persistence_evidence(
         assert manifest is not None
         leftovers = env.files() + [m.manifest_path for m in env.managers if m.manifest_path is not None]
         env.close()  # keeps the files and the manifests
-        reader = MemmapManager.open(manifest, mode="r")
+        reader = MemmapStore.open(manifest, mode="r")
         try:
             read_only = all(not reader.info(ch).writable and not reader.get(ch).flags.writeable
                             for ch in TEMPORAL_CHANNELS)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import farm_grids.stores
 import farm_grids.windows
-from farm_grids.stores import MemmapManager
+from farm_grids.stores import MemmapStore
 from harness.criteria import CoverageEvidence, PortabilityEvidence
 from harness.workloads import WORKLOADS, WorkloadSpec
 
@@ -44,10 +44,16 @@ def top_level_imports(source: str) -> frozenset[str]:
     return frozenset(names)
 
 
+# Backends that come with an extra (``farm-grids[zarr]``) are not the storage core: the core
+# must run on stdlib + numpy alone, an optional backend may need its own library.
+OPTIONAL_BACKEND_MODULES: frozenset[str] = frozenset({"zarr_store.py"})
+
+
 def storage_core_paths() -> list[Path]:
-    """The engine's storage core: farm_grids/stores/*.py and farm_grids/windows.py."""
+    """The engine's storage core: farm_grids/stores/*.py (optional backends aside) and farm_grids/windows.py."""
     stores = Path(farm_grids.stores.__file__).parent
-    return sorted(stores.glob("*.py")) + [Path(farm_grids.windows.__file__)]
+    core = [path for path in sorted(stores.glob("*.py")) if path.name not in OPTIONAL_BACKEND_MODULES]
+    return core + [Path(farm_grids.windows.__file__)]
 
 
 def storage_core_sources(paths: Iterable[Path] | None = None) -> dict[str, str]:
@@ -58,7 +64,7 @@ def storage_core_sources(paths: Iterable[Path] | None = None) -> dict[str, str]:
 
 def engine_file_names(directory: Path, names: Iterable[str] = ODD_GRID_NAMES) -> tuple[str, ...]:
     """File names the memmap store gives grids called ``names`` (created, recorded, deleted)."""
-    store = MemmapManager(directory, simulation_id="c8-check", namespace="env/odd")
+    store = MemmapStore(directory, simulation_id="c8-check", namespace="env/odd")
     try:
         for name in names:
             store.create(name, (4, 4))

@@ -11,7 +11,7 @@ from harness.commandline import ProgressCallback
 from harness.criteria import PerformanceEvidence, RatioRow, c4_performance
 from harness.timing import PairedTiming, measure_paired
 from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Verdict
-from harness.workloads import WORKLOADS, StoreFactory, build_workload
+from harness.workloads import WORKLOADS, build_workload
 
 # The seed's acceptance table names these four; a run without one of them cannot PASS C4.
 REQUIRED_WORKLOADS: tuple[str, ...] = ("resource_windows", "environmental_windows", "temporal_windows", "observe_all")
@@ -58,13 +58,13 @@ class PerformanceRun:
 
 def measure_workload(
     name: str, size: int, directory: Path, settings: TimingSettings, *,
-    threshold: float = DEFAULT_THRESHOLD, store_factory: StoreFactory | None = None,
+    threshold: float = DEFAULT_THRESHOLD, file_backend: str = "memmap",
 ) -> MeasuredRow:
     """Build ``name`` for RAM and memmap (files in ``directory``), time them paired, close both."""
     ram = build_workload(name, "ram", size, directory=directory, seed=settings.seed)
     try:
         memmap = build_workload(name, "memmap", size, directory=directory, seed=settings.seed,
-                                store_factory=store_factory)
+                                file_backend=file_backend)
         try:
             timing = measure_paired(
                 ram.run, memmap.run, workload=name, blocks=settings.blocks, min_block_s=settings.min_block_s,
@@ -81,7 +81,7 @@ def measure_workload(
 
 def measure_performance(
     workloads: Sequence[str], sizes: Sequence[int], directory: Path, settings: TimingSettings, *,
-    threshold: float = DEFAULT_THRESHOLD, store_factory: StoreFactory | None = None,
+    threshold: float = DEFAULT_THRESHOLD, file_backend: str = "memmap",
     progress: ProgressCallback | None = None,
 ) -> PerformanceRun:
     """Measure every (workload, size); a workload that raises is recorded, the others still run."""
@@ -91,7 +91,7 @@ def measure_performance(
     for done, (name, size) in enumerate(plan, start=1):
         try:
             rows.append(measure_workload(name, size, directory, settings, threshold=threshold,
-                                         store_factory=store_factory))
+                                         file_backend=file_backend))
         except Exception as exc:  # an engine error is a finding, reported in C4; Ctrl-C still stops
             errors.append((name, size, f"{type(exc).__name__}: {exc}"))
         if progress is not None:

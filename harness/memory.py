@@ -45,30 +45,30 @@ class ProbeResult:
         return self.record.get("rss_anon_bytes") if value is None else value
 
 
-def probe_command(size: int, directory: Path, *, store_factory: str | None = None,
+def probe_command(size: int, directory: Path, *, file_backend: str | None = None,
                   agents: int | None = None, ticks: int | None = None) -> list[str]:
     command = [sys.executable, "-m", "harness.memory_probe", "--size", str(size), "--directory", str(directory)]
     if agents is not None:
         command += ["--agents", str(agents)]
     if ticks is not None:
         command += ["--ticks", str(ticks)]
-    if store_factory is not None:
-        command += ["--store-factory", store_factory]
+    if file_backend is not None:
+        command += ["--file-backend", file_backend]
     return command
 
 
 def _probe_environment() -> dict[str, str]:
     # The repo root on the path lets the child import harness (and test helpers) even when
-    # the package is not installed, e.g. `--store-factory tests.harness.faulty_stores:...`.
+    # the package is not installed, e.g. `--file-backend tests.harness.faulty_stores:...`.
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 
 
-def run_probe(size: int, directory: Path, *, store_factory: str | None = None, agents: int | None = None,
+def run_probe(size: int, directory: Path, *, file_backend: str | None = None, agents: int | None = None,
               ticks: int | None = None, timeout_s: float = PROBE_TIMEOUT_S) -> ProbeResult:
     """Run one probe subprocess; a crash, timeout or bad output becomes ``error``, never a number."""
-    command = probe_command(size, directory, store_factory=store_factory, agents=agents, ticks=ticks)
+    command = probe_command(size, directory, file_backend=file_backend, agents=agents, ticks=ticks)
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
                               env=_probe_environment(), check=False)
@@ -84,13 +84,13 @@ def run_probe(size: int, directory: Path, *, store_factory: str | None = None, a
     return ProbeResult(size, record)
 
 
-def run_probes(sizes: Sequence[int], directory: Path, *, store_factory: str | None = None,
+def run_probes(sizes: Sequence[int], directory: Path, *, file_backend: str | None = None,
                agents: int | None = None, ticks: int | None = None,
                progress: ProgressCallback | None = None) -> list[ProbeResult]:
     """One fresh subprocess per size, one after another (so they never compete for memory)."""
     results = []
     for done, size in enumerate(sizes, start=1):
-        results.append(run_probe(size, directory, store_factory=store_factory, agents=agents, ticks=ticks))
+        results.append(run_probe(size, directory, file_backend=file_backend, agents=agents, ticks=ticks))
         if progress is not None:
             progress(done, len(sizes), f"{size}x{size}")
     return results

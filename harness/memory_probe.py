@@ -22,14 +22,26 @@ DEFAULT_AGENTS = 1000
 DEFAULT_TICKS = 3
 
 
-def load_store_factory(spec: str | None) -> Any:
-    """``module:attr`` -> the object (e.g. a GridStore subclass); None stays None."""
+def file_backend_name(spec: str | None) -> str:
+    """The file backend to probe: a registered name, or ``module:attr`` of a GridStore class
+    (a test's faulty store), registered here under that spec since a subprocess starts empty."""
+    from farm_grids.stores import register_backend
+
     if spec is None:
-        return None
+        return "memmap"
     module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"--store-factory must look like 'module:attr', got {spec!r}")
-    return getattr(importlib.import_module(module_name), attr)
+    if not sep:
+        return spec
+    if not module_name or not attr:
+        raise ValueError(f"--file-backend must be a backend name or 'module:attr', got {spec!r}")
+    store_class = getattr(importlib.import_module(module_name), attr)
+
+    def factory(config: Any, *, namespace: str, simulation_id: str | None, storage_options: Any = None) -> Any:
+        return store_class(config.resolved_directory(), namespace=namespace, simulation_id=simulation_id,
+                           default_dtype=config.dtype)
+
+    register_backend(spec, factory, replace=True)
+    return spec
 
 
 def _sparse_layers(env: Any, rng: np.random.Generator) -> None:
@@ -38,22 +50,20 @@ def _sparse_layers(env: Any, rng: np.random.Generator) -> None:
     cells = env.height * env.width
     for layer in ENVIRONMENTAL_LAYERS:
         env.environmental.fill(layer, 0.0)  # a zero fill creates the file sparse: no page touched
-        flat = env.environmental.get(layer).reshape(-1)
-        flat[rng.choice(cells, size=min(SPARSE_LAYER_CELLS, cells), replace=False)] = rng.random(
-            min(SPARSE_LAYER_CELLS, cells), dtype=np.float32
-        )
+        ys, xs = np.divmod(rng.choice(cells, size=min(SPARSE_LAYER_CELLS, cells), replace=False), env.width)
+        env.environmental.store.add_many(layer, ys, xs, rng.random(ys.size, dtype=np.float32), accumulate=False)
 
 
-def probe(size: int, directory: Path, *, agents: int, ticks: int, store_factory: Any = None) -> dict[str, Any]:
+def probe(size: int, directory: Path, *, agents: int, ticks: int, file_backend: str = "memmap") -> dict[str, Any]:
     """Build a memmap environment of size x size in ``directory``, run the workload, measure memory."""
     from farm_grids.sim import WorkloadDriver
     from harness.workload_base import WorkloadParams, WorldOwner
     from harness.workloads import build_environment, simulation_config
 
     params = WorkloadParams(backend="memmap", size=size, directory=directory, agents=agents,
-                            store_factory=store_factory)
+                            file_backend=file_backend)
     holder = WorldOwner(params)
-    env = build_environment(simulation_config(params), holder)
+    env = build_environment(simulation_config(params))
     holder.env = env
     try:
         _sparse_layers(env, np.random.default_rng(size))
@@ -95,10 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--directory", type=Path, required=True)
     parser.add_argument("--agents", type=int, default=DEFAULT_AGENTS)
     parser.add_argument("--ticks", type=int, default=DEFAULT_TICKS)
-    parser.add_argument("--store-factory", help="module:attr of a store class to inject (tests)")
+    parser.add_argument("--file-backend", help="a registered backend name, or module:attr of a store class (tests)")
     args = parser.parse_args(argv)
     record = probe(args.size, args.directory, agents=args.agents, ticks=args.ticks,
-                   store_factory=load_store_factory(args.store_factory))
+                   file_backend=file_backend_name(args.file_backend))
     print(json.dumps(record))
     return 0
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from farm_grids.config import ObservationConfig
 from farm_grids.managers import TemporalGridManager
-from farm_grids.stores import GridStore, MemmapManager, RamStore
+from farm_grids.stores import GridStore, build_store
 from harness.errors import HarnessUsageError
 from harness.workload_base import SLOW_FADE_GAMMA, Workload, WorkloadParams, memmap_config
 
@@ -30,7 +30,8 @@ class _StoreReads(Workload):
         r, size = params.radius, params.size
         if size <= 2 * r:
             raise HarnessUsageError(f"size {size} leaves no in-bounds centre for radius {r}")
-        self.store: GridStore = RamStore() if params.backend == "ram" else MemmapManager(params.directory, namespace="bench")
+        backend = "ram" if params.backend == "ram" else params.file_backend
+        self.store: GridStore = build_store(backend, memmap_config(params), namespace="bench")
         try:
             self.store.create(GRID, (size, size))
             self.store.write(GRID, self.random_layer(size))
@@ -148,5 +149,4 @@ class SparseActiveDecay(Workload):
 
     def full_grid_multiply(self) -> None:
         """The baseline: multiply the whole channel, as decay did before active tiles."""
-        grid = self.manager.get(TRAILS)
-        np.multiply(grid, grid.dtype.type(self.manager.gamma_for(TRAILS)), out=grid)
+        self.manager.store.scale(TRAILS, self.manager.gamma_for(TRAILS))

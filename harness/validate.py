@@ -40,7 +40,7 @@ from harness.memory import FULL_SIZES, QUICK_SIZES, memory_criterion, memory_fit
 from harness.result import build_result, ratio_record, write_result
 from harness.tempfiles import scratch_dir
 from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Overall, Verdict, overall
-from harness.workloads import GATED_WORKLOADS, WORKLOADS, StoreFactory
+from harness.workloads import GATED_WORKLOADS, WORKLOADS
 
 DEFAULT_OUT = Path("farm-harness-out")
 RESULT_NAME = "farm-harness-result.json"
@@ -117,7 +117,7 @@ def _step_count(plan: ValidationPlan) -> int:
 
 
 def run_validation(
-    plan: ValidationPlan, *, store_factory: StoreFactory | None = None, probe_store_factory: str | None = None,
+    plan: ValidationPlan, *, file_backend: str = "memmap", probe_file_backend: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> ValidationOutcome:
     """Collect the evidence ``plan`` asks for in a scratch dir (removed on any exit) and judge it."""
@@ -141,18 +141,18 @@ def run_validation(
     with scratch_dir(parent=plan.scratch_parent) as scratch:
         if plan.wants("C1"):
             rows["C1"] = _guarded("C1", lambda: c1_env_grids_use_memmap(
-                evidence.collect_env_grid_evidence(scratch, size, store_factory=store_factory)))
+                evidence.collect_env_grid_evidence(scratch, size, file_backend=file_backend)))
             step("C1 files")
         if plan.wants("C2", "C5"):
             try:
-                pair = evidence.collect_observation_evidence(scratch, size, store_factory=store_factory)
+                pair = evidence.collect_observation_evidence(scratch, size, file_backend=file_backend)
                 rows["C2"], rows["C5"] = c2_observations_match_ram(pair.observation), c5_tensor_compat(pair.tensor)
             except Exception as exc:
                 rows["C2"], rows["C5"] = _raised("C2", exc), _raised("C5", exc)
             step("C2/C5 observations")
         if plan.wants("C3"):
             rows["C3"] = _guarded("C3", lambda: c3_temporal_persistence(
-                evidence.collect_persistence_evidence(scratch, size, store_factory=store_factory)))
+                evidence.collect_persistence_evidence(scratch, size, file_backend=file_backend)))
             step("C3 persistence")
         if plan.wants("C8"):
             rows["C8"] = _guarded("C8", lambda: c8_cross_platform(
@@ -160,7 +160,7 @@ def run_validation(
             step("C8 portability")
         if plan.wants("C4", "C7"):
             perf = measure_performance(plan.workloads, plan.timing_sizes, scratch, plan.timing,
-                                       threshold=plan.threshold, store_factory=store_factory,
+                                       threshold=plan.threshold, file_backend=file_backend,
                                        progress=sub_progress(done, "warm "))
             done += len(plan.workloads) * len(plan.timing_sizes)
             ratios += [ratio_record(m.timing, threshold=plan.threshold, size=m.size) for m in perf.rows]
@@ -174,7 +174,7 @@ def run_validation(
                 ratios += [row.record() for row in cold]
             rows["C4"] = performance_criterion(perf, [row.row for row in cold])
         if plan.wants("C6"):
-            probes = run_probes(plan.memory_sizes, scratch, store_factory=probe_store_factory,
+            probes = run_probes(plan.memory_sizes, scratch, file_backend=probe_file_backend,
                                 progress=sub_progress(done, "memory "))
             rows["C6"] = memory_criterion(probes)
             memory, fit = memory_records(probes), memory_fit(probes)

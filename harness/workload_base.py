@@ -5,16 +5,14 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from farm_grids.config import MemmapConfig
 from farm_grids.environment import Environment
 from farm_grids.managers import GridManager
-from farm_grids.stores import GridStore
 
-__all__ = ["BACKENDS", "SLOW_FADE_GAMMA", "StoreFactory", "Workload", "WorkloadParams", "WorldOwner", "memmap_config"]
+__all__ = ["BACKENDS", "SLOW_FADE_GAMMA", "Workload", "WorkloadParams", "WorldOwner", "memmap_config"]
 
 # Near 1 on purpose: thousands of timed decays must never push values into float32
 # denormals, whose arithmetic is ~100x slower and would time the FPU, not the engine.
@@ -22,14 +20,6 @@ SLOW_FADE_GAMMA = 0.9999
 
 BACKENDS: tuple[str, ...] = ("ram", "memmap")
 RESOURCES = "RESOURCES"
-
-
-class StoreFactory(Protocol):
-    """Builds the store a manager composes; MemmapManager and RamStore (the classes) qualify."""
-
-    def __call__(
-        self, directory: Path | None, *, namespace: str, simulation_id: str | None = None
-    ) -> GridStore: ...
 
 
 @dataclass(frozen=True)
@@ -44,15 +34,16 @@ class WorkloadParams:
     reads: int = 256  # single-window reads per unit
     agents: int = 1000  # agents for batched and end-to-end workloads
     flush_policy: str = "close"
-    # Replaces the memmap store of every manager (backend "memmap" only), so tests can inject
-    # a faulty backend; None builds the managers' own stores.
-    store_factory: StoreFactory | None = None
+    # The registered file backend the "memmap" side runs on (farm_grids.stores.register_backend):
+    # tests register a faulty one by name to show each criterion can FAIL.
+    file_backend: str = "memmap"
 
 
 def memmap_config(params: WorkloadParams, *, delete_on_close: bool = True) -> MemmapConfig:
     """The memmap block for ``params``: every structure in files for "memmap", none for "ram"."""
     use = params.backend == "memmap"
     return MemmapConfig(
+        backend=params.file_backend,
         directory=None if params.directory is None else str(params.directory),
         use_for_resources=use,
         use_for_environmental=use,
@@ -63,7 +54,7 @@ def memmap_config(params: WorkloadParams, *, delete_on_close: bool = True) -> Me
 
 
 class WorldOwner:
-    """Owns what building a world made (managers, an environment, injected stores) and closes it all.
+    """Owns what building a world made (managers, an environment) and closes it all.
 
     Nothing here is timed: evidence collectors use it to build a world once; Workload adds the
     timed unit of work on top.
@@ -74,7 +65,6 @@ class WorldOwner:
         self.rng = np.random.default_rng(params.seed)
         self.managers: list[GridManager] = []
         self.env: Environment | None = None
-        self.injected_stores: list[GridStore] = []  # stores from params.store_factory; closed last
 
     def files(self) -> list[Path]:
         found = [p for m in self.managers for p in m.files()]
@@ -85,17 +75,6 @@ class WorldOwner:
             manager.close(delete_files=True)
         if self.env is not None:
             self.env.close()
-        for store in self.injected_stores:
-            store.close_all(delete_files=True)  # managers never close a store they were given
-
-    def injected_store(self, namespace: str) -> GridStore | None:
-        """The store ``params.store_factory`` makes for ``namespace`` (memmap backend only), else None."""
-        factory = self.params.store_factory
-        if factory is None or self.params.backend != "memmap":
-            return None
-        store = factory(self.params.directory, namespace=namespace)
-        self.injected_stores.append(store)
-        return store
 
     def __enter__(self) -> WorldOwner:
         return self

@@ -18,7 +18,6 @@ from farm_grids.managers import (
     TemporalGridManager,
 )
 from farm_grids.sim import WorkloadDriver
-from farm_grids.stores import GridStore
 from harness.errors import HarnessUsageError
 from harness.micro_workloads import (
     SparseActiveDecay,
@@ -30,10 +29,8 @@ from harness.micro_workloads import (
 from harness.workload_base import (
     BACKENDS,
     SLOW_FADE_GAMMA,
-    StoreFactory,
     Workload,
     WorkloadParams,
-    WorldOwner,
     memmap_config,
 )
 
@@ -45,7 +42,6 @@ __all__ = [
     "WORKLOADS",
     "Workload",
     "WorkloadParams",
-    "StoreFactory",
     "WorkloadSpec",
     "build_workload",
     "memmap_config",
@@ -82,7 +78,6 @@ class ResourceWindows(_SingleWindowReads):
         super().__init__(params)
         self.manager = ResourceManager(
             params.size, params.size, memmap_config=memmap_config(params), seed=params.seed,
-            store=self.injected_store("resources"),
         )
         self.managers.append(self.manager)
         self._prepare_reads()
@@ -94,7 +89,7 @@ class EnvironmentalWindows(_SingleWindowReads):
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
         self.manager = EnvironmentalGridManager(
-            params.size, params.size, memmap_config=memmap_config(params), store=self.injected_store("env")
+            params.size, params.size, memmap_config=memmap_config(params)
         )
         self.managers.append(self.manager)
         for layer in self.grids:
@@ -102,18 +97,13 @@ class EnvironmentalWindows(_SingleWindowReads):
         self._prepare_reads()
 
 
-def _dense_temporal(
-    params: WorkloadParams, rng: np.random.Generator, store: GridStore | None = None
-) -> TemporalGridManager:
+def _dense_temporal(params: WorkloadParams, rng: np.random.Generator) -> TemporalGridManager:
     """A temporal manager whose three channels hold data in every tile."""
-    manager = TemporalGridManager(params.size, params.size, memmap_config=memmap_config(params), store=store)
-    tile = ObservationConfig().tile_size
-    ticks = np.arange(0, params.size, tile)
-    ty, tx = np.meshgrid(ticks, ticks, indexing="ij")
+    manager = TemporalGridManager(params.size, params.size, memmap_config=memmap_config(params))
     for channel in TEMPORAL_CHANNELS:
-        manager.deposit(channel, ty.ravel(), tx.ravel(), 1.0)  # marks every tile active
         # Values in [1, 2): many ticks of decay stay far from float32 denormals.
-        manager.get(channel)[...] = 1.0 + rng.random((params.size, params.size), dtype=np.float32)
+        manager.store.write(channel, 1.0 + rng.random((params.size, params.size), dtype=np.float32))
+        manager.mark_all_active(channel)  # written whole, outside deposit(): every tile holds data
     return manager
 
 
@@ -122,7 +112,7 @@ class TemporalWindows(_SingleWindowReads):
 
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
-        self.manager = _dense_temporal(params, self.rng, self.injected_store("temporal"))
+        self.manager = _dense_temporal(params, self.rng)
         self.managers.append(self.manager)
         self._prepare_reads()
 
@@ -133,7 +123,7 @@ class BatchedWindows(Workload):
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
         self.manager = EnvironmentalGridManager(
-            params.size, params.size, memmap_config=memmap_config(params), store=self.injected_store("env")
+            params.size, params.size, memmap_config=memmap_config(params)
         )
         self.managers.append(self.manager)
         self.manager.set("OBSTACLES", self.random_layer(params.size))
@@ -150,7 +140,7 @@ class TemporalDecay(Workload):
 
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
-        self.manager = _dense_temporal(params, self.rng, self.injected_store("temporal"))
+        self.manager = _dense_temporal(params, self.rng)
         self.managers.append(self.manager)
         for channel in TEMPORAL_CHANNELS:
             self.manager.set_gamma(channel, SLOW_FADE_GAMMA)  # the cost of a multiply is the same
@@ -171,39 +161,15 @@ def simulation_config(params: WorkloadParams) -> SimulationConfig:
     )
 
 
-def build_environment(config: SimulationConfig, workload: WorldOwner) -> Environment:
-    """An Environment over ``config``; its managers compose the owner's injected stores, if any."""
-    env_store, temporal_store, resource_store = (
-        workload.injected_store(ns) for ns in ("env", "temporal", "resources")
-    )
-    if env_store is None:
-        return Environment(config)
-    size, memmap = (config.height, config.width), config.memmap
-    made: list[GridManager] = []
-    try:
-        environmental = EnvironmentalGridManager(*size, memmap_config=memmap, store=env_store)
-        made.append(environmental)
-        temporal = TemporalGridManager(
-            *size, memmap_config=memmap, observation_config=config.observation, store=temporal_store
-        )
-        made.append(temporal)
-        resources = ResourceManager(
-            *size, resource_config=config.resources, memmap_config=memmap, seed=config.seed, store=resource_store
-        )
-        made.append(resources)
-        return Environment(config, environmental=environmental, temporal=temporal, resources=resources)
-    except BaseException:
-        for manager in made:
-            manager.close(delete_files=True)
-        for store in workload.injected_stores:
-            store.close_all(delete_files=True)
-        raise
+def build_environment(config: SimulationConfig) -> Environment:
+    """An Environment over ``config``: every store comes from the registry by name (``memmap.backend``)."""
+    return Environment(config)
 
 
 def _environment(
     params: WorkloadParams, rng: np.random.Generator, workload: Workload
 ) -> tuple[Environment, WorkloadDriver]:
-    env = build_environment(simulation_config(params), workload)
+    env = build_environment(simulation_config(params))
     try:
         for layer in ENVIRONMENTAL_LAYERS:
             env.set_environmental_layer(layer, rng.random((params.size, params.size), dtype=np.float32))
@@ -211,8 +177,6 @@ def _environment(
         driver.run(3)  # trails, signals, heat and consumption exist before timing starts
     except BaseException:
         env.close()
-        for store in workload.injected_stores:
-            store.close_all(delete_files=True)
         raise
     return env, driver
 

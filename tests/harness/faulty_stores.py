@@ -1,35 +1,46 @@
-"""Deliberately broken grid stores, injected into real environments to show each criterion can FAIL."""
+"""Deliberately broken grid stores, injected into real environments by backend name to show each criterion can FAIL."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from farm_grids.stores import MemmapManager
-from farm_grids.stores.base import _Entry
+from farm_grids.config import MemmapConfig
+from farm_grids.stores import GridEntry, GridStore, MemmapStore, register_backend
 
 
-class LoadsWholeGrid(MemmapManager):
+def backend(store_class: Callable[..., GridStore]) -> str:
+    """Register ``store_class`` (a store class, or any callable of its arguments) as a file
+    backend named after it, and return the name."""
+    name = f"faulty-{store_class.__name__}"
+
+    def factory(config: MemmapConfig, *, namespace: str, simulation_id: str | None,
+                storage_options: object = None) -> GridStore:
+        if isinstance(store_class, type) and not issubclass(store_class, MemmapStore):
+            return store_class(namespace=namespace, simulation_id=simulation_id, default_dtype=config.dtype)
+        return store_class(config.resolved_directory(), namespace=namespace, simulation_id=simulation_id,
+                           default_dtype=config.dtype)
+
+    register_backend(name, factory, replace=True)
+    return name
+
+
+class LoadsWholeGrid(MemmapStore):
     """Creates the file but serves a dense RAM copy of the whole grid (C6 must FAIL)."""
 
-    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float
-                  ) -> tuple[np.ndarray, Path | None]:
-        backing, path = super()._allocate(name, shape, dtype, mode, fill)
-        copy = np.array(backing)  # reads every page of the file into anonymous memory
+    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
+        entry = super()._allocate(name, shape, dtype, mode, fill)
+        copy = np.array(entry.array)  # reads every page of the file into anonymous memory
         copy += 0  # and writes it, so each page is private and resident
-        mm = getattr(backing, "_mmap", None)
-        del backing
-        if mm is not None:
-            mm.close()
-        return copy, path
+        entry.array = copy
+        return entry
 
-    def _flush_entry(self, entry: _Entry) -> None:
+    def _flush_entry(self, entry: GridEntry) -> None:
         return None  # the RAM copy never reaches the file
 
 
-class WrongWindows(MemmapManager):
+class WrongWindows(MemmapStore):
     """Every window it returns is off by one (C2 must FAIL)."""
 
     def get_window(self, name: str, y0: int, y1: int, x0: int, x1: int, **kwargs: Any) -> np.ndarray:
@@ -46,7 +57,7 @@ class WrongWindows(MemmapManager):
         return out
 
 
-class SlowStore(MemmapManager):
+class SlowStore(MemmapStore):
     """Reads every window four times (C4 must FAIL)."""
 
     REPEATS = 4
@@ -62,26 +73,26 @@ class SlowStore(MemmapManager):
         return super().get_windows(name, ys, xs, radius, **kwargs)
 
 
-class UnlinkedFiles(MemmapManager):
+class UnlinkedFiles(MemmapStore):
     """Maps each grid, then deletes its file: no file on disk (C1 must FAIL)."""
 
-    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float
-                  ) -> tuple[np.ndarray, Path | None]:
-        backing, path = super()._allocate(name, shape, dtype, mode, fill)
-        if path is not None:
-            path.unlink()
-        return backing, path
+    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
+        entry = super()._allocate(name, shape, dtype, mode, fill)
+        if entry.info.path is not None:
+            entry.info.path.unlink()
+        return entry
 
 
-class CorruptsOnFlush(MemmapManager):
+class CorruptsOnFlush(MemmapStore):
     """Adds one to every value whenever it flushes: wrong values persist (C3 must FAIL)."""
 
-    def _flush_entry(self, entry: _Entry) -> None:
-        entry.view += entry.view.dtype.type(1)
+    def _flush_entry(self, entry: GridEntry) -> None:
+        assert entry.array is not None
+        entry.array += entry.array.dtype.type(1)
         super()._flush_entry(entry)
 
 
-class InterruptingStore(MemmapManager):
+class InterruptingStore(MemmapStore):
     """Raises KeyboardInterrupt on the first window read, like Ctrl-C in the middle of a run."""
 
     def get_window(self, name: str, y0: int, y1: int, x0: int, x1: int, **kwargs: Any) -> np.ndarray:

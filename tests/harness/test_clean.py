@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from farm_grids import MemmapManager
+from farm_grids import MemmapStore
 from harness import commandline
 from harness import cli
 from harness.clean import clean
@@ -36,7 +36,7 @@ def make_leftovers(directory, pid: int, live) -> dict[str, object]:
 
 
 def test_dry_run_lists_and_removes_nothing(tmp_path, capsys) -> None:
-    with MemmapManager(tmp_path) as live:
+    with MemmapStore(tmp_path) as live:
         files = make_leftovers(tmp_path, dead_pid(), live)
         before = sorted(tmp_path.iterdir())
         assert cli.main(["clean", str(tmp_path), "--dry-run"]) == 0
@@ -47,7 +47,7 @@ def test_dry_run_lists_and_removes_nothing(tmp_path, capsys) -> None:
 
 
 def test_clean_removes_only_what_dead_processes_left(tmp_path) -> None:
-    with MemmapManager(tmp_path) as live:
+    with MemmapStore(tmp_path) as live:
         files = make_leftovers(tmp_path, dead_pid(), live)
         result = clean(tmp_path)
         assert set(result.grid_files) == files["stale"] and result.scratch_dirs == (files["scratch"],)

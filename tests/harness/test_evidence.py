@@ -44,7 +44,7 @@ def test_c1_passes_on_the_memmap_engine(tmp_path) -> None:
     (faulty_stores.LoadsWholeGrid, "not file-backed"),
 ])
 def test_c1_fails_when_files_are_missing_or_not_mapped(tmp_path, factory, problem) -> None:
-    row = c1_env_grids_use_memmap(evidence.collect_env_grid_evidence(tmp_path, SIZE, store_factory=factory))
+    row = c1_env_grids_use_memmap(evidence.collect_env_grid_evidence(tmp_path, SIZE, file_backend=faulty_stores.backend(factory)))
     assert row.verdict is Verdict.FAIL and problem in row.details
 
 
@@ -67,13 +67,13 @@ def test_c2_and_c5_pass_on_the_engine(tmp_path) -> None:
 
 
 def test_c2_fails_when_the_store_returns_wrong_windows(tmp_path) -> None:
-    pair = evidence.collect_observation_evidence(tmp_path, SIZE, store_factory=faulty_stores.WrongWindows)
+    pair = evidence.collect_observation_evidence(tmp_path, SIZE, file_backend=faulty_stores.backend(faulty_stores.WrongWindows))
     row = c2_observations_match_ram(pair.observation)
     assert row.verdict is Verdict.FAIL and "max abs diff" in row.details
 
 
 def test_c2_fails_when_observed_layers_are_not_file_backed(tmp_path) -> None:
-    pair = evidence.collect_observation_evidence(tmp_path, SIZE, store_factory=RamStore)
+    pair = evidence.collect_observation_evidence(tmp_path, SIZE, file_backend="ram")
     row = c2_observations_match_ram(pair.observation)
     assert row.verdict is Verdict.FAIL and "not memmap-backed" in row.details
 
@@ -103,7 +103,7 @@ def test_c3_passes_on_the_engine(tmp_path) -> None:
 
 
 def test_c3_fails_when_wrong_values_persist(tmp_path) -> None:
-    found = evidence.collect_persistence_evidence(tmp_path, SIZE, store_factory=faulty_stores.CorruptsOnFlush)
+    found = evidence.collect_persistence_evidence(tmp_path, SIZE, file_backend=faulty_stores.backend(faulty_stores.CorruptsOnFlush))
     row = c3_temporal_persistence(found)
     assert row.verdict is Verdict.FAIL and "after reopen" in row.details
 

@@ -24,7 +24,7 @@ def test_probe_reports_memory_of_a_sparse_memmap_world(tmp_path) -> None:
 
 def test_a_store_that_loads_whole_grids_into_ram_fails_c6(tmp_path) -> None:
     results = run_probes((256, 1024), tmp_path, agents=50, ticks=1,
-                         store_factory="tests.harness.faulty_stores:LoadsWholeGrid")
+                         file_backend="tests.harness.faulty_stores:LoadsWholeGrid")
     assert all(r.error is None for r in results), [r.error for r in results]
     grid_growth = results[1].record["grid_bytes"] - results[0].record["grid_bytes"]
     anon_growth = results[1].anon_bytes - results[0].anon_bytes
@@ -34,7 +34,7 @@ def test_a_store_that_loads_whole_grids_into_ram_fails_c6(tmp_path) -> None:
 
 
 def test_a_failed_probe_is_reported_and_never_passes(tmp_path) -> None:
-    results = run_probes((64, 128), tmp_path, store_factory="no_such_module:Store")
+    results = run_probes((64, 128), tmp_path, file_backend="no_such_module:Store")
     assert all(r.record is None and "exited" in r.error for r in results)
     row = memory_criterion(results)
     assert row.verdict is Verdict.WARN and "probe failed at 64" in row.details

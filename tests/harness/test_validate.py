@@ -36,7 +36,7 @@ def test_functional_criteria_pass_on_the_engine(tmp_path) -> None:
 
 def test_a_slow_store_fails_c4_and_cold_rows_stay_informational(tmp_path) -> None:
     plan = tiny_plan(tmp_path, criteria=("C4", "C7"), workloads=("resource_windows", "batched_windows"))
-    outcome = run_validation(plan, store_factory=faulty_stores.SlowStore)
+    outcome = run_validation(plan, file_backend=faulty_stores.backend(faulty_stores.SlowStore))
     c4 = next(c for c in outcome.criteria if c.id == "C4")
     assert c4.verdict is Verdict.FAIL and c4.ci_low > plan.threshold
     cold = [r for r in outcome.ratios if r["cache"] == "cold"]
@@ -52,7 +52,7 @@ def test_a_workload_that_raises_fails_c4_and_names_the_error(tmp_path) -> None:
         raise OSError("disk on fire")
 
     outcome = run_validation(tiny_plan(tmp_path, criteria=("C4",), workloads=("resource_windows",)),
-                             store_factory=broken_store)
+                             file_backend=faulty_stores.backend(broken_store))
     c4 = outcome.criteria[0]
     assert c4.verdict is Verdict.FAIL and "disk on fire" in c4.details
 
@@ -67,7 +67,7 @@ def test_c4_is_not_a_pass_without_every_required_workload(tmp_path) -> None:
 def test_ctrl_c_in_a_workload_removes_every_temp_file(tmp_path) -> None:
     plan = tiny_plan(tmp_path, criteria=("C4",), workloads=("resource_windows",))
     with pytest.raises(KeyboardInterrupt):
-        run_validation(plan, store_factory=faulty_stores.InterruptingStore)
+        run_validation(plan, file_backend=faulty_stores.backend(faulty_stores.InterruptingStore))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -117,7 +117,7 @@ def test_cli_validate_ctrl_c_exits_130_and_leaves_no_scratch(tmp_path, private_t
     monkeypatch.setattr(ValidationPlan, "for_mode", staticmethod(interrupting_plan))
     original = validate.run_validation
     monkeypatch.setattr(validate, "run_validation",
-                        lambda plan, **kw: original(plan, store_factory=faulty_stores.InterruptingStore, **kw))
+                        lambda plan, **kw: original(plan, file_backend=faulty_stores.backend(faulty_stores.InterruptingStore), **kw))
     code = cli.main(["validate", "--quick", "--out", str(tmp_path / "out")])
     assert code == commandline.EXIT_INTERRUPTED
     assert "interrupted" in capsys.readouterr().err
