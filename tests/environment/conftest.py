@@ -1,4 +1,4 @@
-"""Fixtures for environment tests: configs for both backends over a temp directory."""
+"""Fixtures for environment tests: configs for every backend by name over a temp directory."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ def make_config(
     overrides: dict | None = None,
     delete_on_close: bool = False,
 ) -> SimulationConfig:
-    use = backend == "memmap"
+    # "ram" leaves every manager on RAM; any other name switches them all onto that backend.
+    use = backend != "ram"
     memmap = MemmapConfig(
         directory=str(tmp_path),
+        backend=backend if use else "memmap",
         use_for_resources=use,
         use_for_environmental=use,
         use_for_temporal=use,
@@ -54,6 +56,7 @@ def edge_agents(env: Environment, seed: int, n_random: int = 30) -> np.ndarray:
     return env.add_agents(np.array(ys), np.array(xs), team=teams, hp=hp)
 
 
-@pytest.fixture(params=["ram", "memmap"])
-def backend(request) -> str:
+@pytest.fixture(params=["ram", "sparse-ram", "memmap", "tile-dict"])
+def backend(request, tile_dict_backend) -> str:
+    """Every backend by name: the built-ins and the chunked tile-dict test backend."""
     return request.param

@@ -60,7 +60,7 @@ def _snapshot(env):
         env.num_agents,
         env.agents.ys.copy(),
         env.agents.hp.copy(),
-        {name: env.environmental.get(name).copy() for name in env.environmental.names()},
+        {name: env.environmental.store.read(name) for name in env.environmental.names()},
         env.observe_all().clone(),
     )
 
