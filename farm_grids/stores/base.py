@@ -124,7 +124,8 @@ class GridStore(abc.ABC):
         defaults.scatter(self._read_cells, self._write_cells, flat, amounts, accumulate, clip_max, entry)
 
     def _scale_tiles(self, entry: GridEntry, mask: np.ndarray, tile_size: int, factor: object, floor: float) -> np.ndarray:
-        return defaults.scale_tiles(self._apply_region, self._fill_region, entry, mask, tile_size, factor, floor)
+        return defaults.scale_tiles(self._apply_region, self._read_region, self._fill_region, entry, mask, tile_size,
+                                    factor, floor)
 
     def _dense_array(self, entry: GridEntry) -> np.ndarray:
         """What ``get`` returns: the dense array; a backend without one refuses."""

@@ -87,8 +87,8 @@ def scatter(read: Callable[[GridEntry, np.ndarray], np.ndarray],
     write(entry, cells, current)
 
 
-def scale_tiles(apply_region: Callable[..., None], fill_region: Callable[..., None], entry: GridEntry,
-                mask: np.ndarray, tile_size: int, factor: object, floor: float) -> np.ndarray:
+def scale_tiles(apply_region: Callable[..., None], read_region: ReadRegion, fill_region: Callable[..., None],
+                entry: GridEntry, mask: np.ndarray, tile_size: int, factor: object, floor: float) -> np.ndarray:
     """Multiply the marked tiles; zero (and report) those whose max |value| ends below ``floor``."""
     faded = np.zeros(mask.shape, dtype=bool)
     for rows, cols in tile_regions(mask, entry.shape, tile_size):
@@ -99,9 +99,11 @@ def scale_tiles(apply_region: Callable[..., None], fill_region: Callable[..., No
     for ty, tx in zip(*np.nonzero(mask)):
         rows = slice(int(ty) * tile_size, min((int(ty) + 1) * tile_size, height))
         cols = slice(int(tx) * tile_size, min((int(tx) + 1) * tile_size, width))
-        peak: list[float] = []
-        apply_region(entry, rows, cols, lambda block: peak.append(float(np.abs(block).max())))
-        if peak[0] < floor:
+        # Read whole: an apply_region op may see the tile in pieces (one per chunk), and a
+        # peak is a reduction over all of them, not an elementwise operation.
+        block = np.empty((rows.stop - rows.start, cols.stop - cols.start), dtype=entry.dtype)
+        read_region(entry, rows, cols, block)
+        if np.abs(block).max() < floor:
             fill_region(entry, rows, cols, 0)
             faded[ty, tx] = True
     return faded

@@ -63,7 +63,8 @@ def open_zarr_group(location: str | os.PathLike[str], mode: str, storage_options
     where = os.fspath(location)
     options = None
     if is_url(where):
-        options = {**_S3_DEFAULTS, **dict(storage_options or {})}
+        defaults = _S3_DEFAULTS if where.startswith(("s3://", "s3a://")) else {}
+        options = {**defaults, **dict(storage_options or {})}
     elif storage_options:
         raise InvalidGridSpecError(f"storage_options apply to URLs, not to the local path {where!r}")
     return remote_call(f"opening zarr group {where!r}", lambda: zarr.open_group(where, mode=mode, storage_options=options))
@@ -155,18 +156,42 @@ class ZarrStore(GridStore):
         wanted[tile_rows, tile_cols] = True
         return wanted
 
+    def _chunk_batch(self, mirror: ChunkMirror) -> int:
+        """Chunks one step may hold in the cache: half the budget, so neighbours stay cached."""
+        return max(1, self.budget.limit_bytes // mirror.chunk_bytes // 2)
+
+    def _blocks(self, mirror: ChunkMirror, rows: slice, cols: slice) -> list[tuple[slice, slice]]:
+        """The region cut at chunk boundaries into rectangles of at most one step's chunks each."""
+        t, batch = mirror.tile, self._chunk_batch(mirror)
+        tile_rows, tile_cols = mirror.grid.tiles_of_region(rows, cols)
+        if (tile_rows.stop - tile_rows.start) * (tile_cols.stop - tile_cols.start) <= batch:
+            return [(rows, cols)]
+        blocks = []
+        for ty in range(tile_rows.start, tile_rows.stop):
+            y0, y1 = max(rows.start, ty * t), min(rows.stop, (ty + 1) * t)
+            for tx in range(tile_cols.start, tile_cols.stop, batch):
+                x0, x1 = max(cols.start, tx * t), min(cols.stop, (tx + batch) * t)
+                blocks.append((slice(y0, y1), slice(x0, x1)))
+        return blocks
+
     def _read_region(self, entry: GridEntry, rows: slice, cols: slice, out: np.ndarray) -> None:
         mirror = self._mirror(entry)
-        remote_call(f"reading {entry.name!r}", lambda: mirror.ensure(self._region_tiles(mirror, rows, cols)))
-        mirror.grid.read_region(rows, cols, out)
+        for part_rows, part_cols in self._blocks(mirror, rows, cols):
+            remote_call(f"reading {entry.name!r}", lambda: mirror.ensure(self._region_tiles(mirror, part_rows, part_cols)))
+            target = out[part_rows.start - rows.start : part_rows.stop - rows.start,
+                         part_cols.start - cols.start : part_cols.stop - cols.start]
+            mirror.grid.read_region(part_rows, part_cols, target)
 
     def _write_region(self, entry: GridEntry, rows: slice, cols: slice, data: np.ndarray) -> None:
         mirror = self._mirror(entry)
-        wanted = self._region_tiles(mirror, rows, cols)
-        covered = self._covered_tiles(mirror, rows, cols)
-        remote_call(f"writing {entry.name!r}", lambda: mirror.ensure(wanted, overwrite=covered))
-        mirror.grid.write_region(rows, cols, data)
-        mirror.dirty |= wanted
+        block = np.broadcast_to(data, (rows.stop - rows.start, cols.stop - cols.start))
+        for part_rows, part_cols in self._blocks(mirror, rows, cols):
+            wanted = self._region_tiles(mirror, part_rows, part_cols)
+            covered = self._covered_tiles(mirror, part_rows, part_cols)
+            remote_call(f"writing {entry.name!r}", lambda: mirror.ensure(wanted, overwrite=covered))
+            mirror.grid.write_region(part_rows, part_cols, block[part_rows.start - rows.start : part_rows.stop - rows.start,
+                                                                 part_cols.start - cols.start : part_cols.stop - cols.start])
+            mirror.dirty |= wanted
 
     def _covered_tiles(self, mirror: ChunkMirror, rows: slice, cols: slice) -> np.ndarray:
         """Chunks a region write replaces whole: no need to fetch them first."""
@@ -212,42 +237,65 @@ class ZarrStore(GridStore):
 
     def _gather(self, entry: GridEntry, plan: WindowPlan, normalize_by: float | None, out: np.ndarray | None) -> np.ndarray:
         mirror = self._mirror(entry)
-        remote_call(f"reading windows of {entry.name!r}", lambda: mirror.ensure(self._plan_tiles(mirror, plan)))
+        wanted = self._plan_tiles(mirror, plan)
+        if int(np.count_nonzero(wanted)) > self._chunk_batch(mirror):
+            # More chunks than the cache holds at once: window by window, a few chunks each.
+            return super()._gather(entry, plan, normalize_by, out)
+        remote_call(f"reading windows of {entry.name!r}", lambda: mirror.ensure(wanted))
         return mirror.grid.gather(plan, normalize_by, out)
 
-    def _cell_tiles(self, mirror: ChunkMirror, flat: np.ndarray) -> np.ndarray:
-        wanted = np.zeros(mirror.loaded.shape, dtype=bool)
+    def _cell_groups(self, mirror: ChunkMirror, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(positions into ``flat``, chunk mask) per step; a stable sort keeps each cell's point order."""
         ys, xs = np.divmod(flat, mirror.shape[1])
-        wanted[ys // mirror.tile, xs // mirror.tile] = True
-        return wanted
+        chunk = (ys // mirror.tile) * mirror.grid.nx + xs // mirror.tile
+        order = np.argsort(chunk, kind="stable")
+        distinct, starts = np.unique(chunk[order], return_index=True)
+        batch = self._chunk_batch(mirror)
+        groups = []
+        for first in range(0, distinct.size, batch):
+            stop = starts[first + batch] if first + batch < distinct.size else order.size
+            wanted = np.zeros(mirror.loaded.shape, dtype=bool)
+            wanted.reshape(-1)[distinct[first : first + batch]] = True
+            groups.append((order[starts[first] : stop], wanted))
+        return groups
 
     def _read_cells(self, entry: GridEntry, flat: np.ndarray) -> np.ndarray:
         mirror = self._mirror(entry)
-        remote_call(f"reading cells of {entry.name!r}", lambda: mirror.ensure(self._cell_tiles(mirror, flat)))
-        return mirror.grid.read_cells(flat)
+        values = np.empty(flat.shape, dtype=entry.dtype)
+        for positions, wanted in self._cell_groups(mirror, flat):
+            remote_call(f"reading cells of {entry.name!r}", lambda: mirror.ensure(wanted))
+            values[positions] = mirror.grid.read_cells(flat[positions])
+        return values
 
     def _scatter(self, entry: GridEntry, flat: np.ndarray, amounts: np.ndarray, accumulate: bool,
                  clip_max: float | None) -> None:
         mirror = self._mirror(entry)
-        wanted = self._cell_tiles(mirror, flat)
-        remote_call(f"writing cells of {entry.name!r}", lambda: mirror.ensure(wanted))
-        mirror.grid.scatter(flat, amounts, accumulate, clip_max)
-        mirror.dirty |= wanted
+        for positions, wanted in self._cell_groups(mirror, flat):
+            remote_call(f"writing cells of {entry.name!r}", lambda: mirror.ensure(wanted))
+            mirror.grid.scatter(flat[positions], amounts[positions], accumulate, clip_max)
+            mirror.dirty |= wanted
 
     def _apply_region(self, entry: GridEntry, rows: slice, cols: slice, op: Callable[[np.ndarray], None]) -> None:
         mirror = self._mirror(entry)
-        wanted = self._region_tiles(mirror, rows, cols)
-        remote_call(f"updating {entry.name!r}", lambda: mirror.ensure(wanted))
-        mirror.grid.apply_region(rows, cols, op)
-        mirror.dirty |= wanted
+        for part_rows, part_cols in self._blocks(mirror, rows, cols):
+            wanted = self._region_tiles(mirror, part_rows, part_cols)
+            remote_call(f"updating {entry.name!r}", lambda: mirror.ensure(wanted))
+            mirror.grid.apply_region(part_rows, part_cols, op)
+            mirror.dirty |= wanted
 
     def _scale_tiles(self, entry: GridEntry, mask: np.ndarray, tile_size: int, factor: object, floor: float) -> np.ndarray:
         mirror = self._mirror(entry)
         if tile_size != mirror.tile:
             return super()._scale_tiles(entry, mask, tile_size, factor, floor)
-        remote_call(f"decaying {entry.name!r}", lambda: mirror.ensure(mask))
-        faded = mirror.grid.scale_marked_tiles(mask, factor, floor)
-        mirror.dirty |= mask
+        faded = np.zeros(mask.shape, dtype=bool)
+        marked = np.flatnonzero(mask)
+        batch = self._chunk_batch(mirror)
+        for first in range(0, marked.size, batch):
+            part = np.zeros(mask.shape, dtype=bool)
+            part.reshape(-1)[marked[first : first + batch]] = True
+            remote_call(f"decaying {entry.name!r}", lambda: mirror.ensure(part))
+            faded |= mirror.grid.scale_marked_tiles(part, factor, floor)
+            mirror.dirty |= part
         return faded
 
     def chunks_fetched(self) -> int:

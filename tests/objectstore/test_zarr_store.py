@@ -9,17 +9,67 @@ from typing import Callable, Iterator
 import numpy as np
 import pytest
 
-from farm_grids import GridNotDenseError, ReadOnlyGridError
+from farm_grids import GridNotDenseError, GridStore, ReadOnlyGridError
 from farm_grids.config import MemmapConfig
 from farm_grids.stores import build_store
 from farm_grids.stores.zarr_store import ZarrStore
+from hypothesis import HealthCheck, settings
 from stores.store_suite import StoreSuite
+from stores.suite_ops import ops_properties
+from stores.suite_windows import window_properties
+from stores.support import IN_CI
 
 from .s3server import CountingS3Server
 
 _groups = itertools.count()
 
 
+# The hypothesis properties run hundreds of examples of many small reads and writes; each
+# example creates a zarr array. They run on an in-memory zarr group (fsspec's memory://,
+# the same ZarrStore code with no disk or HTTP per request); the local and S3 groups run
+# every other case, and over HTTP a property would cost minutes.
+_PROPERTY = pytest.mark.skip(reason="hypothesis property: runs on the memory:// zarr group (same code)")
+_PROPERTIES = ("test_get_window_equals_the_naive_zero_padded_reference",
+               "test_get_windows_equals_stacked_get_window_and_the_padded_reference",
+               "test_add_many_equals_a_python_loop", "test_get_cells_equals_indexing_a_zero_padded_read",
+               "test_scale_tiles_equals_multiplying_the_marked_tiles")
+
+
+def _without_properties(cls: type) -> type:
+    for name in _PROPERTIES:
+        setattr(cls, name, _PROPERTY(lambda self: None))
+    return cls
+
+
+# Each property example creates a zarr array (~40 ms of zarr's own machinery even in memory):
+# fewer examples than the CI profile's 2,000 keep this a minute, with the same edge cases.
+_FEWER = settings(max_examples=150 if IN_CI else 60, deadline=None, derandomize=True,
+                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors])
+
+
+class TestMemoryZarrStore(StoreSuite):
+    locals().update(window_properties(_FEWER, _FEWER))
+    locals().update(ops_properties(_FEWER))
+    @pytest.fixture
+    def location(self) -> str:
+        return f"memory://suite-{next(_groups)}.zarr"
+
+    @pytest.fixture
+    def store(self, location: str) -> Iterator[ZarrStore]:
+        store = ZarrStore(location, chunk=8)
+        yield store
+        store.close_all(delete_files=True)
+
+    @pytest.fixture
+    def store_factory(self, location: str) -> Callable[..., ZarrStore]:
+        return lambda **options: ZarrStore(location, chunk=8, **options)
+
+    @pytest.fixture
+    def reopen(self, location: str) -> Callable[[GridStore, str], GridStore]:
+        return lambda store, mode: ZarrStore.open(location, mode, chunk=8)
+
+
+@_without_properties
 class TestLocalZarrStore(StoreSuite):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[ZarrStore]:
@@ -33,6 +83,7 @@ class TestLocalZarrStore(StoreSuite):
         return lambda **options: ZarrStore(tmp_path / "grids.zarr", chunk=8, **options)
 
 
+@_without_properties
 class TestS3ZarrStore(StoreSuite):
     @pytest.fixture
     def location(self, bucket: str) -> str:
@@ -47,6 +98,11 @@ class TestS3ZarrStore(StoreSuite):
     @pytest.fixture
     def store_factory(self, s3_server: CountingS3Server, location: str) -> Callable[..., ZarrStore]:
         return lambda **options: ZarrStore(location, chunk=8, storage_options=s3_server.storage_options(), **options)
+
+    @pytest.fixture
+    def reopen(self, s3_server: CountingS3Server, location: str) -> Callable[[GridStore, str], GridStore]:
+        """An S3 group reopens from its URL with the server's options (it has no local manifest)."""
+        return lambda store, mode: ZarrStore.open(location, mode, chunk=8, storage_options=s3_server.storage_options())
 
 
 def test_the_registry_builds_it_by_name(tmp_path: Path) -> None:

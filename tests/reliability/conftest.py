@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from farm_grids.stores import GridStore, MemmapManager, RamStore, SparseRamStore
+from farm_grids.stores import GridStore, MemmapStore, RamStore, SparseRamStore
 
 BACKENDS = ("ram", "sparse_ram", "memmap")
 
@@ -34,7 +34,7 @@ def make_store(backend: str, tmp_path: Path) -> Iterator[StoreFactory]:
         elif backend == "sparse_ram":
             store = SparseRamStore(**kwargs)  # type: ignore[arg-type]
         else:
-            store = MemmapManager(tmp_path / f"store{len(made)}", **kwargs)  # type: ignore[arg-type]
+            store = MemmapStore(tmp_path / f"store{len(made)}", **kwargs)  # type: ignore[arg-type]
         made.append(store)
         return store
 

@@ -11,7 +11,7 @@ import pytest
 
 from farm_grids import limits
 from farm_grids.errors import InvalidGridSpecError, RequestTooLargeError
-from farm_grids.stores import MemmapManager, RamStore, SparseRamStore
+from farm_grids.stores import MemmapStore, RamStore, SparseRamStore
 
 from .helpers import CHILD_ADDRESS_SPACE, run_child
 
@@ -40,9 +40,9 @@ print(json.dumps(results))
 """
 
 STORE_SETUP = r"""
-from farm_grids.stores import MemmapManager, RamStore, SparseRamStore
+from farm_grids.stores import MemmapStore, RamStore, SparseRamStore
 from farm_grids.windows import plan_windows, read_windows
-stores = {"ram": RamStore(), "sparse_ram": SparseRamStore(), "memmap": MemmapManager(directory)}
+stores = {"ram": RamStore(), "sparse_ram": SparseRamStore(), "memmap": MemmapStore(directory)}
 for store in stores.values():
     store.create("g", (64, 64), fill=1.0)
 """
@@ -125,7 +125,7 @@ def test_refusals_never_touched_the_memory(store_results: dict[str, dict], env_r
 @pytest.mark.parametrize("shape", [(2**31, 1), (1, 2**31), (2**40, 2**40), (10**20, 4)])
 @pytest.mark.parametrize("kind", ["ram", "sparse_ram", "memmap"])
 def test_a_side_beyond_2_31_is_an_invalid_spec(tmp_path: Path, kind: str, shape: tuple[int, int]) -> None:
-    store = {"ram": RamStore, "sparse_ram": SparseRamStore}[kind]() if kind != "memmap" else MemmapManager(tmp_path)
+    store = {"ram": RamStore, "sparse_ram": SparseRamStore}[kind]() if kind != "memmap" else MemmapStore(tmp_path)
     try:
         with pytest.raises(InvalidGridSpecError):
             store.create("huge", shape)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from farm_grids.stores import MemmapManager, cleanup_stale
+from farm_grids.stores import MemmapStore, cleanup_stale
 
 from .helpers import python_env, read_line, run_child, spawn, tree_state
 
@@ -25,8 +25,8 @@ import json, os, signal, sys
 from pathlib import Path
 
 def writer():
-    from farm_grids.stores import MemmapManager
-    store = MemmapManager(sys.argv[1], simulation_id="ns")
+    from farm_grids.stores import MemmapStore
+    store = MemmapStore(sys.argv[1], simulation_id="ns")
     store.create("heat", (32, 32), fill=4.0)
     store.create("sparse", (256, 256))
     store.add_at("sparse", 3, 3, 1.5)
@@ -83,7 +83,7 @@ def test_a_writer_in_another_pid_namespace_keeps_its_files(
     report = cleanup_stale(directory)
     assert report.removed == (), f"cleanup removed a live writer's files: {report.removed}"
     assert tree_state(directory) == before
-    with MemmapManager.open(started["manifest"], "r") as reader:  # and the store still reads
+    with MemmapStore.open(started["manifest"], "r") as reader:  # and the store still reads
         assert reader.get("sparse")[3, 3] == 1.5
 
     assert proc.stdin is not None
@@ -97,8 +97,8 @@ def test_a_writer_in_another_pid_namespace_keeps_its_files(
 
 DEAD_WRITER = r"""
 import json, os, sys
-from farm_grids.stores import MemmapManager
-store = MemmapManager(sys.argv[1])
+from farm_grids.stores import MemmapStore
+store = MemmapStore(sys.argv[1])
 store.create("heat", (16, 16), fill=2.0)
 store.create("other", (8, 8), dtype="int32", fill=7)
 store.flush()
@@ -121,7 +121,7 @@ def test_a_dead_writers_store_is_removed_although_its_pid_is_alive(tmp_path: Pat
         assert renamed != path.name, path.name
         path.rename(tmp_path / renamed)
     doomed = set(tree_state(tmp_path))
-    live = MemmapManager(tmp_path)
+    live = MemmapStore(tmp_path)
     live.create("mine", (4, 4), fill=1.0)
     kept = set(tree_state(tmp_path)) - doomed
     try:
@@ -139,7 +139,7 @@ def test_stray_temp_manifests_of_dead_stores_are_removed(tmp_path: Path) -> None
     dead_temp.write_text("{half a manifest")
     orphan_temp = tmp_path / ".manifest-p999999-00ff00ff-12345678.tmp"  # its store left nothing else
     orphan_temp.write_text("{")
-    live = MemmapManager(tmp_path)
+    live = MemmapStore(tmp_path)
     live.create("mine", (4, 4))
     live_temp = tmp_path / f".manifest-p{live.pid}-{live.token}-abcdef01.tmp"  # a live writer mid-rewrite
     live_temp.write_text("{")
@@ -158,7 +158,7 @@ def test_a_reader_keeps_a_dead_writers_store_alive(tmp_path: Path) -> None:
     dead = dead_store(tmp_path)
     manifest = next(p for p in tmp_path.iterdir() if p.name.endswith(".json"))
     with pytest.warns(Warning):  # unclean: the writer died
-        reader = MemmapManager.open(manifest, "r")
+        reader = MemmapStore.open(manifest, "r")
     before = tree_state(tmp_path)
     report = cleanup_stale(tmp_path)
     assert report.removed == ()
@@ -177,7 +177,7 @@ print(json.dumps(sorted(p.name for p in cleanup_stale(sys.argv[1]).removed)))
 
 
 def test_cleanup_from_another_process_keeps_this_processs_open_store(tmp_path: Path) -> None:
-    store = MemmapManager(tmp_path)
+    store = MemmapStore(tmp_path)
     store.create("g", (8, 8), fill=5.0)
     store.flush()
     try:

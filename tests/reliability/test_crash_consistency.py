@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from farm_grids.errors import UncleanShutdownWarning
-from farm_grids.stores import MemmapManager
+from farm_grids.stores import MemmapStore
 
 from .helpers import read_line, spawn
 
@@ -40,7 +40,7 @@ def no_unclean_warning() -> Iterator[None]:
 
 
 def test_generation_grows_and_clean_is_set_only_by_a_clean_close(tmp_path: Path) -> None:
-    store = MemmapManager(tmp_path)
+    store = MemmapStore(tmp_path)
     store.create("a", (4, 4), fill=1.0)
     manifest = store.manifest_path
     steps = [recorded(manifest)]
@@ -57,7 +57,7 @@ def test_generation_grows_and_clean_is_set_only_by_a_clean_close(tmp_path: Path)
     assert final["clean"] is True and final["generation"] > steps[2]["generation"]
 
     with no_unclean_warning():
-        reopened = MemmapManager.open(manifest, "r+")
+        reopened = MemmapStore.open(manifest, "r+")
     info = reopened.store_info()
     assert info.clean is True and info.generation >= final["generation"]
     assert recorded(manifest)["clean"] is False  # reopened for writing: open again
@@ -68,8 +68,8 @@ def test_generation_grows_and_clean_is_set_only_by_a_clean_close(tmp_path: Path)
 NO_FLUSH_WRITER = r"""
 import sys
 import numpy as np
-from farm_grids.stores import MemmapManager
-store = MemmapManager(sys.argv[1])
+from farm_grids.stores import MemmapStore
+store = MemmapStore(sys.argv[1])
 store.create("g", (128, 128))
 store.create("h", (8, 8), fill=1.0)
 print(store.manifest_path, flush=True)
@@ -91,7 +91,7 @@ def test_a_kill_mid_write_without_flush_is_reported_on_reopen(
     writer.send_signal(signal.SIGKILL)
     assert writer.wait(timeout=30) == -signal.SIGKILL
     with pytest.warns(UncleanShutdownWarning, match="not closed cleanly"):
-        store = MemmapManager.open(manifest, mode)
+        store = MemmapStore.open(manifest, mode)
     try:
         assert store.store_info().clean is False
         assert (store.get("h") == 1.0).all()
@@ -100,15 +100,15 @@ def test_a_kill_mid_write_without_flush_is_reported_on_reopen(
     finally:
         store.close_all()
     if mode == "r+":  # recovered and closed cleanly: the next open is quiet
-        with no_unclean_warning(), MemmapManager.open(manifest, "r") as again:
+        with no_unclean_warning(), MemmapStore.open(manifest, "r") as again:
             assert again.store_info().clean is True
 
 
 def test_a_reader_of_a_live_writer_is_not_warned(tmp_path: Path) -> None:
-    writer = MemmapManager(tmp_path)
+    writer = MemmapStore(tmp_path)
     writer.create("g", (4, 4), fill=3.0)
     try:
-        with no_unclean_warning(), MemmapManager.open(writer.manifest_path, "r") as reader:
+        with no_unclean_warning(), MemmapStore.open(writer.manifest_path, "r") as reader:
             assert reader.store_info().writer_active is True
             assert (reader.get("g") == 3.0).all()
     finally:
@@ -117,8 +117,8 @@ def test_a_reader_of_a_live_writer_is_not_warned(tmp_path: Path) -> None:
 
 CHURN = r"""
 import sys, time
-from farm_grids.stores import MemmapManager
-store = MemmapManager(sys.argv[1])
+from farm_grids.stores import MemmapStore
+store = MemmapStore(sys.argv[1])
 store.create("keep", (4, 4), fill=1.0)
 print(store.manifest_path, flush=True)
 end = time.monotonic() + float(sys.argv[2])

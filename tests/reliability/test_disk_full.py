@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from farm_grids.errors import DiskFullError, SparseOvercommitWarning
-from farm_grids.stores import MemmapManager
+from farm_grids.stores import MemmapStore
 
 from .helpers import FILL_DISK_CODE, run_child
 
@@ -24,10 +24,10 @@ import json, os, sys
 from pathlib import Path
 import numpy as np
 from farm_grids.errors import DiskFullError
-from farm_grids.stores import MemmapManager
+from farm_grids.stores import MemmapStore
 
 directory, op = Path(sys.argv[1]), sys.argv[2]
-store = MemmapManager(directory)
+store = MemmapStore(directory)
 store.create("sparse", (256, 256))             # 256 KiB, no block yet
 store.add_at("sparse", 0, 0, 7.0)               # reserves (and writes) the first block only
 store.create("dense", (32, 32), fill=3.0)       # reserved and written before the disk fills
@@ -67,7 +67,7 @@ report["new_files"] = sorted(p.name for p in directory.iterdir() if p.name.start
 report["manifest_unchanged"] = manifest.read_bytes() == manifest_before
 report["dense_ok"] = bool((store.get("dense") == 3.0).all())
 report["corner"] = float(store.get_window("sparse", 0, 1, 0, 1)[0, 0])  # a reserved block reads
-with MemmapManager.open(manifest, "r") as reader:
+with MemmapStore.open(manifest, "r") as reader:
     report["reader_names"] = sorted(reader.names())
 store.close("dense")
 store.close("extra", delete_file=True)
@@ -76,7 +76,7 @@ store.close_all()
 report["closed"] = store.closed
 
 os.unlink(filler)  # free the disk: now every byte may be checked
-with MemmapManager.open(manifest, "r+") as again:
+with MemmapStore.open(manifest, "r+") as again:
     report["reopened"] = sorted(again.names())
     report["clean"] = again.store_info().clean
     sparse = np.array(again.get("sparse"))
@@ -120,15 +120,15 @@ import json, sys
 from pathlib import Path
 import numpy as np
 from farm_grids.errors import DiskFullError
-from farm_grids.stores import MemmapManager
+from farm_grids.stores import MemmapStore
 
 directory, who = Path(sys.argv[1]), sys.argv[2]
-writer = MemmapManager(directory)
+writer = MemmapStore(directory)
 writer.create("sparse", (256, 256))
 writer.add_at("sparse", 0, 0, 7.0)
 writer.flush()
 fill_disk(directory)
-store = writer if who == "writer" else MemmapManager.open(writer.manifest_path, "r")
+store = writer if who == "writer" else MemmapStore.open(writer.manifest_path, "r")
 results = {}
 READS = {
     "window_hole": lambda: store.get_window("sparse", 120, 130, 120, 140),
@@ -161,7 +161,7 @@ def test_reading_holes_on_a_full_tmpfs_never_sigbus(tmpfs: Path, who: str) -> No
 
 
 def test_a_sparse_grid_larger_than_the_free_space_warns(tmpfs: Path) -> None:
-    store = MemmapManager(tmpfs / "store")
+    store = MemmapStore(tmpfs / "store")
     try:
         with pytest.warns(SparseOvercommitWarning, match="DiskFullError"):
             grid = store.create("huge", (2048, 2048))  # 16 MiB on a 4 MiB tmpfs
@@ -177,7 +177,7 @@ def test_a_sparse_grid_larger_than_the_free_space_warns(tmpfs: Path) -> None:
 
 def test_preallocate_refuses_a_grid_that_does_not_fit_and_leaves_no_file(tmpfs: Path) -> None:
     directory = tmpfs / "store"
-    store = MemmapManager(directory, preallocate=True)
+    store = MemmapStore(directory, preallocate=True)
     try:
         store.create("fits", (64, 64), fill=1.0)
         manifest = store.manifest_path.read_bytes()
@@ -198,8 +198,8 @@ def test_a_preallocated_store_never_hits_enospc_mid_write(tmpfs: Path) -> None:
     code = FILL_DISK_CODE + r"""
 import sys
 import numpy as np
-from farm_grids.stores import MemmapManager
-store = MemmapManager(sys.argv[1], preallocate=True)
+from farm_grids.stores import MemmapStore
+store = MemmapStore(sys.argv[1], preallocate=True)
 store.create("g", (256, 256))
 fill_disk(sys.argv[1])
 store.fill("g", 2.0)
@@ -217,10 +217,10 @@ LIFECYCLE = FILL_DISK_CODE + r"""
 import json, os, sys
 from pathlib import Path
 from farm_grids.errors import DiskFullError
-from farm_grids.stores import MemmapManager
+from farm_grids.stores import MemmapStore
 
 directory = Path(sys.argv[1])
-store = MemmapManager(directory)
+store = MemmapStore(directory)
 store.create("first", (64, 64), fill=1.0)
 manifest = store.manifest_path
 filler = fill_disk(directory)
@@ -241,7 +241,7 @@ attempt("close first", lambda: store.close("first"))
 registered = sorted(store.names())
 attempt("close_all", store.close_all)
 os.unlink(filler)
-with MemmapManager.open(manifest, "r") as again:
+with MemmapStore.open(manifest, "r") as again:
     listed = sorted(again.names())
 dat = sorted(p.name.split("_p")[0] for p in directory.iterdir() if p.suffix == ".dat")
 print(json.dumps({"steps": steps, "registered": registered, "listed": listed, "dat": dat}))

@@ -17,7 +17,7 @@ from farm_grids.errors import (
     StoreLockedError,
     UnsafeManifestError,
 )
-from farm_grids.stores import MemmapManager, cleanup_stale
+from farm_grids.stores import MemmapStore, cleanup_stale
 
 from .helpers import AccessWatch, signed, tree_state
 
@@ -34,7 +34,7 @@ class Scene:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.directory = root / "store"
-        store = MemmapManager(self.directory)
+        store = MemmapStore(self.directory)
         store.create(A, SHAPE, fill=1.0)
         store.create(B, SHAPE, fill=2.0)
         self.manifest = store.manifest_path
@@ -143,7 +143,7 @@ def test_hostile_entry_is_refused_and_nothing_is_touched(scene: Scene, case: str
     watch = AccessWatch(scene.victim, *(scene.directory / scene.file_of(n) for n in (A, B)))
     try:
         with pytest.raises(UnsafeManifestError) as caught:
-            MemmapManager.open(scene.manifest, mode)
+            MemmapStore.open(scene.manifest, mode)
         events = watch.events()
     finally:
         watch.close()
@@ -162,7 +162,7 @@ def test_an_unsigned_edit_is_refused_by_its_checksum(scene: Scene) -> None:
     before = tree_state(scene.root)
     for mode in ("r", "r+"):
         with pytest.raises(GridFileMismatchError, match="checksum"):
-            MemmapManager.open(scene.manifest, mode)
+            MemmapStore.open(scene.manifest, mode)
     assert tree_state(scene.root) == before
 
 
@@ -171,13 +171,13 @@ def test_an_unsigned_edit_of_a_harmless_field_is_refused_too(scene: Scene) -> No
     payload["generation"] += 1  # checksum left as it was
     scene.write(payload, sign=False)
     with pytest.raises(GridFileMismatchError, match="checksum"):
-        MemmapManager.open(scene.manifest, "r")
+        MemmapStore.open(scene.manifest, "r")
 
 
 def test_the_signed_untouched_manifest_opens(scene: Scene) -> None:
     """The control for the cases above: re-signing alone changes nothing."""
     scene.write(scene.payload)
-    with MemmapManager.open(scene.manifest, "r") as store:
+    with MemmapStore.open(scene.manifest, "r") as store:
         assert sorted(store.names()) == [A, B]
         assert (store.get(A) == 1.0).all() and (store.get(B) == 2.0).all()
 
@@ -187,7 +187,7 @@ def test_a_symlinked_lock_file_is_never_followed(scene: Scene, mode: str) -> Non
     lock = scene.manifest.with_name(scene.manifest.name + ".lock")
     lock.symlink_to(scene.victim)
     try:
-        store = MemmapManager.open(scene.manifest, mode)
+        store = MemmapStore.open(scene.manifest, mode)
     except (StorageDirectoryError, StoreLockedError, UnsafeManifestError):
         store = None
     if store is not None:  # opening anyway is acceptable only if the victim stays untouched
@@ -197,7 +197,7 @@ def test_a_symlinked_lock_file_is_never_followed(scene: Scene, mode: str) -> Non
 
 
 def test_close_all_delete_after_open_never_deletes_outside(scene: Scene) -> None:
-    store = MemmapManager.open(scene.manifest, "r+")
+    store = MemmapStore.open(scene.manifest, "r+")
     # After the checked open, A's file is swapped for a symlink to the victim.
     link = scene.directory / "swap.tmp-link"
     link.symlink_to(scene.victim)
@@ -231,7 +231,7 @@ def test_cleanup_stale_never_follows_a_symlink_out(scene: Scene) -> None:
 def test_dtype_swap_with_same_itemsize_is_refused(scene: Scene) -> None:
     scene.write(scene.with_entry(A, dtype="int32"))  # float32 file, int32 claimed, re-signed
     with pytest.raises(GridFileMismatchError, match="float32"):
-        MemmapManager.open(scene.manifest, "r")
+        MemmapStore.open(scene.manifest, "r")
 
 
 BAD_ENTRIES: dict[str, dict[str, object]] = {
@@ -259,7 +259,7 @@ def test_bad_entry_fields_are_typed_errors(scene: Scene, case: str) -> None:
     scene.write(scene.with_entry(A, **BAD_ENTRIES[case]))
     before = tree_state(scene.root)
     with pytest.raises(GridFileMismatchError):
-        MemmapManager.open(scene.manifest, "r+")
+        MemmapStore.open(scene.manifest, "r+")
     assert tree_state(scene.root) == before
 
 
@@ -282,7 +282,7 @@ def test_bad_manifest_fields_are_typed_errors(scene: Scene, case: str) -> None:
     BAD_TOP[case](payload)
     scene.write(payload)
     with pytest.raises(GridFileMismatchError):
-        MemmapManager.open(scene.manifest, "r")
+        MemmapStore.open(scene.manifest, "r")
 
 
 def test_duplicate_keys_in_a_manifest_are_refused(scene: Scene) -> None:
@@ -293,7 +293,7 @@ def test_duplicate_keys_in_a_manifest_are_refused(scene: Scene) -> None:
     assert text.count(f'"{A}"') == 2
     scene.manifest.write_text(text)
     with pytest.raises(GridFileMismatchError):
-        MemmapManager.open(scene.manifest, "r")
+        MemmapStore.open(scene.manifest, "r")
 
 
 def _nested(kind: str, depth: int) -> str:
@@ -325,7 +325,7 @@ def test_deep_nesting_at_any_depth_never_escapes_as_recursion_error(tmp_path: Pa
     for depth in _every_depth():
         manifest.write_text(_manifest_around(_nested(kind, depth)))
         try:
-            MemmapManager.open(manifest, "r")
+            MemmapStore.open(manifest, "r")
         except FarmGridsError:
             continue
         except RecursionError as exc:
@@ -340,11 +340,11 @@ def test_deep_nesting_is_refused_by_the_whole_grids_table(tmp_path: Path) -> Non
     manifest = tmp_path / "manifest_p1-ab.json"
     manifest.write_text(_manifest_around("null").replace('"grids": {}', '"grids": ' + _nested("dicts", 50_000)))
     with pytest.raises(GridFileMismatchError):
-        MemmapManager.open(manifest, "r+")
+        MemmapStore.open(manifest, "r+")
 
 
 def test_reopened_values_are_those_written(scene: Scene) -> None:
     """Control: a legitimate reopen in r+ after a clean close maps the very files written."""
-    with MemmapManager.open(scene.manifest, "r+") as store:
+    with MemmapStore.open(scene.manifest, "r+") as store:
         np.testing.assert_array_equal(store.get(A), np.full(SHAPE, 1.0, dtype=np.float32))
         assert store.store_info().clean is True

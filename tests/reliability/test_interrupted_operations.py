@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from farm_grids.errors import FarmGridsError
-from farm_grids.stores import GridStore, MemmapManager, RamStore, SparseRamStore
+from farm_grids.stores import GridStore, MemmapStore, RamStore, SparseRamStore
 
 from stores.support import IN_CI
 
@@ -228,7 +228,7 @@ def assert_store_matches(store: GridStore, grids: dict[str, np.ndarray], log: li
 
 def new_store(kind: str, directory: Path) -> GridStore:
     if kind == "memmap":
-        return MemmapManager(directory)
+        return MemmapStore(directory)
     return {"ram": RamStore, "sparse_ram": SparseRamStore}[kind]()
 
 
@@ -262,7 +262,7 @@ def test_interrupted_operations_leave_exactly_the_completed_ones(kind: str, data
             if not expected:
                 assert not manifest.exists()
             else:
-                store = MemmapManager.open(manifest, "r+")
+                store = MemmapStore.open(manifest, "r+")
                 assert_store_matches(store, expected, log)
     finally:
         store.close_all(delete_files=True)

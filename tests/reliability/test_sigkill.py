@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from farm_grids.errors import UncleanShutdownWarning
-from farm_grids.stores import MemmapManager, cleanup_stale
+from farm_grids.stores import MemmapStore, cleanup_stale
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL")
 
@@ -67,11 +67,11 @@ class Trial:
         assert not errors, errors[0]
 
 
-def reopen_after_kill(manifest: Path) -> MemmapManager:
+def reopen_after_kill(manifest: Path) -> MemmapStore:
     """Reopen r+; a killed writer's store must say it was not closed cleanly."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        store = MemmapManager.open(manifest, "r+")
+        store = MemmapStore.open(manifest, "r+")
     assert any(issubclass(w.category, UncleanShutdownWarning) for w in caught), "no UncleanShutdownWarning"
     assert store.store_info().clean is False
     return store
@@ -83,7 +83,7 @@ def the_manifest(directory: Path) -> Path | None:
     return found[0] if found else None
 
 
-def close_and_clean(store: MemmapManager, directory: Path) -> None:
+def close_and_clean(store: MemmapStore, directory: Path) -> None:
     """Close the recovered store, then cleanup_stale must leave nothing behind."""
     store.close_all()
     cleanup_stale(directory)
@@ -120,7 +120,7 @@ def trial_dirs(location: Path, phase: str) -> Iterator[tuple[int, Path]]:
 
 
 def creating(directory: Path, say: Say) -> None:
-    store = MemmapManager(directory)
+    store = MemmapStore(directory)
     store.create("g0", (16, 16), fill=1.0)
     say("ready")
     for i in range(1, 100_000):
@@ -148,7 +148,7 @@ def test_sigkill_during_create(location: Path) -> None:
 
 
 def writing(directory: Path, say: Say) -> None:
-    store = MemmapManager(directory)
+    store = MemmapStore(directory)
     store.create("w", (64, 64))
     store.create("v", (32, 32), dtype="int32")
     store.flush()
@@ -162,7 +162,7 @@ def writing(directory: Path, say: Say) -> None:
         say(f"flushed {k}")
 
 
-def check_generations(store: MemmapManager, lines: list[str], names: tuple[str, ...]) -> None:
+def check_generations(store: MemmapStore, lines: list[str], names: tuple[str, ...]) -> None:
     """After 'wrote k' every cell is k; after 'flushed k' each is k or (torn) k + 1."""
     wrote = [int(line.split()[1]) for line in lines if line.startswith("wrote")]
     flushed = [int(line.split()[1]) for line in lines if line.startswith("flushed")]
@@ -188,7 +188,7 @@ def test_sigkill_during_write(location: Path) -> None:
 
 
 def flushing(directory: Path, say: Say) -> None:
-    store = MemmapManager(directory)
+    store = MemmapStore(directory)
     store.create("f", (512, 512))  # 1 MiB: msync dominates each step
     store.create("r", (64, 64), dtype="float64")
     store.flush()
@@ -220,9 +220,9 @@ def grid_count(directory: Path) -> int:
     return 32 if str(directory).startswith(str(SHM)) else 8
 
 
-def seeded_store(directory: Path) -> MemmapManager:
+def seeded_store(directory: Path) -> MemmapStore:
     # Not flushed: each close flushes its grid first, so the kill window spans real msyncs.
-    store = MemmapManager(directory)
+    store = MemmapStore(directory)
     for i in range(grid_count(directory)):
         store.create(f"g{i}", (8, 8 + i), fill=i + 1)
     return store

@@ -18,7 +18,7 @@ from farm_grids.errors import (
     InvalidGridSpecError,
     StorageDirectoryError,
 )
-from farm_grids.stores import GridStore, MemmapManager
+from farm_grids.stores import GridStore, MemmapStore
 
 from .conftest import StoreFactory
 
@@ -120,7 +120,7 @@ def test_add_many_refuses_bools_like_add_at(make_store: StoreFactory) -> None:
 @pytest.mark.parametrize("directory", [123, 4.5, b"\xff", ["dir"], object()])
 def test_memmap_manager_with_a_non_path_is_a_storage_directory_error(directory: object) -> None:
     with pytest.raises(StorageDirectoryError):
-        MemmapManager(directory)  # type: ignore[arg-type]
+        MemmapStore(directory)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("directory", ["", "   ", "\t\n"])
@@ -129,7 +129,7 @@ def test_an_empty_directory_never_means_the_current_directory(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(StorageDirectoryError):
-        store = MemmapManager(directory=directory)  # type: ignore[arg-type]
+        store = MemmapStore(directory=directory)  # type: ignore[arg-type]
         store.create("g", (2, 2))
     assert list(tmp_path.iterdir()) == []
 
@@ -138,7 +138,7 @@ def test_a_file_as_directory_is_a_storage_directory_error(tmp_path: Path) -> Non
     plain = tmp_path / "plain"
     plain.write_text("x")
     with pytest.raises(StorageDirectoryError):
-        MemmapManager(plain)
+        MemmapStore(plain)
 
 
 # -- configuration ------------------------------------------------------------------------

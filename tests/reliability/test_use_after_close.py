@@ -17,7 +17,7 @@ CHILD = r"""
 import gc, json, os, sys, traceback
 import numpy as np
 from farm_grids.errors import ReadOnlyGridError
-from farm_grids.stores import MemmapManager, RamStore, SparseRamStore
+from farm_grids.stores import MemmapStore, RamStore, SparseRamStore
 
 KINDS = {"ram": RamStore, "sparse_ram": SparseRamStore}
 
@@ -26,7 +26,7 @@ def variant(backend, source, closer, directory):
     report = {}
 
     def new_store():
-        return MemmapManager(directory) if backend == "memmap" else KINDS[backend]()
+        return MemmapStore(directory) if backend == "memmap" else KINDS[backend]()
 
     def seed(store):
         made = store.create("G", (8, 8), fill=2.0)
@@ -72,10 +72,10 @@ def variant(backend, source, closer, directory):
         writer = None
         mode = "r" if source == "open_r" else "r+"
         if closer == "with":
-            with MemmapManager.open(manifest, mode) as store:
+            with MemmapStore.open(manifest, mode) as store:
                 array = store.get("G")
         else:
-            store = MemmapManager.open(manifest, mode)
+            store = MemmapStore.open(manifest, mode)
             array = store.get("G")
             close(store)
     store = made = None
@@ -180,11 +180,11 @@ def test_ram_array_stays_valid_after_close(outcomes: dict, backend: str, source:
 
 READER_OUTLIVES_WRITER = r"""
 import gc, json, sys
-from farm_grids.stores import MemmapManager
-writer = MemmapManager(sys.argv[1])
+from farm_grids.stores import MemmapStore
+writer = MemmapStore(sys.argv[1])
 writer.create("G", (64, 64), fill=2.0)
 writer.flush()
-reader = MemmapManager.open(writer.manifest_path, "r")
+reader = MemmapStore.open(writer.manifest_path, "r")
 array = reader.get("G")
 window = reader.get_window("G", 0, 4, 0, 4)
 writer.close_all(delete_files=True)   # the writer deletes the files under the reader

@@ -121,10 +121,10 @@ def test_create_with_an_unstorable_fill_is_refused_and_not_registered(
 @pytest.mark.parametrize("dtype", ["float32", "uint8"])
 def test_ram_and_memmap_agree_on_an_out_of_range_fill(tmp_path: Path, dtype: str) -> None:
     """uint8 fill=300 once stored 44 in RAM and raised OverflowError on memmap."""
-    from farm_grids.stores import MemmapManager, RamStore, SparseRamStore
+    from farm_grids.stores import MemmapStore, RamStore, SparseRamStore
 
     outcomes = []
-    for store in (RamStore(), SparseRamStore(), MemmapManager(tmp_path)):
+    for store in (RamStore(), SparseRamStore(), MemmapStore(tmp_path)):
         store.create("g", SHAPE, dtype=dtype)
         try:
             store.fill("g", 300 if dtype == "uint8" else 1e300)

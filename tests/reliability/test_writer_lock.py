@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from farm_grids.errors import StoreLockedError, UncleanShutdownWarning
-from farm_grids.stores import MemmapManager
+from farm_grids.stores import MemmapStore
 
 from .helpers import read_line, spawn, tree_state
 
@@ -23,7 +23,7 @@ ADDS = 20_000
 
 def make_store(directory: Path) -> Path:
     """A cleanly closed store with a float64 counter grid; returns its manifest."""
-    store = MemmapManager(directory)
+    store = MemmapStore(directory)
     store.create("count", (4, 4), dtype="float64")
     store.create("heat", (16, 16), fill=1.0)
     manifest = store.manifest_path
@@ -38,39 +38,39 @@ def send(proc: subprocess.Popen[str], line: str) -> None:
 
 
 def test_the_creating_store_holds_the_writer_lock(tmp_path: Path) -> None:
-    store = MemmapManager(tmp_path)
+    store = MemmapStore(tmp_path)
     store.create("g", (4, 4), fill=3.0)
     before = tree_state(tmp_path)
     with pytest.raises(StoreLockedError) as caught:
-        MemmapManager.open(store.manifest_path, "r+")
+        MemmapStore.open(store.manifest_path, "r+")
     assert isinstance(caught.value, PermissionError)
     message = str(caught.value)
     assert f"pid {os.getpid()}" in message and socket.gethostname() in message, message
     assert tree_state(tmp_path) == before  # the refused open changed nothing
     store.add_at("g", 0, 0, 1.0)  # the holder still writes
     store.close_all()
-    with MemmapManager.open(store.manifest_path, "r+") as reopened:  # free once closed
+    with MemmapStore.open(store.manifest_path, "r+") as reopened:  # free once closed
         assert reopened.get("g")[0, 0] == 4.0
 
 
 def test_a_second_writer_in_the_same_process_is_refused(tmp_path: Path) -> None:
     manifest = make_store(tmp_path)
-    first = MemmapManager.open(manifest, "r+")
+    first = MemmapStore.open(manifest, "r+")
     try:
         for _ in range(3):  # refused every time, and the refusal releases nothing of the first
             with pytest.raises(StoreLockedError, match=f"pid {os.getpid()}"):
-                MemmapManager.open(manifest, "r+")
+                MemmapStore.open(manifest, "r+")
         first.add_at("count", 0, 0, 1.0)
     finally:
         first.close_all()
-    with MemmapManager.open(manifest, "r+") as second:
+    with MemmapStore.open(manifest, "r+") as second:
         assert second.get("count")[0, 0] == 1.0
 
 
 HOLDER = r"""
 import sys
-from farm_grids.stores import MemmapManager
-store = MemmapManager.open(sys.argv[1], sys.argv[2])
+from farm_grids.stores import MemmapStore
+store = MemmapStore.open(sys.argv[1], sys.argv[2])
 print("holding", flush=True)
 sys.stdin.readline()
 if sys.argv[2] == "r+":
@@ -90,12 +90,12 @@ def test_a_writer_in_another_process_is_named_and_readers_still_open(
     children.append(holder)
     assert read_line(holder) == "holding"
     with pytest.raises(StoreLockedError) as caught:
-        MemmapManager.open(manifest, "r+")
+        MemmapStore.open(manifest, "r+")
     assert f"pid {holder.pid}" in str(caught.value) and socket.gethostname() in str(caught.value)
     # A reader is welcome while the writer runs, and (the writer being alive) is not warned.
     with warnings.catch_warnings():
         warnings.simplefilter("error", UncleanShutdownWarning)
-        reader = MemmapManager.open(manifest, "r")
+        reader = MemmapStore.open(manifest, "r")
     assert reader.store_info().writer_active is True
     send(holder, "write")
     assert read_line(holder) == "wrote"
@@ -107,7 +107,7 @@ def test_a_writer_in_another_process_is_named_and_readers_still_open(
 
 def test_readers_never_block_the_writer(tmp_path: Path, children: list[subprocess.Popen[str]]) -> None:
     manifest = make_store(tmp_path)
-    readers = [MemmapManager.open(manifest, "r") for _ in range(2)]
+    readers = [MemmapStore.open(manifest, "r") for _ in range(2)]
     remote_reader = spawn(HOLDER, str(manifest), "r")
     children.append(remote_reader)
     assert read_line(remote_reader) == "holding"
@@ -133,7 +133,7 @@ def test_a_killed_writer_frees_the_lock(tmp_path: Path, children: list[subproces
     holder.send_signal(signal.SIGKILL)
     assert holder.wait(timeout=30) == -signal.SIGKILL
     with pytest.warns(UncleanShutdownWarning):
-        store = MemmapManager.open(manifest, "r+")
+        store = MemmapStore.open(manifest, "r+")
     with store:
         assert store.store_info().clean is False
 
@@ -141,11 +141,11 @@ def test_a_killed_writer_frees_the_lock(tmp_path: Path, children: list[subproces
 RACER = r"""
 import json, os, sys
 from farm_grids.errors import StoreLockedError
-from farm_grids.stores import MemmapManager
+from farm_grids.stores import MemmapStore
 manifest, adds = sys.argv[1], int(sys.argv[2])
 sys.stdin.readline()  # the start line: both racers open at once
 try:
-    store = MemmapManager.open(manifest, "r+")
+    store = MemmapStore.open(manifest, "r+")
 except StoreLockedError as exc:
     print(json.dumps({"won": False, "error": str(exc)}), flush=True)
     raise SystemExit(0)
@@ -177,10 +177,10 @@ def test_two_process_writer_race_has_exactly_one_winner(
     assert json.loads(read_line(winner, timeout=60)) == {"done": True}
     # The winner still holds the store: a third writer is refused and told who holds it.
     with pytest.raises(StoreLockedError, match=f"pid {winner.pid} "):
-        MemmapManager.open(manifest, "r+")
+        MemmapStore.open(manifest, "r+")
     send(winner, "quit")
     assert winner.wait(timeout=60) == 0
-    with MemmapManager.open(manifest, "r") as store:
+    with MemmapStore.open(manifest, "r") as store:
         assert store.get("count")[0, 0] == ADDS  # never two writers' worth (39,582 before)
         assert sorted(store.names()) == sorted(["count", "heat", f"extra_{winner.pid}"])
         np.testing.assert_array_equal(store.get(f"extra_{winner.pid}"), np.full((8, 8), winner.pid % 1000, np.float32))
