@@ -21,8 +21,7 @@ from farm_grids.errors import (
 )
 from farm_grids.stores.dense import DenseArrayStore
 from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
-from farm_grids.stores.extents import region_extents
-from farm_grids.stores.blockops import tile_regions
+from farm_grids.stores.extents import tile_mask_extents
 from farm_grids.stores.files import (
     grid_file_name,
     lock_file_name,
@@ -204,9 +203,14 @@ class MemmapStore(DenseArrayStore):
         pending = mask & ~done
         if not pending.any():
             return
-        shape, itemsize = entry.shape, entry.dtype.itemsize
-        extents = [region_extents(shape, itemsize, rows, cols) for rows, cols in tile_regions(pending, shape, tile_size)]
-        self._reserve(entry, np.concatenate([s for s, _ in extents]), np.concatenate([e for _, e in extents]))
+        # A few tiles at a time: the extents stay small temporaries that the allocator reuses,
+        # instead of large ones that raise glibc's mmap threshold and stay in the heap.
+        marked = np.flatnonzero(pending)
+        step = max(1, 4096 // tile_size)
+        for first in range(0, marked.size, step):
+            part = np.zeros(pending.shape, dtype=bool)
+            part.reshape(-1)[marked[first : first + step]] = True
+            self._reserve(entry, *tile_mask_extents(entry.shape, entry.dtype.itemsize, part, tile_size))
         done |= pending
 
     def _needs_read_reserve(self, entry: GridEntry) -> bool:
