@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import mmap
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from farm_grids.managers import ENVIRONMENTAL_LAYERS, TEMPORAL_CHANNELS, GridManager
-from farm_grids.stores import MemmapStore
+from farm_grids.errors import GridNotDenseError
+from farm_grids.stores import GridStore
 from harness.criteria import (
     EnvGridEvidence,
     LayerFile,
@@ -117,11 +119,27 @@ def _backed_everywhere(workload: Workload) -> bool:
         (env.temporal, TEMPORAL_CHANNELS),
         (env.resources, ("RESOURCES",)),
     )
-    return all(
-        layer.file_backed and layer.file_bytes == layer.expected_bytes
-        for manager, names in structures if manager is not None
-        for layer in manager_layer_files(manager, names)
-    )
+    return all(_manager_backed(manager, names) for manager, names in structures if manager is not None)
+
+
+def _manager_backed(manager: GridManager, names: tuple[str, ...]) -> bool:
+    """Each grid in its right-sized mapped file, or, for a backend without dense arrays
+    (chunked: zarr), each grid held by that backend outside process memory."""
+    if not has_dense_arrays(manager.store):
+        return not manager.store.in_memory and all(manager.store.has(n) for n in names if n in manager.names())
+    return all(layer.file_backed and layer.file_bytes == layer.expected_bytes
+               for layer in manager_layer_files(manager, names))
+
+
+def has_dense_arrays(store: GridStore) -> bool:
+    """Whether ``get()`` hands out the array behind a grid (False: chunked, GridNotDenseError)."""
+    for name in store.names():
+        try:
+            store.get(name)
+        except GridNotDenseError:
+            return False
+        return True
+    return True
 
 
 def collect_observation_evidence(
@@ -230,25 +248,31 @@ def collect_persistence_evidence(
         assert temporal is not None
         for channel, values in deposited.items():
             env.deposit_temporal_events(channel, ys, xs, values, accumulate=False, clip_max=None)
-        before = {ch: temporal.get(ch)[ys, xs].copy() for ch in TEMPORAL_CHANNELS}
+        before = {ch: temporal.store.get_cells(ch, ys, xs) for ch in TEMPORAL_CHANNELS}
         env.update()
-        decay_applied = all(not np.array_equal(temporal.get(ch)[ys, xs], before[ch]) for ch in TEMPORAL_CHANNELS)
+        decay_applied = all(not np.array_equal(temporal.store.get_cells(ch, ys, xs), before[ch])
+                            for ch in TEMPORAL_CHANNELS)
         expected = {ch: v * np.float32(temporal.gamma_for(ch)) for ch, v in deposited.items()}
         temporal.flush()
         manifest = temporal.manifest_path
         assert manifest is not None
         leftovers = env.files() + [m.manifest_path for m in env.managers if m.manifest_path is not None]
         env.close()  # keeps the files and the manifests
-        reader = MemmapStore.open(manifest, mode="r")
+        # Reopened by the same backend that wrote it (memmap: the manifest; zarr: the group).
+        reader = type(temporal.store).open(manifest, mode="r")
         try:
-            read_only = all(not reader.info(ch).writable and not reader.get(ch).flags.writeable
+            dense = has_dense_arrays(reader)
+            read_only = all(not reader.info(ch).writable and (not dense or not reader.get(ch).flags.writeable)
                             for ch in TEMPORAL_CHANNELS)
-            diff = max(float(np.max(np.abs(reader.get(ch)[ys, xs] - expected[ch]))) for ch in TEMPORAL_CHANNELS)
+            diff = max(float(np.max(np.abs(reader.get_cells(ch, ys, xs) - expected[ch]))) for ch in TEMPORAL_CHANNELS)
         finally:
             reader.close_all()
     finally:
         holder.close()
         for path in leftovers:
-            path.unlink(missing_ok=True)
+            if path.is_dir():  # a zarr group: its location is a directory
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
     return PersistenceEvidence(values_checked=int(cells.size) * len(TEMPORAL_CHANNELS), max_abs_diff=diff,
                                reopened_read_only=read_only, decay_applied=decay_applied)

@@ -31,7 +31,8 @@ class _StoreReads(Workload):
         if size <= 2 * r:
             raise HarnessUsageError(f"size {size} leaves no in-bounds centre for radius {r}")
         backend = "ram" if params.backend == "ram" else params.file_backend
-        self.store: GridStore = build_store(backend, memmap_config(params), namespace="bench")
+        self.store: GridStore = build_store(backend, memmap_config(params), namespace="bench",
+                                           simulation_id=params.simulation_id)
         try:
             self.store.create(GRID, (size, size))
             self.store.write(GRID, self.random_layer(size))
@@ -110,7 +111,7 @@ class TemporalDeposit(Workload):
 
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
-        self.manager = TemporalGridManager(params.size, params.size, memmap_config=memmap_config(params))
+        self.manager = TemporalGridManager(params.size, params.size, memmap_config=memmap_config(params), simulation_id=params.simulation_id)
         self.managers.append(self.manager)
         self.ys, self.xs = self.centres(DEPOSIT_EVENTS, params.size)
         self.values = np.full(DEPOSIT_EVENTS, 0.01)
@@ -131,7 +132,7 @@ class SparseActiveDecay(Workload):
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
         observation = ObservationConfig(gamma_trail=SLOW_FADE_GAMMA)
-        self.manager = TemporalGridManager(params.size, params.size, memmap_config=memmap_config(params),
+        self.manager = TemporalGridManager(params.size, params.size, memmap_config=memmap_config(params), simulation_id=params.simulation_id,
                                            observation_config=observation)
         self.managers.append(self.manager)
         tile = self.manager.tile_size

@@ -40,6 +40,8 @@ RESULT_JSON_SCHEMA: dict[str, Any] = {
         "verdict": {"enum": [o.value for o in Overall]},
         "mode": _TEXT, "threshold": _NUMBER, "created": _TEXT, "duration_s": _NUMBER, "git_commit": _TEXT,
         "machine": {"type": ["object", "null"], "properties": {"hostname": _TEXT}},
+        "backend": _TEXT,
+        "not_applicable": {"type": "object", "additionalProperties": {"type": "string"}},
         "criteria": {"type": "array", "items": {
             "type": "object", "required": ["id", "verdict"],
             "properties": {"id": {"type": "string"}, "name": _TEXT, "verdict": {"enum": [v.value for v in Verdict]},
@@ -159,6 +161,8 @@ def build_result(
     created: dt.datetime | None = None,
     machine: Mapping[str, Any] | None = None,
     commit: str | None | bool = True,
+    backend: str = "memmap",
+    not_applicable: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The whole result document; ``commit=True`` asks git, a string or None is used as given."""
     if mode not in MODES:
@@ -178,6 +182,9 @@ def build_result(
             "ratios": list(ratios),
             "memory": list(memory),
             "memory_fit": memory_fit,
+            # The file backend measured against RAM, and the checks skipped for it (id -> reason).
+            "backend": backend,
+            "not_applicable": dict(not_applicable or {}),
         }
     )
 

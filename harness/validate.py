@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import evidence, evidence_c7_c8
+from harness.backend_scope import COLD_ROWS, DEFAULT_BACKEND, BackendScope, backend_scope, file_backend_choices
 from harness.coldcache import COLD_THRESHOLD, COLD_WORKLOADS, measure_cold_rows
 from harness.commandline import (
     PROG,
@@ -61,6 +63,8 @@ class ValidationPlan:
     cold_trials: int = 4
     cold_threshold: float = COLD_THRESHOLD
     scratch_parent: Path | None = None  # where the scratch dir goes (None: the system temp dir)
+    backend: str = DEFAULT_BACKEND  # the registered file backend measured against RAM
+    cold_rows: bool = True  # False where they do not apply to the backend (see backend_scope)
 
     @classmethod
     def for_mode(cls, quick: bool, **changes: Any) -> ValidationPlan:
@@ -76,7 +80,7 @@ class ValidationPlan:
 
     @property
     def cold_workloads(self) -> tuple[str, ...]:
-        return tuple(w for w in self.workloads if w in COLD_WORKLOADS)
+        return tuple(w for w in self.workloads if w in COLD_WORKLOADS) if self.cold_rows else ()
 
     def wants(self, *ids: str) -> bool:
         return any(cid in self.criteria for cid in ids)
@@ -92,6 +96,7 @@ class ValidationOutcome:
     memory: tuple[dict[str, Any], ...]
     memory_fit: dict[str, float] | None
     duration_s: float
+    scope: BackendScope = BackendScope()
 
 
 def _raised(cid: str, exc: Exception) -> Criterion:
@@ -117,12 +122,19 @@ def _step_count(plan: ValidationPlan) -> int:
 
 
 def run_validation(
-    plan: ValidationPlan, *, file_backend: str = "memmap", probe_file_backend: str | None = None,
+    plan: ValidationPlan, *, file_backend: str | None = None, probe_file_backend: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> ValidationOutcome:
-    """Collect the evidence ``plan`` asks for in a scratch dir (removed on any exit) and judge it."""
+    """Collect the evidence ``plan`` asks for in a scratch dir (removed on any exit) and judge it.
+
+    ``file_backend`` (default: ``plan.backend``) is the registered backend measured against RAM;
+    checks that do not apply to it are skipped and listed in the outcome's scope, with the reason.
+    """
     started = time.perf_counter()
     total, done = _step_count(plan), 0
+    file_backend = plan.backend if file_backend is None else file_backend
+    if probe_file_backend is None and file_backend != DEFAULT_BACKEND:
+        probe_file_backend = file_backend
 
     def step(label: str) -> None:
         nonlocal done
@@ -139,6 +151,10 @@ def run_validation(
     fit = None
     size = plan.evidence_size
     with scratch_dir(parent=plan.scratch_parent) as scratch:
+        scope = backend_scope(file_backend, scratch)
+        plan = dataclasses.replace(plan, criteria=tuple(c for c in plan.criteria if scope.applies(c)),
+                                   cold_rows=plan.cold_rows and scope.applies(COLD_ROWS))
+        total = _step_count(plan)
         if plan.wants("C1"):
             rows["C1"] = _guarded("C1", lambda: c1_env_grids_use_memmap(
                 evidence.collect_env_grid_evidence(scratch, size, file_backend=file_backend)))
@@ -181,7 +197,7 @@ def run_validation(
     criteria = tuple(rows[cid] for cid in KNOWN_CRITERIA if cid in rows and cid in plan.criteria)
     return ValidationOutcome(
         verdict=overall(c.verdict for c in criteria), criteria=criteria, ratios=tuple(ratios),
-        memory=tuple(memory), memory_fit=fit, duration_s=time.perf_counter() - started,
+        memory=tuple(memory), memory_fit=fit, duration_s=time.perf_counter() - started, scope=scope,
     )
 
 
@@ -197,6 +213,7 @@ def outcome_tables(outcome: ValidationOutcome) -> tuple[list[list[str]], list[li
     """(criteria rows, ratio rows) as text cells, for the rich or the plain table."""
     criteria = [[c.id, c.verdict.value, _number(c.value), _interval(c.ci_low, c.ci_high), _number(c.threshold),
                  c.unit, c.details] for c in outcome.criteria]
+    criteria += [[check, NOT_APPLICABLE, "-", "-", "-", "", reason] for check, reason in outcome.scope.not_applicable.items()]
     ratios = [[str(r["workload"]), str(r["size"]), str(r["cache"]), _number(r["ratio"]),
                _interval(r["ci_low"], r["ci_high"]), _number(r["threshold"]),
                str(r["verdict"]) + ("" if r["cache"] == "warm" else " (info)"), str(r["blocks"])]
@@ -205,7 +222,14 @@ def outcome_tables(outcome: ValidationOutcome) -> tuple[list[list[str]], list[li
 
 
 CRITERIA_HEADER = ["id", "verdict", "value", "95% CI", "limit", "unit", "details"]
-RATIO_HEADER = ["workload", "size", "cache", "memmap/RAM", "95% CI", "limit", "verdict", "pairs"]
+NOT_APPLICABLE = "n/a"  # shown, never judged: a skipped check neither passes nor fails the run
+
+
+def ratio_header(backend: str = DEFAULT_BACKEND) -> list[str]:
+    return ["workload", "size", "cache", f"{backend}/RAM", "95% CI", "limit", "verdict", "pairs"]
+
+
+RATIO_HEADER = ratio_header()
 
 
 def _plain_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -222,7 +246,9 @@ def print_outcome(outcome: ValidationOutcome, rich_output: bool | None = None) -
         from rich.table import Table
 
         console = Console()
-        for title, header, rows in (("criteria", CRITERIA_HEADER, criteria), ("memmap/RAM ratios", RATIO_HEADER, ratios)):
+        backend = outcome.scope.backend
+        for title, header, rows in (("criteria", CRITERIA_HEADER, criteria),
+                                    (f"{backend}/RAM ratios", ratio_header(backend), ratios)):
             table = Table(title=title)
             for name in header:
                 table.add_column(name, overflow="fold")
@@ -231,7 +257,7 @@ def print_outcome(outcome: ValidationOutcome, rich_output: bool | None = None) -
             console.print(table)
         console.print(f"[bold]overall: {outcome.verdict.value}[/bold] ({outcome.duration_s:.1f} s)")
         return
-    for line in _plain_table(CRITERIA_HEADER, criteria) + [""] + _plain_table(RATIO_HEADER, ratios):
+    for line in _plain_table(CRITERIA_HEADER, criteria) + [""] + _plain_table(ratio_header(outcome.scope.backend), ratios):
         print(line)
     print(f"overall: {outcome.verdict.value} ({outcome.duration_s:.1f} s)")
 
@@ -256,6 +282,9 @@ def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workloads", type=names_of(WORKLOADS, "workload"), help="comma-separated workload names")
     parser.add_argument("--criteria", type=names_of(KNOWN_CRITERIA, "criterion", upper=True),
                         help="comma-separated criterion ids, e.g. C1,C4")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=file_backend_choices(),
+                        help=f"the registered file backend measured against RAM (default {DEFAULT_BACKEND}); "
+                             "checks that do not apply to it are listed as n/a with the reason")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -265,6 +294,7 @@ def run(args: argparse.Namespace) -> int:
         changes["workloads"] = tuple(args.workloads)
     if args.criteria:
         changes["criteria"] = tuple(args.criteria)
+    changes["backend"] = args.backend
     plan = ValidationPlan.for_mode(args.quick, **changes)
     with progress_display("validate", _step_count(plan)) as progress:
         outcome = run_validation(plan, progress=progress)
@@ -273,7 +303,8 @@ def run(args: argparse.Namespace) -> int:
     json_path.parent.mkdir(parents=True, exist_ok=True)
     document = build_result(verdict=outcome.verdict, mode=plan.mode, threshold=plan.threshold,
                             criteria=outcome.criteria, duration_s=outcome.duration_s, ratios=outcome.ratios,
-                            memory=outcome.memory, memory_fit=outcome.memory_fit)
+                            memory=outcome.memory, memory_fit=outcome.memory_fit,
+                            backend=outcome.scope.backend, not_applicable=outcome.scope.not_applicable)
     write_result(document, json_path)
     print(f"result JSON: {json_path}")
     write_report(json_path, args.out)

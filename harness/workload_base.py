@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,9 @@ class WorkloadParams:
     # The registered file backend the "memmap" side runs on (farm_grids.stores.register_backend):
     # tests register a faulty one by name to show each criterion can FAIL.
     file_backend: str = "memmap"
+    # Each built world its own run id, as two simulations sharing a directory would have: a
+    # zarr group is named by namespace and run id, so two live worlds of one run stay apart.
+    simulation_id: str = field(default_factory=lambda: f"w{secrets.token_hex(4)}")
 
 
 def memmap_config(params: WorkloadParams, *, delete_on_close: bool = True) -> MemmapConfig:

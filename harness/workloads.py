@@ -77,7 +77,7 @@ class ResourceWindows(_SingleWindowReads):
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
         self.manager = ResourceManager(
-            params.size, params.size, memmap_config=memmap_config(params), seed=params.seed,
+            params.size, params.size, memmap_config=memmap_config(params), simulation_id=params.simulation_id, seed=params.seed,
         )
         self.managers.append(self.manager)
         self._prepare_reads()
@@ -89,7 +89,7 @@ class EnvironmentalWindows(_SingleWindowReads):
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
         self.manager = EnvironmentalGridManager(
-            params.size, params.size, memmap_config=memmap_config(params)
+            params.size, params.size, memmap_config=memmap_config(params), simulation_id=params.simulation_id
         )
         self.managers.append(self.manager)
         for layer in self.grids:
@@ -99,7 +99,7 @@ class EnvironmentalWindows(_SingleWindowReads):
 
 def _dense_temporal(params: WorkloadParams, rng: np.random.Generator) -> TemporalGridManager:
     """A temporal manager whose three channels hold data in every tile."""
-    manager = TemporalGridManager(params.size, params.size, memmap_config=memmap_config(params))
+    manager = TemporalGridManager(params.size, params.size, memmap_config=memmap_config(params), simulation_id=params.simulation_id)
     for channel in TEMPORAL_CHANNELS:
         # Values in [1, 2): many ticks of decay stay far from float32 denormals.
         manager.store.write(channel, 1.0 + rng.random((params.size, params.size), dtype=np.float32))
@@ -123,7 +123,7 @@ class BatchedWindows(Workload):
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
         self.manager = EnvironmentalGridManager(
-            params.size, params.size, memmap_config=memmap_config(params)
+            params.size, params.size, memmap_config=memmap_config(params), simulation_id=params.simulation_id
         )
         self.managers.append(self.manager)
         self.manager.set("OBSTACLES", self.random_layer(params.size))
@@ -156,6 +156,7 @@ def simulation_config(params: WorkloadParams) -> SimulationConfig:
         width=params.size,
         height=params.size,
         seed=params.seed,
+        simulation_id=params.simulation_id,
         memmap=memmap_config(params),
         observation=ObservationConfig(radius=params.radius),
     )

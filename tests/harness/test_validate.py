@@ -143,3 +143,39 @@ def test_cli_validate_unwritable_out_is_exit_2(tmp_path, private_tmp, capsys) ->
     code = cli.main(["validate", "--quick", "--out", str(blocker / "sub")])
     err = capsys.readouterr().err
     assert code == commandline.EXIT_USAGE and err.count("\n") == 1 and "--out" in err
+
+
+def test_a_chunked_backend_runs_what_applies_and_lists_the_rest_with_reasons(tmp_path) -> None:
+    plan = tiny_plan(tmp_path, backend="zarr", criteria=("C1", "C2", "C3", "C5", "C6"))
+    outcome = run_validation(plan)
+    # Observations, persistence through a reopen by the zarr backend itself, and tensors apply.
+    assert verdicts(outcome) == dict.fromkeys(("C2", "C3", "C5"), Verdict.PASS)
+    assert outcome.verdict is Overall.PASS and outcome.scope.backend == "zarr"
+    skipped = outcome.scope.not_applicable
+    assert set(skipped) == {"C1", "C4 cold rows", "C6"} and all("chunks" in reason for reason in skipped.values())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_memmap_backend_skips_nothing(tmp_path) -> None:
+    outcome = run_validation(tiny_plan(tmp_path, criteria=("C1",)))
+    assert outcome.scope.backend == "memmap" and outcome.scope.not_applicable == {}
+    assert verdicts(outcome) == {"C1": Verdict.PASS}
+
+
+def test_cli_validate_backend_zarr_writes_the_scope_into_json_and_table(tmp_path, private_tmp, capsys) -> None:
+    json_path = tmp_path / "result.json"
+    code = cli.main(["validate", "--quick", "--backend", "zarr", "--criteria", "C1,C3", "--out", str(tmp_path / "out"),
+                     "--json", str(json_path)])
+    printed = capsys.readouterr().out
+    assert code == commandline.EXIT_PASS, printed
+    document = json.loads(json_path.read_text())
+    assert document["backend"] == "zarr" and [c["id"] for c in document["criteria"]] == ["C3"]
+    assert set(document["not_applicable"]) == {"C1", "C4 cold rows", "C6"}
+    assert any(line.startswith("C1") and " n/a " in line for line in printed.splitlines())
+    assert os.listdir(private_tmp) == []
+
+
+def test_cli_validate_unknown_backend_is_exit_2(private_tmp, capsys) -> None:
+    code = cli.main(["validate", "--quick", "--backend", "floppy"])
+    assert code == commandline.EXIT_USAGE and "floppy" in capsys.readouterr().err
+    assert os.listdir(private_tmp) == []

@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pytest
 
-from farm_grids import GridNotDenseError, GridStore, ReadOnlyGridError
+from farm_grids import GridNotDenseError, GridStore, InvalidGridSpecError, ReadOnlyGridError
 from farm_grids.config import MemmapConfig
 from farm_grids.stores import build_store
 from farm_grids.stores.zarr_store import ZarrStore
@@ -154,3 +154,37 @@ def test_many_readers_share_one_group_read_only(tmp_path: Path) -> None:
     finally:
         for reader in readers:
             reader.close_all()
+
+
+def test_windows_of_a_fully_cached_grid_equal_those_read_through_the_chunks(tmp_path: Path) -> None:
+    values = np.random.default_rng(5).random((40, 36), dtype=np.float32)
+    with ZarrStore(tmp_path / "g.zarr", chunk=8) as writer:
+        writer.create("a", (40, 36))
+        writer.write("a", values)
+    with ZarrStore.open(tmp_path / "g.zarr", mode="r") as cold, ZarrStore.open(tmp_path / "g.zarr", mode="r") as warm:
+        warm.get_window("a", 0, 40, 0, 36)  # every chunk cached: the shortcut serves what follows
+        assert warm._mirror(warm._entries["a"]).loaded.all() and not cold._mirror(cold._entries["a"]).loaded.any()
+        for y0, y1, x0, x1 in [(0, 40, 0, 36), (3, 17, 5, 9), (39, 40, 35, 36), (7, 7, 2, 30), (-3, 5, 30, 40)]:
+            expected = np.zeros((y1 - y0, x1 - x0), dtype=np.float32)
+            ys, xs = slice(max(y0, 0), min(y1, 40)), slice(max(x0, 0), min(x1, 36))
+            expected[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0] = values[ys, xs]
+            np.testing.assert_array_equal(warm.get_window("a", y0, y1, x0, x1), expected)
+            np.testing.assert_array_equal(cold.get_window("a", y0, y1, x0, x1), expected)
+        ys, xs = np.array([0, 20, 39]), np.array([35, 0, 17])
+        np.testing.assert_array_equal(warm.get_windows("a", ys, xs, 3), cold.get_windows("a", ys, xs, 3))
+        with pytest.raises(InvalidGridSpecError, match="y1 must be an integer"):
+            warm.get_window("a", 0, 5.5, 0, 5)  # a float bound still takes the checked path's typed error
+
+
+def test_close_all_deleting_files_removes_a_group_it_left_empty_and_nothing_else(tmp_path: Path) -> None:
+    with ZarrStore(tmp_path / "g.zarr", chunk=8) as store:
+        store.create("a", (16, 16), fill=1.0)
+    reopened = ZarrStore.open(tmp_path / "g.zarr", mode="r+")
+    reopened.close_all(delete_files=True)
+    assert not (tmp_path / "g.zarr").exists()
+    with ZarrStore(tmp_path / "h.zarr", chunk=8) as store:
+        store.create("a", (16, 16), fill=1.0)
+    (tmp_path / "h.zarr" / "notes.txt").write_text("someone else's")
+    reopened = ZarrStore.open(tmp_path / "h.zarr", mode="r+")
+    reopened.close_all(delete_files=True)
+    assert sorted(p.name for p in (tmp_path / "h.zarr").iterdir()) == ["notes.txt", "zarr.json"]
