@@ -80,6 +80,7 @@ class ChunkMirror:
         self.chunk_bytes = self.tile * self.tile * self.dtype.itemsize
         self.loaded = np.zeros((self.grid.ny, self.grid.nx), dtype=bool)
         self.dirty = np.zeros_like(self.loaded)
+        self.complete = False  # every chunk cached: reads need no chunk bookkeeping (kept with ``loaded``)
         self.fetched = 0  # chunks read from the zarr store so far (for the shared-world figures)
 
     def _chunk_box(self, ty: int, tx: int) -> tuple[int, int]:
@@ -105,6 +106,7 @@ class ChunkMirror:
             self.fetched += len(targets)
         new = list(zip(*(axis.tolist() for axis in np.nonzero(missing))))
         self.loaded[missing] = True
+        self.complete = bool(self.loaded.all())
         self.budget.add(self, new, set(keys))
 
     def _fetch(self, key: tuple[int, int]) -> None:
@@ -134,12 +136,14 @@ class ChunkMirror:
         if advice is not None and start % mmap.PAGESIZE == 0 and self.chunk_bytes % mmap.PAGESIZE == 0:
             self._region.madvise(advice, start, self.chunk_bytes)  # the pages go back to the system
         self.loaded[ty, tx] = False
+        self.complete = False
         self.budget.forget(self, ty, tx)
 
     def release(self) -> None:
         for ty, tx in zip(*(axis.tolist() for axis in np.nonzero(self.loaded))):
             self.budget.forget(self, ty, tx)
         self.loaded[...] = False
+        self.complete = False
 
     @staticmethod
     def _run(job: Callable[[tuple[int, int]], None], keys: list[tuple[int, int]]) -> None:

@@ -160,13 +160,18 @@ class ZarrStore(GridStore):
             # raises the typed error).
             height, width = mirror.shape
             try:
-                if (0 <= y0 <= y1 <= height and 0 <= x0 <= x1 <= width
+                if (mirror.complete and 0 <= y0 < y1 <= height and 0 <= x0 < x1 <= width
                         and y0.__class__ is not bool is not y1.__class__
-                        and x0.__class__ is not bool is not x1.__class__ and mirror.loaded.all()):
+                        and x0.__class__ is not bool is not x1.__class__):
+                    t = mirror.tile
+                    ty, tx = y0 // t, x0 // t
+                    if (y1 - 1) // t == ty and (x1 - 1) // t == tx:  # inside one chunk: one slice copy
+                        return mirror.grid.tiles[ty, tx, y0 - ty * t : y1 - ty * t, x0 - tx * t : x1 - tx * t].astype(
+                            np.float32)
                     out = np.empty((y1 - y0, x1 - x0), dtype=np.float32)
                     mirror.grid.read_region(slice(y0, y1), slice(x0, x1), out)
                     return out
-            except TypeError:
+            except (TypeError, IndexError):  # a float or odd bound: the checked path names it
                 pass
         return super().get_window(name, y0, y1, x0, x1, normalize_by=normalize_by, out_dtype=out_dtype)
 
@@ -196,7 +201,7 @@ class ZarrStore(GridStore):
 
     def _read_region(self, entry: GridEntry, rows: slice, cols: slice, out: np.ndarray) -> None:
         mirror = self._mirror(entry)
-        if mirror.loaded.all():  # the whole grid is cached: nothing to fetch, nothing to evict
+        if mirror.complete:  # the whole grid is cached: nothing to fetch, nothing to evict
             mirror.grid.read_region(rows, cols, out)
             return
         for part_rows, part_cols in self._blocks(mirror, rows, cols):
@@ -271,7 +276,7 @@ class ZarrStore(GridStore):
 
     def _gather(self, entry: GridEntry, plan: WindowPlan, normalize_by: float | None, out: np.ndarray | None) -> np.ndarray:
         mirror = self._mirror(entry)
-        if mirror.loaded.all():  # the whole grid is cached: nothing to fetch, nothing to evict
+        if mirror.complete:  # the whole grid is cached: nothing to fetch, nothing to evict
             return mirror.grid.gather(plan, normalize_by, out)
         wanted = self._plan_tiles(mirror, plan)
         if int(np.count_nonzero(wanted)) > self._chunk_batch(mirror):
