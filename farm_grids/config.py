@@ -28,6 +28,8 @@ __all__ = ["ConfigFieldError", "MemmapConfig", "ObservationConfig", "ResourceCon
 MEMMAP_DTYPES = ("float16", "float32", "float64")
 MEMMAP_MODES = ("w+", "r+", "r")
 FLUSH_POLICIES = ("close", "tick", "manual")
+LAYOUTS = ("rows", "tiles")
+ACCESS_MODES = ("auto", "random", "normal")
 OBSERVATION_DTYPES = ("float16", "float32", "float64", "bfloat16")
 RESOURCE_DISTRIBUTIONS = ("uniform", "clustered")
 _TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
@@ -201,7 +203,9 @@ class MemmapConfig(_ConfigBlock):
 
     ``backend`` names the file backend the ``use_for_*`` toggles switch on (``"memmap"``,
     or any name given to ``farm_grids.stores.register_backend`` or the
-    ``farm_grids.backends`` entry points); managers left off use RAM.
+    ``farm_grids.backends`` entry points); managers left off use RAM. ``layout`` ("rows" or
+    "tiles", with ``tile_size``) applies to RAM and memmap grids alike, so same-layout
+    comparisons mean something; ``access`` and ``prefetch`` tune memmap reads (MemmapStore).
     """
 
     directory: str | None = None
@@ -214,6 +218,10 @@ class MemmapConfig(_ConfigBlock):
     flush_policy: str = "close"
     preallocate: bool = False
     backend: str = "memmap"
+    layout: str = "rows"
+    tile_size: int = 32
+    access: str = "auto"
+    prefetch: bool = True
 
     def _validate(self) -> None:
         if self.directory is not None:
@@ -221,6 +229,10 @@ class MemmapConfig(_ConfigBlock):
         _require_choice("dtype", self.dtype, MEMMAP_DTYPES)
         _require_choice("mode", self.mode, MEMMAP_MODES)
         _require_choice("flush_policy", self.flush_policy, FLUSH_POLICIES)
+        _require_choice("layout", self.layout, LAYOUTS)
+        _require(8 <= self.tile_size <= 4096 and self.tile_size & (self.tile_size - 1) == 0, "tile_size",
+                 "a power of two from 8 to 4096", self.tile_size)
+        _require_choice("access", self.access, ACCESS_MODES)
         from farm_grids.stores.registry import backend_names  # the registry imports this module's types
 
         names = backend_names()
@@ -304,6 +316,9 @@ class SimulationConfig(_ConfigBlock):
     def _validate(self) -> None:
         _require(self.width > 0, "width", "a positive integer", self.width)
         _require(self.height > 0, "height", "a positive integer", self.height)
+        if self.memmap.layout == "tiles" and self.memmap.tile_size > max(self.width, self.height):
+            raise ConfigFieldError("memmap.tile_size", f"{self.memmap.tile_size} is larger than the "
+                                   f"{self.height}x{self.width} world")
         if self.seed is not None:  # numpy's SeedSequence rejects negative seeds
             _require(self.seed >= 0, "seed", "a non-negative integer or null", self.seed)
         if self.simulation_id is not None:

@@ -149,6 +149,20 @@ class GridStore(abc.ABC):
     def _before_dense_write(self, entry: GridEntry) -> None:
         """Hook before every cell of a grid is written (the memmap store picks huge pages)."""
 
+    def _before_gather(self, entry: GridEntry, plan: WindowPlan) -> None:
+        """Hook before a batched gather (the memmap store prefetches exactly the pages it needs)."""
+
+    # Byte extents an access touches in the backend's storage (row-major by default): what
+    # ``_reserve`` secures and what a prefetch reads. A tile-major backend overrides them.
+    def _region_bytes(self, entry: GridEntry, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
+        return region_extents(entry.shape, entry.dtype.itemsize, rows, cols)
+
+    def _cell_bytes(self, entry: GridEntry, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return cell_extents(flat, entry.dtype.itemsize)
+
+    def _plan_bytes(self, entry: GridEntry, plan: WindowPlan) -> tuple[np.ndarray, np.ndarray]:
+        return plan_extents(plan, entry.dtype.itemsize)
+
     def _needs_read_reserve(self, entry: GridEntry) -> bool:
         """Whether reads must reserve first (tmpfs, where a hole read allocates)."""
         return False
@@ -358,7 +372,7 @@ class GridStore(abc.ABC):
             raise InvalidGridSpecError(f"cell ({row}, {col}) is outside grid {name!r} {height}x{width}")
         flat = np.array([row * width + col], dtype=np.intp)
         if self.reserves:
-            self._reserve(entry, *cell_extents(flat, entry.dtype.itemsize))
+            self._reserve(entry, *self._cell_bytes(entry, flat))
         self._scatter(entry, flat, np.array([amount], dtype=entry.dtype), True, None)
 
     def add_many(self, name: str, ys: object, xs: object, values: object, *, accumulate: bool = True,
@@ -373,7 +387,7 @@ class GridStore(abc.ABC):
         cap = None if clip_max is None else checked_scalar(clip_max, dtype, "clip_max")
         if flat.size:
             if self.reserves:
-                self._reserve(entry, *cell_extents(flat, dtype.itemsize))
+                self._reserve(entry, *self._cell_bytes(entry, flat))
             self._scatter(entry, flat, amounts, bool(accumulate), cap)
         return int(flat.size)
 
@@ -384,7 +398,7 @@ class GridStore(abc.ABC):
             return slice(0, entry.shape[0]), slice(0, entry.shape[1])
         rows, cols = validate_region(region, entry.shape)
         if self.reserves:
-            self._reserve(entry, *region_extents(entry.shape, entry.dtype.itemsize, rows, cols))
+            self._reserve(entry, *self._region_bytes(entry, rows, cols))
         return rows, cols
 
     # -- reads --------------------------------------------------------------------------
@@ -405,7 +419,7 @@ class GridStore(abc.ABC):
             out_shape, dtype=resolved)
         if inside:
             if self._needs_read_reserve(entry):
-                self._reserve(entry, *region_extents(entry.shape, entry.dtype.itemsize, rows, cols))
+                self._reserve(entry, *self._region_bytes(entry, rows, cols))
             target = out[rows.start - top : rows.stop - top, cols.start - left : cols.stop - left]
             self._read_region(entry, rows, cols, target)
         if norm is not None:
@@ -428,7 +442,8 @@ class GridStore(abc.ABC):
         if not isinstance(plan, WindowPlan) or plan.shape != entry.shape:
             raise InvalidGridSpecError(f"window plan is for shape {getattr(plan, 'shape', None)}, grid is {entry.shape}")
         if self._needs_read_reserve(entry):
-            self._reserve(entry, *plan_extents(plan, entry.dtype.itemsize))
+            self._reserve(entry, *self._plan_bytes(entry, plan))
+        self._before_gather(entry, plan)
         return self._gather(entry, plan, normalize_by, out)
 
     def get_cells(self, name: str, ys: object, xs: object) -> np.ndarray:
@@ -441,7 +456,7 @@ class GridStore(abc.ABC):
         flat = rows[inside] * width + cols[inside]
         if flat.size:
             if self._needs_read_reserve(entry):
-                self._reserve(entry, *cell_extents(flat, entry.dtype.itemsize))
+                self._reserve(entry, *self._cell_bytes(entry, flat))
             result[inside] = self._read_cells(entry, flat)
         return result
 

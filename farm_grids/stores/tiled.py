@@ -12,13 +12,28 @@ from typing import Callable
 
 import numpy as np
 
+from farm_grids.errors import InvalidGridSpecError
 from farm_grids.points import scatter
 from farm_grids.windows import WindowPlan, prepare_out, validate_normalizer
 
-__all__ = ["TileGrid", "tile_buffer_cells"]
+__all__ = ["DEFAULT_TILE", "LAYOUTS", "TileGrid", "tile_buffer_cells", "validate_layout"]
 
 # Windows per vectorised gather step: bounds the (chunk, S, S) int64 index temporaries.
 _WINDOW_CHUNK = 1024
+LAYOUTS = ("rows", "tiles")
+# 32 x 32 float32 cells are one 4 KiB page: an R=6 window touches ~2 pages instead of 13
+# (BENCHMARKS.md, "Choosing the tile side", measures 16, 32 and 64).
+DEFAULT_TILE = 32
+
+
+def validate_layout(layout: object, tile_size: object) -> tuple[str, int]:
+    """``(layout, tile_size)`` checked: "rows" or "tiles", and a power-of-two side from 8 to 4096."""
+    if layout not in LAYOUTS:
+        raise InvalidGridSpecError(f"unknown layout {layout!r}; use one of {LAYOUTS}")
+    if (isinstance(tile_size, bool) or not isinstance(tile_size, (int, np.integer)) or not 8 <= tile_size <= 4096
+            or int(tile_size) & (int(tile_size) - 1)):
+        raise InvalidGridSpecError(f"tile_size must be a power of two from 8 to 4096, got {tile_size!r}")
+    return str(layout), int(tile_size)
 
 
 def tile_buffer_cells(shape: tuple[int, int], tile: int) -> int:
