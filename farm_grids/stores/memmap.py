@@ -22,8 +22,7 @@ from farm_grids.errors import (
 )
 from farm_grids.stores.dense import DenseArrayStore
 from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
-from farm_grids.stores.extents import plan_tile_extents, tile_extents
-from farm_grids.stores.blockops import tile_regions
+from farm_grids.stores.extents import plan_tile_extents, tile_extents, tile_mask_extents
 from farm_grids.stores.files import (
     grid_file_name,
     lock_file_name,
@@ -230,8 +229,20 @@ class MemmapStore(DenseArrayStore):
         pending = mask & ~done
         if not pending.any():
             return
-        extents = [self._region_bytes(entry, rows, cols) for rows, cols in tile_regions(pending, entry.shape, tile_size)]
-        self._reserve(entry, np.concatenate([s for s, _ in extents]), np.concatenate([e for _, e in extents]))
+        # A few tiles at a time: the extents stay small temporaries that the allocator reuses,
+        # instead of large ones that raise glibc's mmap threshold and stay in the heap.
+        marked = np.flatnonzero(pending)
+        step = max(1, 4096 // tile_size)
+        for first in range(0, marked.size, step):
+            part = np.zeros(pending.shape, dtype=bool)
+            part.reshape(-1)[marked[first : first + step]] = True
+            if entry.array is not None:
+                self._reserve(entry, *tile_mask_extents(entry.shape, entry.dtype.itemsize, part, tile_size))
+                continue
+            for ty, tx in zip(*np.nonzero(part)):  # tile-major: the storage tiles under each decay tile
+                rows = slice(int(ty) * tile_size, min((int(ty) + 1) * tile_size, entry.shape[0]))
+                cols = slice(int(tx) * tile_size, min((int(tx) + 1) * tile_size, entry.shape[1]))
+                self._reserve(entry, *self._region_bytes(entry, rows, cols))
         done |= pending
 
     # -- tile-major files, prefetch -----------------------------------------------------------
