@@ -237,6 +237,8 @@ class ZarrStore(GridStore):
 
     def _gather(self, entry: GridEntry, plan: WindowPlan, normalize_by: float | None, out: np.ndarray | None) -> np.ndarray:
         mirror = self._mirror(entry)
+        if mirror.loaded.all():  # the whole grid is cached: nothing to fetch, nothing to evict
+            return mirror.grid.gather(plan, normalize_by, out)
         wanted = self._plan_tiles(mirror, plan)
         if int(np.count_nonzero(wanted)) > self._chunk_batch(mirror):
             # More chunks than the cache holds at once: window by window, a few chunks each.
