@@ -262,7 +262,7 @@ class MemmapStore(DenseArrayStore):
         return plan_tile_extents(self._tile_grid(entry), entry.dtype.itemsize, plan)
 
     def _before_gather(self, entry: GridEntry, plan: WindowPlan) -> None:
-        if self.prefetch and entry.state is not None and plan.count:
+        if self.prefetch and entry.state is not None and plan.count and not entry.state.fully_resident():
             entry.state.prefetch(*self._plan_bytes(entry, plan))
 
     def _needs_read_reserve(self, entry: GridEntry) -> bool:
