@@ -37,6 +37,11 @@ class WorkloadParams:
     # The registered file backend the "memmap" side runs on (farm_grids.stores.register_backend):
     # tests register a faulty one by name to show each criterion can FAIL.
     file_backend: str = "memmap"
+    # How grids lie in memory and files (RAM and memmap alike), and how memmap reads: issue 13.
+    layout: str = "rows"
+    tile_size: int = 32
+    access: str = "auto"
+    prefetch: bool = True
 
 
 def memmap_config(params: WorkloadParams, *, delete_on_close: bool = True) -> MemmapConfig:
@@ -50,6 +55,10 @@ def memmap_config(params: WorkloadParams, *, delete_on_close: bool = True) -> Me
         use_for_temporal=use,
         delete_on_close=delete_on_close,
         flush_policy=params.flush_policy,
+        layout=params.layout,
+        tile_size=params.tile_size,
+        access=params.access,
+        prefetch=params.prefetch,
     )
 
 

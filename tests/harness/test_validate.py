@@ -126,7 +126,7 @@ def test_cli_validate_ctrl_c_exits_130_and_leaves_no_scratch(tmp_path, private_t
 
 @pytest.mark.parametrize(("argv", "fragment"), [
     (["--workloads", "teleport"], "unknown workload teleport"),
-    (["--criteria", "C1,C9"], "unknown criterion C9"),
+    (["--criteria", "C1,C10"], "unknown criterion C10"),
     (["--threshold", "1"], "argument --threshold: must be a finite number > 1"),
     (["--threshold", "nan"], "argument --threshold: must be a finite number > 1"),
 ])
