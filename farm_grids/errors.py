@@ -36,6 +36,10 @@ class GridFileMismatchError(FarmGridsError, ValueError):
     """A file on disk does not match the shape, dtype or size its manifest records."""
 
 
+class LayoutMismatchError(GridFileMismatchError):
+    """Files written in one layout (rows, tiles) were reopened as another."""
+
+
 class GridFileMissingError(GridNotFoundError, FileNotFoundError):
     """A file named by a manifest is not on disk."""
 

@@ -59,4 +59,6 @@ def backend_scope(backend: str, scratch: Path) -> BackendScope:
                    "reads chunks into its own cache (its cold first tick: farm-harness objectstore)",
         "C6": f"{chunked}; its cache of chunks lives in process memory by design, bounded by its budget, "
               "so anonymous memory that follows the world is not a leak here; C6 judges mapped worlds",
+        "C9": f"{chunked}; C9 judges the page cache's hold on mapped files (resident and cold-read bytes "
+              "against the pages a layout needs), while a chunked store reads whole chunks into its own cache",
     })

@@ -39,9 +39,10 @@ class Builtin:
 # A command's module is imported only when that command runs: `farm-harness --help` and a
 # usage error then cost no torch, scipy or engine import (about 3 s here).
 COMMANDS: dict[str, Builtin] = {
-    "validate": Builtin("harness.validate", "run the acceptance criteria C1..C8 and print the verdict"),
+    "validate": Builtin("harness.validate", "run the acceptance criteria C1..C9 and print the verdict"),
     "memory": Builtin("harness.memory", "measure anonymous and file-backed memory per grid size"),
     "coldcache": Builtin("harness.coldcache", "time windows after evicting grid files from the page cache"),
+    "outofcore": Builtin("harness.outofcore", "cold batched gathers per layout/prefetch/access, frontier ticks (C9)"),
     "profile": Builtin("harness.profile", "run a workload under memray; separate MMAP records from heap"),
     "selftest": Builtin("harness.selftest", "A/A and injected slowdowns: the gate's false-alarm rate and power"),
     "clean": Builtin("harness.clean", "remove stale grid files and scratch directories"),

@@ -64,6 +64,21 @@ def _builder(name: str, backend: str | None = None, baseline: Method | None = No
     return build
 
 
+def _layout_builder(name: str, tile_size: int = 32) -> Builder:
+    """The memmap workload in the row layout (baseline) vs the same in ``tiles`` of ``tile_size`` (candidate)."""
+
+    def build(size: int, directory: Path) -> ComparisonPair:
+        with contextlib.ExitStack() as stack:
+            rows = build_workload(name, "memmap", size, directory=directory)
+            stack.callback(rows.close)
+            tiles = build_workload(name, "memmap", size, directory=directory, layout="tiles",
+                                   tile_size=min(tile_size, size))
+            stack.callback(tiles.close)
+            return ComparisonPair(rows.run, tiles.run, stack.pop_all())
+
+    return build
+
+
 def _observe_each(workload: Workload) -> Callable[[], object]:
     env = workload.env  # the observe_all workload always has one
 
@@ -172,6 +187,14 @@ def _specs() -> tuple[ComparisonSpec, ...]:
                                     "agent", per_unit_limit_s=10e-6, min_block_s=0.002))
         specs.append(ComparisonSpec(f"observe_all.memmap_vs_ram.{size}", "observe_all, memmap vs RAM", size,
                                     _builder("observe_all"), 1.05, agents, "agent", per_unit_limit_s=10e-6))
+    # Issue 13: the tiled layout, warm, against the row layout it replaces (the aim is within 1.5x).
+    for size in (1024, 4096):
+        specs.append(ComparisonSpec(f"batched_windows.tiles_vs_rows_memmap.{size}",
+                                    "get_windows(out=), memmap tiles32 vs rows, warm", size,
+                                    _layout_builder("store_batched_windows"), 1.5, BATCH_CENTRES, "window"))
+    for size in (512, 4096):
+        specs.append(ComparisonSpec(f"observe_all.tiles_vs_rows_memmap.{size}", "observe_all, memmap tiles32 vs rows, warm",
+                                    size, _layout_builder("observe_all"), 1.5, agents, "agent"))
     return tuple(specs)
 
 

@@ -1,4 +1,4 @@
-"""Acceptance criteria C1..C8 as pure functions from small evidence records to verdicts."""
+"""Acceptance criteria C1..C8 (C9 in criteria_c9.py) as pure functions from small evidence records to verdicts."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from harness.criteria_c9 import C9_NAME
 from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Verdict, judge_ratio, unmeasurable, worst
 
-KNOWN_CRITERIA: tuple[str, ...] = ("C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8")
+KNOWN_CRITERIA: tuple[str, ...] = ("C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9")
 CRITERION_NAMES: Mapping[str, str] = {
     "C1": "environmental grids use memmap when enabled",
     "C2": "observations use memmap-backed layers and equal RAM",
@@ -20,6 +21,7 @@ CRITERION_NAMES: Mapping[str, str] = {
     "C6": "memory scales with grid size, not loaded into RAM",
     "C7": "validation covers every memmap structure",
     "C8": "cross-platform",
+    "C9": C9_NAME,
 }
 REQUIRED_STRUCTURES: frozenset[str] = frozenset(
     {"OBSTACLES", "TERRAIN_COST", "VISIBILITY", "DAMAGE_HEAT", "TRAILS", "ALLY_SIGNAL", "RESOURCES"}

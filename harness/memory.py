@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.commandline import ProgressCallback, add_outputs, exit_code, positive_int_list, progress_display
+from harness.commandline import (
+    ProgressCallback,
+    add_outputs,
+    comma_list,
+    exit_code,
+    positive_int_list,
+    progress_display,
+)
 from harness.criteria import MIB, MemoryScalingEvidence, c6_memory_scales
 from harness.errors import HarnessUsageError
 from harness.result import build_result, write_result
@@ -46,8 +53,14 @@ class ProbeResult:
 
 
 def probe_command(size: int, directory: Path, *, file_backend: str | None = None,
-                  agents: int | None = None, ticks: int | None = None) -> list[str]:
+                  agents: int | None = None, ticks: int | None = None, layout: str = "rows") -> list[str]:
+    """The probe's command line; ``layout`` is ``rows`` or ``tiles<side>`` (e.g. ``tiles32``)."""
     command = [sys.executable, "-m", "harness.memory_probe", "--size", str(size), "--directory", str(directory)]
+    if layout != "rows":
+        side = layout.removeprefix("tiles")
+        if not layout.startswith("tiles") or not side.isdigit():
+            raise HarnessUsageError(f"probe layout must be 'rows' or 'tiles<side>', got {layout!r}")
+        command += ["--layout", "tiles", "--tile-size", side]
     if agents is not None:
         command += ["--agents", str(agents)]
     if ticks is not None:
@@ -66,9 +79,9 @@ def _probe_environment() -> dict[str, str]:
 
 
 def run_probe(size: int, directory: Path, *, file_backend: str | None = None, agents: int | None = None,
-              ticks: int | None = None, timeout_s: float = PROBE_TIMEOUT_S) -> ProbeResult:
+              ticks: int | None = None, timeout_s: float = PROBE_TIMEOUT_S, layout: str = "rows") -> ProbeResult:
     """Run one probe subprocess; a crash, timeout or bad output becomes ``error``, never a number."""
-    command = probe_command(size, directory, file_backend=file_backend, agents=agents, ticks=ticks)
+    command = probe_command(size, directory, file_backend=file_backend, agents=agents, ticks=ticks, layout=layout)
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
                               env=_probe_environment(), check=False)
@@ -86,13 +99,14 @@ def run_probe(size: int, directory: Path, *, file_backend: str | None = None, ag
 
 def run_probes(sizes: Sequence[int], directory: Path, *, file_backend: str | None = None,
                agents: int | None = None, ticks: int | None = None,
-               progress: ProgressCallback | None = None) -> list[ProbeResult]:
+               progress: ProgressCallback | None = None, layout: str = "rows") -> list[ProbeResult]:
     """One fresh subprocess per size, one after another (so they never compete for memory)."""
     results = []
     for done, size in enumerate(sizes, start=1):
-        results.append(run_probe(size, directory, file_backend=file_backend, agents=agents, ticks=ticks))
+        results.append(run_probe(size, directory, file_backend=file_backend, agents=agents, ticks=ticks,
+                                 layout=layout))
         if progress is not None:
-            progress(done, len(sizes), f"{size}x{size}")
+            progress(done, len(sizes), f"{layout} {size}x{size}")
     return results
 
 
@@ -114,7 +128,8 @@ def scaling_evidence(results: Sequence[ProbeResult]) -> MemoryScalingEvidence:
 
 
 def memory_criterion(results: Sequence[ProbeResult]) -> Criterion:
-    """C6 from the probes; a probe that failed is named in the details (the fit uses the others)."""
+    """C6 from the row-layout probes (the default); a failed probe is named in the details (the fit uses the others)."""
+    results = [r for r in results if r.record is None or r.record.get("layout", "rows") == "rows"]
     criterion = c6_memory_scales(scaling_evidence(results))
     failed = [f"{r.size}: {r.error}" for r in results if r.error is not None]
     if not failed:
@@ -125,13 +140,13 @@ def memory_criterion(results: Sequence[ProbeResult]) -> Criterion:
 def memory_records(results: Sequence[ProbeResult]) -> list[dict[str, Any]]:
     """The ``memory`` list of the result JSON (schema fields only)."""
     keys = ("size", "grid_bytes", "pss_anon_bytes", "rss_anon_bytes", "rss_file_bytes", "file_bytes",
-            "file_blocks_bytes", "pages_touched")
+            "file_blocks_bytes", "pages_touched", "layout", "needed_bytes", "resident_file_bytes", "untracked_calls")
     return [{key: r.record.get(key) for key in keys} for r in results if r.record is not None]
 
 
 def memory_fit(results: Sequence[ProbeResult]) -> dict[str, float] | None:
     points = [(float(r.record["grid_bytes"]), r.anon_bytes) for r in results
-              if r.record is not None and r.anon_bytes is not None]
+              if r.record is not None and r.anon_bytes is not None and r.record.get("layout", "rows") == "rows"]
     if len({g for g, _ in points}) < 2:
         return None
     slope, intercept, r2, _ = fit_memory_slope([g for g, _ in points], [a for _, a in points])
@@ -139,11 +154,11 @@ def memory_fit(results: Sequence[ProbeResult]) -> dict[str, float] | None:
 
 
 def format_results(results: Sequence[ProbeResult]) -> list[str]:
-    lines = [f"{'size':>6} {'grid MiB':>9} {'anon MiB':>9} {'file RSS MiB':>12} {'on disk MiB':>11} "
-             f"{'file pages':>13}"]
+    lines = [f"{'layout':>7} {'size':>6} {'grid MiB':>9} {'anon MiB':>9} {'file RSS MiB':>12} {'on disk MiB':>11} "
+             f"{'file pages':>10} {'resident MiB':>12} {'needed MiB':>10}"]
     for r in results:
         if r.record is None:
-            lines.append(f"{r.size:>6} {'-':>9} {'-':>9} {'-':>12} {'-':>11} {'-':>13}  {r.error}")
+            lines.append(f"{'-':>7} {r.size:>6} {'-':>9} {'-':>9} {'-':>12} {'-':>11} {'-':>10}  {r.error}")
             continue
         rec = r.record
 
@@ -152,32 +167,47 @@ def format_results(results: Sequence[ProbeResult]) -> list[str]:
             return "n/a" if value is None else f"{value / MIB:.1f}"
 
         anon = "n/a" if r.anon_bytes is None else f"{r.anon_bytes / MIB:.1f}"
-        lines.append(f"{r.size:>6} {mib('grid_bytes'):>9} {anon:>9} {mib('rss_file_bytes'):>12} "
-                     f"{mib('file_blocks_bytes'):>11} {rec.get('pages_touched', 'n/a'):>13}")
+        lines.append(f"{rec.get('layout', 'rows'):>7} {r.size:>6} {mib('grid_bytes'):>9} {anon:>9} "
+                     f"{mib('rss_file_bytes'):>12} {mib('file_blocks_bytes'):>11} {rec.get('pages_touched', 'n/a'):>10} "
+                     f"{mib('resident_file_bytes'):>12} {mib('needed_bytes'):>10}")
     return lines
 
 
 def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES} instead of {FULL_SIZES}")
     parser.add_argument("--sizes", type=positive_int_list, help="comma-separated grid sides, e.g. 1024,4096")
+    parser.add_argument("--layouts", type=comma_list, default=("rows",),
+                        help="comma-separated rows | tiles<side> (default rows); C6 judges rows, C9's "
+                             "resident <= 2x needed line is printed for every layout")
     add_outputs(parser, "directory for memory.json")
 
 
 def run(args: argparse.Namespace) -> int:
-    """`farm-harness memory`: probes per size, the C6 row, optional JSON; exit by C6's verdict."""
+    """`farm-harness memory`: probes per layout and size, the C6 row (rows) and C9's resident line; exit by both."""
     sizes = tuple(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
     if len(set(sizes)) < 2:
         raise HarnessUsageError(f"--sizes needs at least two different sizes to fit a slope, got {sizes}")
     if min(sizes) < 16:
         raise HarnessUsageError(f"--sizes must be >= 16, got {min(sizes)}")
+    for layout in args.layouts:
+        probe_command(16, Path("."), layout=layout)  # a bad layout name before any probe runs
     started = time.perf_counter()
-    with scratch_dir() as scratch, progress_display("memory", len(sizes)) as progress:
-        results = run_probes(sizes, scratch, progress=progress)
+    results: list[ProbeResult] = []
+    with scratch_dir() as scratch, progress_display("memory", len(sizes) * len(args.layouts)) as progress:
+        for index, layout in enumerate(args.layouts):
+            results += run_probes(sizes, scratch, layout=layout, progress=lambda d, n, label, index=index: progress(
+                index * len(sizes) + d, len(sizes) * len(args.layouts), label))
     criterion = memory_criterion(results)
     for line in format_results(results):
         print(line)
-    print(f"{criterion.id} {criterion.verdict.value}: {criterion.details}")
-    verdict: Overall = overall([criterion.verdict])
+    if "rows" in args.layouts:
+        print(f"{criterion.id} {criterion.verdict.value}: {criterion.details}")
+    from harness.criteria_c9 import RESIDENT_RATIO, judge_resident
+    from harness.evidence_c9 import resident_points
+
+    resident_verdict, resident_text, _ = judge_resident(resident_points(results), RESIDENT_RATIO)
+    print(f"C9 (c) {resident_verdict.value}: {resident_text}")
+    verdict: Overall = overall([criterion.verdict, resident_verdict] if "rows" in args.layouts else [resident_verdict])
     target = args.json if args.json is not None else (args.out / "memory.json" if args.out else None)
     if target is not None:
         target.parent.mkdir(parents=True, exist_ok=True)

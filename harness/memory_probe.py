@@ -54,26 +54,64 @@ def _sparse_layers(env: Any, rng: np.random.Generator) -> None:
         env.environmental.store.add_many(layer, ys, xs, rng.random(ys.size, dtype=np.float32), accumulate=False)
 
 
-def probe(size: int, directory: Path, *, agents: int, ticks: int, file_backend: str = "memmap") -> dict[str, Any]:
-    """Build a memmap environment of size x size in ``directory``, run the workload, measure memory."""
+def probe(size: int, directory: Path, *, agents: int, ticks: int, file_backend: str = "memmap",
+          layout: str = "rows", tile_size: int = 32) -> dict[str, Any]:
+    """Build a memmap environment of size x size in ``directory``, run the workload, measure memory.
+
+    Every store operation is recorded (harness.store_recorder) so the pages the work needed
+    can be set against the file pages resident afterwards (criterion C9).
+    """
     from farm_grids.sim import WorkloadDriver
+    from harness.store_recorder import StoreRecorder
     from harness.workload_base import WorkloadParams, WorldOwner
     from harness.workloads import build_environment, simulation_config
 
     params = WorkloadParams(backend="memmap", size=size, directory=directory, agents=agents,
-                            file_backend=file_backend)
+                            file_backend=file_backend, layout=layout, tile_size=tile_size)
     holder = WorldOwner(params)
     env = build_environment(simulation_config(params))
     holder.env = env
+    recorder = StoreRecorder()
     try:
+        for manager in env.managers:
+            recorder.attach(manager.store)
         _sparse_layers(env, np.random.default_rng(size))
         driver = WorkloadDriver(env, agents, teams=2, seed=0)
         driver.run(ticks)
         batch = env.observe_all()
         env.flush()
-        return _measure(env, tuple(batch.shape))
+        record = _measure(env, tuple(batch.shape))
+        record.update(_footprint(env, recorder))
+        return record
     finally:
         holder.close()
+
+
+def _footprint(env: Any, recorder: Any) -> dict[str, Any]:
+    """Bytes the recorded work needed in each file-backed grid's layout, against what is resident."""
+    from harness.footprint import FileLayout
+
+    needed = resident = untracked = 0
+    for manager in env.managers:
+        store = manager.store
+        for name in manager.names():
+            info = store.info(name)
+            if info.path is None:
+                continue
+            layout = "rows" if getattr(store, "layout", "rows") == "rows" else "tiles"
+            spec = FileLayout(tuple(info.shape), np.dtype(info.dtype).itemsize, layout,
+                              int(getattr(store, "tile_size", 0)) if layout == "tiles" else 0)
+            needed += spec.bytes_of(recorder.needed_pages(store, name, spec))
+            cached = procstats.mincore_bytes(info.path)
+            resident = None if cached is None or resident is None else resident + cached
+            untracked += recorder.touches(store, name).untracked
+    store = env.managers[0].store
+    return {
+        "layout": "rows" if getattr(store, "layout", "rows") == "rows" else f"tiles{getattr(store, 'tile_size', 0)}",
+        "needed_bytes": needed,
+        "resident_file_bytes": resident,
+        "untracked_calls": untracked,
+    }
 
 
 def _measure(env: Any, batch_shape: tuple[int, ...]) -> dict[str, Any]:
@@ -99,6 +137,18 @@ def _measure(env: Any, batch_shape: tuple[int, ...]) -> dict[str, Any]:
     }
 
 
+def _cap_memory(gib: float) -> None:
+    """Cap the heap (RLIMIT_DATA: anonymous memory, not file mappings) so a runaway probe fails fast."""
+    try:
+        import resource
+    except ImportError:
+        return
+    limit = int(gib * 1024**3)
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard == resource.RLIM_INFINITY or limit < hard:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.memory_probe", description=__doc__)
     parser.add_argument("--size", type=int, required=True)
@@ -106,9 +156,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--agents", type=int, default=DEFAULT_AGENTS)
     parser.add_argument("--ticks", type=int, default=DEFAULT_TICKS)
     parser.add_argument("--file-backend", help="a registered backend name, or module:attr of a store class (tests)")
+    parser.add_argument("--layout", default="rows", choices=("rows", "tiles"))
+    parser.add_argument("--tile-size", type=int, default=32)
+    parser.add_argument("--max-memory-gib", type=float, default=8.0,
+                        help="heap cap (RLIMIT_DATA, file mappings excluded) so a bug cannot eat the machine")
     args = parser.parse_args(argv)
+    _cap_memory(args.max_memory_gib)
     record = probe(args.size, args.directory, agents=args.agents, ticks=args.ticks,
-                   file_backend=file_backend_name(args.file_backend))
+                   file_backend=file_backend_name(args.file_backend), layout=args.layout, tile_size=args.tile_size)
     print(json.dumps(record))
     return 0
 

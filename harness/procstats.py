@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import mmap
 import os
 from pathlib import Path
 
+import numpy as np
+
 SMAPS_ROLLUP = "/proc/self/smaps_rollup"
 SMAPS = "/proc/self/smaps"
+MAPS = "/proc/self/maps"
 STATUS = "/proc/self/status"
+PAGE = mmap.PAGESIZE
 STATUS_KEYS = ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem", "VmSwap")
 _UNITS = {"kB": 1024, "B": 1}
 
@@ -107,6 +114,23 @@ def evict_from_page_cache(path: str | os.PathLike[str]) -> bool:
         os.close(fd)
 
 
+def evict_mapped_file(path: str | os.PathLike[str], maps_path: str | os.PathLike[str] = MAPS) -> bool:
+    """``evict_from_page_cache`` for a file this process still maps (an open memmap store).
+
+    Drops this process's page-table entries over the file's mappings first (madvise
+    MADV_DONTNEED: a shared file mapping keeps its data in the file, dirty pages are written
+    back by the fsync that follows), since the kernel never evicts mapped pages.
+    """
+    ranges = file_mappings(path, maps_path)
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if ranges is None or _MADVISE is None or advice is None:
+        return False
+    for start, end in ranges:
+        if _MADVISE(start, end - start, advice) != 0:  # type: ignore[operator]
+            return False
+    return evict_from_page_cache(path)
+
+
 def file_allocated_bytes(path: str | os.PathLike[str]) -> int | None:
     """Bytes actually allocated on disk for ``path`` (st_blocks * 512); small for a sparse file."""
     try:
@@ -115,3 +139,69 @@ def file_allocated_bytes(path: str | os.PathLike[str]) -> int | None:
         return None
     blocks = getattr(info, "st_blocks", None)
     return None if blocks is None else int(blocks) * 512
+
+
+def file_mappings(file_path: str | os.PathLike[str], maps_path: str | os.PathLike[str] = MAPS) -> list[tuple[int, int]] | None:
+    """``(start, end)`` addresses of every mapping of ``file_path`` in this process; None without /proc."""
+    text = _read_text(maps_path)
+    if text is None:
+        return None
+    target = os.path.realpath(file_path)
+    found = []
+    for line in text.splitlines():
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and fields[5].removesuffix(" (deleted)") == target:
+            start, _, end = fields[0].partition("-")
+            found.append((int(start, 16), int(end, 16)))
+    return found
+
+
+def _libc_function(name: str, argtypes: tuple[object, ...]) -> object | None:
+    """A libc function through ctypes (our own binding: the engine's is what gets measured), or None."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    except OSError:
+        return None
+    function = getattr(libc, name, None)
+    if function is not None:
+        function.argtypes = argtypes
+        function.restype = ctypes.c_int
+    return function
+
+
+_MINCORE = _libc_function("mincore", (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p))
+_MADVISE = _libc_function("madvise", (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int))
+_MINCORE_STEP = 1 << 18  # pages per call: a 1 MiB vector however large the mapping
+
+
+def resident_pages(start: int, end: int) -> int | None:
+    """Pages of ``[start, end)`` (a mapping of this process) that are in the page cache, by mincore(2)."""
+    if _MINCORE is None:
+        return None
+    pages = -(-(end - start) // PAGE)
+    vector = (ctypes.c_ubyte * min(pages, _MINCORE_STEP))()
+    total = 0
+    for first in range(0, pages, _MINCORE_STEP):
+        count = min(_MINCORE_STEP, pages - first)
+        if _MINCORE(start + first * PAGE, count * PAGE, vector) != 0:  # type: ignore[operator]
+            return None
+        total += int(np.count_nonzero(np.frombuffer(vector, dtype=np.uint8, count=count) & 1))
+    return total
+
+
+def mincore_bytes(file_path: str | os.PathLike[str], maps_path: str | os.PathLike[str] = MAPS) -> int | None:
+    """Page-cache bytes resident under this process's mappings of ``file_path`` (0 if unmapped; None if unknown).
+
+    mincore counts what is cached, mapped in this process's page tables or not (pages read
+    ahead, or prefetched and not yet faulted in, included), so it is never below smaps' Rss.
+    """
+    ranges = file_mappings(file_path, maps_path)
+    if ranges is None:
+        return None
+    total = 0
+    for start, end in ranges:
+        pages = resident_pages(start, end)
+        if pages is None:
+            return None
+        total += pages
+    return total * PAGE

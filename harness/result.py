@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # only annotates ratio_record: readers of results need no tim
     from harness.timing import PairedTiming
 
 SCHEMA = "farm-harness/result/v1"
-MODES = ("quick", "full")
+MODES = ("quick", "full", "big")  # big: full plus C9's big-world figures (validate --big)
 # Every ratio in a result is memmap over RAM; its records name both sides (ram_median_s, ...).
 BACKENDS: tuple[str, ...] = ("ram", "memmap")
 VERSIONED_PACKAGES = ("numpy", "torch", "scipy", "farm_grids")
@@ -64,9 +64,18 @@ RESULT_JSON_SCHEMA: dict[str, Any] = {
         "memory": {"type": "array", "items": {"type": "object", "properties": {
             "size": _INTEGER, "grid_bytes": _NUMBER, "pss_anon_bytes": _NUMBER, "rss_anon_bytes": _NUMBER,
             "rss_file_bytes": _NUMBER, "file_bytes": _NUMBER, "file_blocks_bytes": _NUMBER, "pages_touched": _NUMBER,
+            "layout": _TEXT, "needed_bytes": _NUMBER, "resident_file_bytes": _NUMBER, "untracked_calls": _INTEGER,
         }}},
         "memory_fit": {"type": ["object", "null"],
                        "properties": {"slope": _NUMBER, "intercept_bytes": _NUMBER, "r2": _NUMBER}},
+        # C9: cold batched gathers and frontier ticks (harness.cold_gather, harness.frontier).
+        "outofcore": {"type": "array", "items": {"type": "object", "required": ["kind", "layout"], "properties": {
+            "kind": {"enum": ["cold_gather", "frontier"]}, "layout": {"type": "string"}, "size": _INTEGER,
+            "prefetch": _FLAG, "access": _TEXT, "us_per_window": _NUMBER, "warm_us_per_window": _NUMBER,
+            "read_ratio": _NUMBER, "needed_bytes": _NUMBER, "file_bytes": _NUMBER, "floor_us_per_window": _NUMBER,
+            "ratio": _NUMBER, "ci_low": _NUMBER, "ci_high": _NUMBER, "eviction_effective": _FLAG,
+            "cold_s": _NUMBERS, "warm_s": _NUMBERS,
+        }}},
     },
 }
 _CHECK_RESULT = compile_schema(RESULT_JSON_SCHEMA)
@@ -158,6 +167,7 @@ def build_result(
     ratios: Iterable[Mapping[str, Any]] = (),
     memory: Iterable[Mapping[str, Any]] = (),
     memory_fit: Mapping[str, Any] | None = None,
+    outofcore: Iterable[Mapping[str, Any]] = (),
     created: dt.datetime | None = None,
     machine: Mapping[str, Any] | None = None,
     commit: str | None | bool = True,
@@ -185,6 +195,7 @@ def build_result(
             # The file backend measured against RAM, and the checks skipped for it (id -> reason).
             "backend": backend,
             "not_applicable": dict(not_applicable or {}),
+            "outofcore": list(outofcore),
         }
     )
 

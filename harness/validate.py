@@ -1,4 +1,4 @@
-"""`farm-harness validate`: collect evidence for C1..C8 from real environments, judge, print, write JSON and report."""
+"""`farm-harness validate`: collect evidence for C1..C9 from real environments, judge, print, write JSON and report."""
 
 from __future__ import annotations
 
@@ -37,15 +37,21 @@ from harness.criteria import (
     c7_coverage,
     c8_cross_platform,
 )
+from harness.criteria_c9 import c9_out_of_core
+from harness.evidence_c9 import OutOfCorePlan, OutOfCoreRun, measure_frontiers, measure_gathers, out_of_core_evidence
+from harness.errors import HarnessUsageError
 from harness.evidence_perf import FULL_TIMING, QUICK_TIMING, TimingSettings, measure_performance, performance_criterion
 from harness.memory import FULL_SIZES, QUICK_SIZES, memory_criterion, memory_fit, memory_records, run_probes
 from harness.result import build_result, ratio_record, write_result
 from harness.tempfiles import scratch_dir
-from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Overall, Verdict, overall
+from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Overall, Verdict, overall, worst
 from harness.workloads import GATED_WORKLOADS, WORKLOADS
 
 DEFAULT_OUT = Path("farm-harness-out")
 RESULT_NAME = "farm-harness-result.json"
+# The big-world figures of C9 (--big): a 1 GiB cold gather, an 8192^2 frontier, the slope to 16384^2.
+BIG_OUT_OF_CORE = OutOfCorePlan(gather_size=16384, frontier_size=8192, gather_trials=3, frontier_pairs=8,
+                                tiled_probes=True, us_line=True, floor=True, judge_slope=True)
 REPORT_COMMAND = "report"  # found through the entry points: the harness never imports the reports package
 
 
@@ -62,16 +68,24 @@ class ValidationPlan:
     timing: TimingSettings = QUICK_TIMING
     cold_trials: int = 4
     cold_threshold: float = COLD_THRESHOLD
+    out_of_core: OutOfCorePlan = OutOfCorePlan()
     scratch_parent: Path | None = None  # where the scratch dir goes (None: the system temp dir)
     backend: str = DEFAULT_BACKEND  # the registered file backend measured against RAM
     cold_rows: bool = True  # False where they do not apply to the backend (see backend_scope)
 
     @classmethod
-    def for_mode(cls, quick: bool, **changes: Any) -> ValidationPlan:
+    def for_mode(cls, quick: bool, big: bool = False, **changes: Any) -> ValidationPlan:
+        """Quick (CI), full, or full with the big-world figures of C9 (``--big``: they do not fit full's budget)."""
+        if quick and big:
+            raise HarnessUsageError("--quick and --big are exclusive (--big measures 1 GiB grids)")
         if quick:
             return cls(**changes)
         full = {"mode": "full", "timing_sizes": (1024, 4096), "memory_sizes": FULL_SIZES,
-                "timing": FULL_TIMING, "cold_trials": 6}
+                "timing": FULL_TIMING, "cold_trials": 6,
+                "out_of_core": OutOfCorePlan(gather_size=4096, frontier_size=2048, gather_trials=2, frontier_pairs=6,
+                                             tiled_probes=True, judge_slope=True)}
+        if big:
+            full.update(mode="big", out_of_core=BIG_OUT_OF_CORE)
         return cls(**{**full, **changes})
 
     @property
@@ -97,6 +111,7 @@ class ValidationOutcome:
     memory_fit: dict[str, float] | None
     duration_s: float
     scope: BackendScope = BackendScope()
+    outofcore: tuple[dict[str, Any], ...] = ()
 
 
 def _raised(cid: str, exc: Exception) -> Criterion:
@@ -118,7 +133,9 @@ def _step_count(plan: ValidationPlan) -> int:
         steps += len(plan.workloads) * len(plan.timing_sizes)
     if plan.wants("C4"):
         steps += len(plan.cold_workloads)
-    return steps + (len(plan.memory_sizes) if plan.wants("C6") else 0)
+    steps += len(plan.memory_sizes) if plan.wants("C6", "C9") else 0
+    tiled = len(plan.memory_sizes) if plan.out_of_core.tiled_probes else 0
+    return steps + (tiled + 2 * len(plan.out_of_core.layouts) if plan.wants("C9") else 0)
 
 
 def run_validation(
@@ -148,6 +165,7 @@ def run_validation(
     rows: dict[str, Criterion] = {}
     ratios: list[dict[str, Any]] = []
     memory: list[dict[str, Any]] = []
+    outofcore: list[dict[str, Any]] = []
     fit = None
     size = plan.evidence_size
     with scratch_dir(parent=plan.scratch_parent) as scratch:
@@ -189,16 +207,49 @@ def run_validation(
                 done += len(plan.cold_workloads)
                 ratios += [row.record() for row in cold]
             rows["C4"] = performance_criterion(perf, [row.row for row in cold])
-        if plan.wants("C6"):
+        probes = []
+        if plan.wants("C6", "C9"):
             probes = run_probes(plan.memory_sizes, scratch, file_backend=probe_file_backend,
                                 progress=sub_progress(done, "memory "))
-            rows["C6"] = memory_criterion(probes)
+            done += len(plan.memory_sizes)
+            if plan.wants("C6"):
+                rows["C6"] = memory_criterion(probes)
+        if plan.wants("C9"):
+            rows["C9"], records, tiled = _out_of_core(plan, scratch, probes, probe_file_backend,
+                                                      sub_progress(done, ""))
+            outofcore += records
+            probes += tiled
+        if probes:
             memory, fit = memory_records(probes), memory_fit(probes)
     criteria = tuple(rows[cid] for cid in KNOWN_CRITERIA if cid in rows and cid in plan.criteria)
     return ValidationOutcome(
         verdict=overall(c.verdict for c in criteria), criteria=criteria, ratios=tuple(ratios),
         memory=tuple(memory), memory_fit=fit, duration_s=time.perf_counter() - started, scope=scope,
+        outofcore=tuple(outofcore),
     )
+
+
+def _out_of_core(plan: ValidationPlan, scratch: Path, probes: list[Any], probe_file_backend: str | None,
+                 progress: ProgressCallback) -> tuple[Criterion, list[dict[str, Any]], list[Any]]:
+    """C9: tiled memory probes beside the row ones (full, big), cold gathers, frontier ticks; an engine error FAILs it."""
+    big = plan.out_of_core
+    tiled = []
+    if big.tiled_probes:
+        tiled = run_probes(plan.memory_sizes, scratch, file_backend=probe_file_backend, layout=big.tiles,
+                           progress=lambda d, _n, label: progress(d, 0, "memory " + label))
+    count = len(tiled)
+    run = OutOfCoreRun()
+    try:
+        run = measure_gathers(scratch, big, progress=lambda d, _n, label: progress(count + d, 0, label))
+        measure_frontiers(scratch, big, run, progress=lambda d, _n, label: progress(count + 2 + d, 0, label))
+    except Exception as exc:
+        return _raised("C9", exc), run.records(), tiled
+    criterion = c9_out_of_core(out_of_core_evidence(run, [*probes, *tiled], big))
+    failed = [f"{r.size}: {r.error}" for r in [*probes, *tiled] if r.error is not None]
+    if failed:
+        criterion = dataclasses.replace(criterion, verdict=worst([criterion.verdict, Verdict.WARN]),
+                                        details=f"probe failed at {'; '.join(failed)}; {criterion.details}")
+    return criterion, run.records(), tiled
 
 
 def _number(value: object, spec: str = ".3g") -> str:
@@ -221,6 +272,20 @@ def outcome_tables(outcome: ValidationOutcome) -> tuple[list[list[str]], list[li
     return criteria, ratios
 
 
+def outofcore_table(outcome: ValidationOutcome) -> list[list[str]]:
+    """C9's measurements as text cells: cold gathers (us/window, read / minimum) and frontier ticks (cold/warm)."""
+    rows = []
+    for r in outcome.outofcore:
+        if r["kind"] == "cold_gather":
+            rows.append(["cold gather", r["layout"], str(r["size"]), f"{_number(r['us_per_window'])} us/window",
+                         f"read {_number(r['read_ratio'])}x min", f"warm {_number(r['warm_us_per_window'])} us/window"])
+        else:
+            rows.append(["frontier tick", r["layout"], str(r["size"]), f"{_number(r['ratio'])}x warm",
+                         _interval(r["ci_low"], r["ci_high"]), ""])
+    return rows
+
+
+OUTOFCORE_HEADER = ["C9", "layout", "size", "cold", "", "beside"]
 CRITERIA_HEADER = ["id", "verdict", "value", "95% CI", "limit", "unit", "details"]
 NOT_APPLICABLE = "n/a"  # shown, never judged: a skipped check neither passes nor fails the run
 
@@ -247,8 +312,10 @@ def print_outcome(outcome: ValidationOutcome, rich_output: bool | None = None) -
 
         console = Console()
         backend = outcome.scope.backend
-        for title, header, rows in (("criteria", CRITERIA_HEADER, criteria),
-                                    (f"{backend}/RAM ratios", ratio_header(backend), ratios)):
+        tables = [("criteria", CRITERIA_HEADER, criteria), (f"{backend}/RAM ratios", ratio_header(backend), ratios)]
+        if outcome.outofcore:
+            tables.append(("out-of-core (C9)", OUTOFCORE_HEADER, outofcore_table(outcome)))
+        for title, header, rows in tables:
             table = Table(title=title)
             for name in header:
                 table.add_column(name, overflow="fold")
@@ -257,7 +324,10 @@ def print_outcome(outcome: ValidationOutcome, rich_output: bool | None = None) -
             console.print(table)
         console.print(f"[bold]overall: {outcome.verdict.value}[/bold] ({outcome.duration_s:.1f} s)")
         return
-    for line in _plain_table(CRITERIA_HEADER, criteria) + [""] + _plain_table(ratio_header(outcome.scope.backend), ratios):
+    lines = _plain_table(CRITERIA_HEADER, criteria) + [""] + _plain_table(ratio_header(outcome.scope.backend), ratios)
+    if outcome.outofcore:
+        lines += [""] + _plain_table(OUTOFCORE_HEADER, outofcore_table(outcome))
+    for line in lines:
         print(line)
     print(f"overall: {outcome.verdict.value} ({outcome.duration_s:.1f} s)")
 
@@ -276,6 +346,8 @@ def write_report(json_path: Path, out_dir: Path) -> None:
 
 def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, fewer blocks (CI)")
+    parser.add_argument("--big", action="store_true",
+                        help="full, plus C9's big-world figures (1 GiB cold gathers, an 8192x8192 frontier)")
     add_threshold(parser, DEFAULT_THRESHOLD)
     add_outputs(parser, f"directory for the result JSON and the report (default {DEFAULT_OUT})",
                 f"write the result JSON here (default OUT/{RESULT_NAME})", out_default=str(DEFAULT_OUT))
@@ -295,7 +367,7 @@ def run(args: argparse.Namespace) -> int:
     if args.criteria:
         changes["criteria"] = tuple(args.criteria)
     changes["backend"] = args.backend
-    plan = ValidationPlan.for_mode(args.quick, **changes)
+    plan = ValidationPlan.for_mode(args.quick, big=args.big, **changes)
     with progress_display("validate", _step_count(plan)) as progress:
         outcome = run_validation(plan, progress=progress)
     print_outcome(outcome)
@@ -303,7 +375,7 @@ def run(args: argparse.Namespace) -> int:
     json_path.parent.mkdir(parents=True, exist_ok=True)
     document = build_result(verdict=outcome.verdict, mode=plan.mode, threshold=plan.threshold,
                             criteria=outcome.criteria, duration_s=outcome.duration_s, ratios=outcome.ratios,
-                            memory=outcome.memory, memory_fit=outcome.memory_fit,
+                            memory=outcome.memory, memory_fit=outcome.memory_fit, outofcore=outcome.outofcore,
                             backend=outcome.scope.backend, not_applicable=outcome.scope.not_applicable)
     write_result(document, json_path)
     print(f"result JSON: {json_path}")

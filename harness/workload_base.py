@@ -41,6 +41,11 @@ class WorkloadParams:
     # Each built world its own run id, as two simulations sharing a directory would have: a
     # zarr group is named by namespace and run id, so two live worlds of one run stay apart.
     simulation_id: str = field(default_factory=lambda: f"w{secrets.token_hex(4)}")
+    # How grids lie in memory and files (RAM and memmap alike), and how memmap reads: issue 13.
+    layout: str = "rows"
+    tile_size: int = 32
+    access: str = "auto"
+    prefetch: bool = True
 
 
 def memmap_config(params: WorkloadParams, *, delete_on_close: bool = True) -> MemmapConfig:
@@ -54,6 +59,10 @@ def memmap_config(params: WorkloadParams, *, delete_on_close: bool = True) -> Me
         use_for_temporal=use,
         delete_on_close=delete_on_close,
         flush_policy=params.flush_policy,
+        layout=params.layout,
+        tile_size=params.tile_size,
+        access=params.access,
+        prefetch=params.prefetch,
     )
 
 

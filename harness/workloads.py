@@ -206,6 +206,112 @@ class WritePath(Workload):
 
 
 @dataclass(frozen=True)
+class FrontierPaths:
+    """Agents that each tick step ``2r+1`` cells into territory no window has read.
+
+    Half walk +x along row lanes of the top band, half +y along column lanes of the bottom
+    band (rows-layout pages favour x, tiles neither). Lanes lie ``2r+1`` apart, the bands a
+    lane apart, and the agents of a lane are spaced evenly around it (positions wrap within
+    the band), so no two windows of any ticks overlap for ``fresh_ticks`` ticks.
+    """
+
+    size: int
+    agents: int
+    radius: int
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.fresh_ticks < 1:
+            raise HarnessUsageError(
+                f"{self.agents} frontier agents cannot each step into new territory in a "
+                f"{self.size}x{self.size} world at radius {self.radius}")
+
+    @property
+    def side(self) -> int:
+        return 2 * self.radius + 1
+
+    def _bands(self) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+        """(count, lanes, lane origin, cycle start, cycle length) of the x walkers, then of the y walkers."""
+        r, side, half = self.radius, self.side, self.size // 2
+        walkers_x, walkers_y = self.agents // 2, self.agents - self.agents // 2
+        lanes_x = max(0, (half - 1 - 2 * r) // side + 1)  # rows r + k*side whose windows end above half
+        lanes_y = max(0, (self.size - 1 - 2 * r) // side + 1)
+        start_y, end_y = half + side + r, self.size - r  # windows stay in [half + side, size)
+        return (walkers_x, lanes_x, 0, self.size), (walkers_y, lanes_y, start_y, max(0, end_y - start_y))
+
+    @property
+    def fresh_ticks(self) -> int:
+        """Ticks after the first during which every window is new (the lane spacing allows it)."""
+        ticks = []
+        for count, lanes, _, cycle in self._bands():
+            if count == 0:
+                continue
+            if lanes == 0 or cycle < self.side:
+                return 0
+            spacing = cycle // -(-count // lanes)
+            ticks.append(spacing // self.side - 1)
+        return min(ticks, default=0)
+
+    def positions(self, tick: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every agent's cell at ``tick`` (x walkers first, then y walkers)."""
+        rng = np.random.default_rng(self.seed)
+        ys, xs = [], []
+        for heading, (count, lanes, start, cycle) in enumerate(self._bands()):
+            index = np.arange(count)
+            spacing = cycle // -(-count // lanes) if count else 1
+            lane = self.radius + (index % lanes) * self.side
+            along = start + ((index // lanes) * spacing + int(rng.integers(0, self.side)) + tick * self.side) % cycle
+            ys.append(lane if heading == 0 else along)
+            xs.append(along if heading == 0 else lane)
+        return np.concatenate(ys).astype(np.int64), np.concatenate(xs).astype(np.int64)
+
+
+class FrontierTick(Workload):
+    """One tick into new territory: every agent steps ``2r+1`` cells on, deposits a trail, all are observed,
+    the world updates. Environmental layers are dense (every page is data on disk), so a cold
+    tick reads what a big world explored for the first time costs; ``repeat`` runs the same tick warm.
+    """
+
+    def __init__(self, params: WorkloadParams) -> None:
+        super().__init__(params)
+        self.paths = FrontierPaths(params.size, params.agents, params.radius, params.seed)
+        self.env = build_environment(simulation_config(params))
+        try:
+            for layer in ENVIRONMENTAL_LAYERS:  # band by band: no grid-sized temporary
+                self.env.environmental.fill(layer, 0.0)
+                band = max(1, (1 << 22) // params.size)
+                for top in range(0, params.size, band):
+                    rows = slice(top, min(top + band, params.size))
+                    self.env.environmental.store.fill(layer, float(self.rng.random()) + 0.5,
+                                                      region=(rows, slice(0, params.size)))
+            self.env.add_agents(*self.paths.positions(0), team=np.arange(params.agents) % 2, hp=1.0)
+        except BaseException:
+            self.env.close()
+            raise
+        self.out = None
+        self.next_tick = 0
+
+    def tick_at(self, tick: int) -> object:
+        env = self.env
+        assert env is not None
+        ys, xs = self.paths.positions(tick)
+        env.move_agents(np.arange(env.num_agents), ys, xs)
+        env.deposit_temporal_events("TRAILS", ys, xs, 0.5)
+        self.out = env.observe_all() if self.out is None else env.observe_all(out=self.out)
+        env.update()
+        return self.out
+
+    def run(self) -> object:
+        """The next tick: new territory every call."""
+        self.next_tick += 1
+        return self.tick_at(self.next_tick)
+
+    def repeat(self) -> object:
+        """The last tick again, its pages now cached."""
+        return self.tick_at(self.next_tick)
+
+
+@dataclass(frozen=True)
 class WorkloadSpec:
     """A named workload and what it exercises."""
 
@@ -250,6 +356,10 @@ WORKLOADS: dict[str, WorkloadSpec] = {
         ),
         WorkloadSpec("temporal_deposit", "deposit of 10,000 trail events", TemporalDeposit, ("TRAILS",), gated=False),
         WorkloadSpec("sparse_decay", "apply_decay, 1 % of tiles active", SparseActiveDecay, ("TRAILS",), gated=False),
+        WorkloadSpec(
+            "frontier_tick", "one tick with every agent stepping into unread territory (dense layers)",
+            FrontierTick, (*ENVIRONMENTAL_LAYERS, "TRAILS", RESOURCES), gated=False,
+        ),
     )
 }
 

@@ -30,6 +30,15 @@ MEMORY_STATISTICS: dict[str, str] = {
     "file_bytes": "bytes",
     "file_blocks_bytes": "bytes",
     "pages_touched": "pages",
+    "needed_bytes": "bytes",
+    "resident_file_bytes": "bytes",
+}
+# C9's out-of-core records: statistic -> unit, per kind (harness.cold_gather, harness.frontier).
+OUTOFCORE_STATISTICS: dict[str, dict[str, str]] = {
+    "cold_gather": {"us_per_window": "us/window", "warm_us_per_window": "us/window", "read_ratio": "x min",
+                    "read_bytes": "bytes", "needed_bytes": "bytes", "resident_median_bytes": "bytes",
+                    "floor_us_per_window": "us/window", "file_bytes": "bytes"},
+    "frontier": {"ratio": "x warm"},
 }
 MEMORY_FIT_STATISTICS: dict[str, str] = {"slope": "bytes/byte", "intercept_bytes": "bytes", "r2": ""}
 PYTEST_BENCHMARK_STATISTICS = ("min", "median", "mean", "max", "stddev", "rounds")
@@ -121,11 +130,13 @@ def harness_measurements(document: Mapping[str, Any]) -> pd.DataFrame:
             rows.append({**where, "backend": backend, "statistic": "median",
                          "value": ratio.get(f"{backend}_median_s"), "unit": "s"})
     for memory in document.get("memory") or []:
+        workload = memory_workload(memory.get("layout"))
         for statistic, unit in MEMORY_STATISTICS.items():
             if statistic in memory:
                 # The memory probe measures the memmap path: that is what must stay flat.
-                rows.append({**context, "workload": "memory", "backend": "memmap", "size": memory.get("size"),
+                rows.append({**context, "workload": workload, "backend": "memmap", "size": memory.get("size"),
                              "statistic": statistic, "value": memory[statistic], "unit": unit})
+    rows += outofcore_rows(document.get("outofcore") or [], context)
     fit = document.get("memory_fit")
     if fit:
         for statistic, unit in MEMORY_FIT_STATISTICS.items():
@@ -133,6 +144,26 @@ def harness_measurements(document: Mapping[str, Any]) -> pd.DataFrame:
                 rows.append({**context, "workload": "memory_fit", "backend": "memmap",
                              "statistic": statistic, "value": fit[statistic], "unit": unit})
     return measurements_frame(rows)
+
+
+def memory_workload(layout: object) -> str:
+    """``memory`` for the row layout (the default, and C6's), ``memory/<layout>`` for the others."""
+    return "memory" if layout in (None, "rows") else f"memory/{layout}"
+
+
+def outofcore_rows(records: Iterable[Mapping[str, Any]], context: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Tidy rows of C9's cold gathers and frontier ticks: workload ``<kind>/<layout>``, cache cold."""
+    rows = []
+    for record in records:
+        kind = str(record.get("kind"))
+        where = {**context, "workload": f"{kind}/{record.get('layout')}", "backend": "memmap",
+                 "size": record.get("size"), "cache": "cold"}
+        for statistic, unit in OUTOFCORE_STATISTICS.get(kind, {}).items():
+            if record.get(statistic) is not None:
+                interval = ({"ci_low": record.get("ci_low"), "ci_high": record.get("ci_high")}
+                            if statistic == "ratio" else {})
+                rows.append({**where, "statistic": statistic, "value": record[statistic], "unit": unit, **interval})
+    return rows
 
 
 def load_harness_result(path: Path) -> ReportData:

@@ -128,33 +128,55 @@ def build_ratio_figure(data: ReportData) -> Figure | None:
 
 
 MEMORY_LINES = (
-    ("pss_anon_bytes", "Pss_Anon (anonymous)", "-", "o"),
-    ("rss_anon_bytes", "RssAnon (anonymous)", "-", "s"),
-    ("rss_file_bytes", "RssFile (file-backed)", "--", "^"),
-    ("file_blocks_bytes", "file blocks on disk (file-backed)", "--", "v"),
+    ("pss_anon_bytes", "Pss_Anon (anonymous, C6)", "-", "o"),
+    ("rss_anon_bytes", "RssAnon (anonymous, C6)", "-", "s"),
+    ("rss_file_bytes", "RssFile (file-backed, C9)", "--", "^"),
+    ("needed_bytes", "needed by the work (C9)", (0, (1, 1)), "x"),
+    ("file_blocks_bytes", "file blocks on disk", "--", "v"),
     ("file_bytes", "file size (mapped)", ":", None),
 )
+# Drawn for every layout measured; the others only for the row layout (the same in both).
+PER_LAYOUT = frozenset({"rss_file_bytes", "needed_bytes"})
+
+
+def _memory_series(data: ReportData) -> dict[str, pd.DataFrame]:
+    """{layout: sizes x statistics} of the harness's memory probes (``memory`` is the row layout)."""
+    frame = data.measurements[data.measurements["source"] == "harness"]
+    found = {}
+    for workload in sorted(set(frame["workload"].dropna())):
+        if workload == "memory" or workload.startswith("memory/"):
+            rows = frame[frame["workload"] == workload]
+            wide = rows.pivot_table(index="size", columns="statistic", values="value", aggfunc="first").sort_index()
+            if not wide.empty:
+                found[workload.partition("/")[2] or "rows"] = wide
+    return found
 
 
 def build_memory_figure(data: ReportData) -> Figure | None:
-    """Memory vs grid size on log-log axes, anonymous (flat is good) vs file-backed."""
-    memory = data.measurements[(data.measurements["source"] == "harness") & (data.measurements["workload"] == "memory")]
-    wide = memory.pivot_table(index="size", columns="statistic", values="value", aggfunc="first").sort_index()
-    if wide.empty:
+    """Memory vs grid size on log-log axes: anonymous (C6, flat is good), RssFile and what the work
+    needed per layout (C9: RssFile flat while the file grows), file size."""
+    series = _memory_series(data)
+    if not series:
         return None
-    x_column = "grid_bytes" if "grid_bytes" in wide else None
-    x = wide[x_column] if x_column else wide.index.to_series().astype(float)
-    figure = Figure(figsize=(7.0, 4.2), layout="constrained")
+    figure = Figure(figsize=(7.5, 4.6), layout="constrained")
     axes = figure.add_subplot()
-    for statistic, label, style, marker in MEMORY_LINES:
-        if statistic in wide and wide[statistic].notna().any():
-            axes.plot(x, wide[statistic], linestyle=style, marker=marker, label=label)
+    x_label = "grid side (cells)"
+    for layout, wide in series.items():
+        x = wide["grid_bytes"] if "grid_bytes" in wide else wide.index.to_series().astype(float)
+        if "grid_bytes" in wide:
+            x_label = "grid size (bytes)"
+        for statistic, label, style, marker in MEMORY_LINES:
+            if statistic not in PER_LAYOUT and layout != next(iter(series)):
+                continue
+            if statistic in wide and wide[statistic].notna().any():
+                name = f"{label} [{layout}]" if statistic in PER_LAYOUT and len(series) > 1 else label
+                axes.plot(x, wide[statistic], linestyle=style, marker=marker, label=name)
     axes.set_xscale("log")
     axes.set_yscale("log")
-    axes.set_xlabel("grid size (bytes)" if x_column else "grid side (cells)")
+    axes.set_xlabel(x_label)
     axes.set_ylabel("bytes")
     axes.set_title("Memory vs grid size (each size in a fresh process)")
-    axes.legend(loc="best", fontsize=8)
+    axes.legend(loc="best", fontsize=7)
     axes.grid(which="both", alpha=0.3)
     return figure
 

@@ -18,6 +18,8 @@ MEMORY_COLUMNS = (
     ("file_bytes", "File size"),
     ("file_blocks_bytes", "File blocks"),
     ("pages_touched", "File pages resident"),
+    ("resident_file_bytes", "Resident (mincore)"),
+    ("needed_bytes", "Needed"),
 )
 
 
@@ -147,15 +149,20 @@ def ratio_table(data: ReportData) -> Table:
                  rows, ("l", "r", "l", "r", "r", "r", "r", "r", "l"))
 
 
+def _layout_of(workload: str) -> str:
+    return workload.partition("/")[2] or "rows"
+
+
 def memory_table(data: ReportData) -> Table:
-    """Memory per grid size (each measured in a fresh process), plus the anonymous-memory fit."""
+    """Memory per layout and grid size (each measured in a fresh process), plus the anonymous-memory fit."""
     harness = data.measurements[data.measurements["source"] == "harness"]
-    memory = harness[harness["workload"] == "memory"]
-    wide = memory.pivot_table(index="size", columns="statistic", values="value", aggfunc="first")
+    memory = harness[(harness["workload"] == "memory") | harness["workload"].str.startswith("memory/").fillna(False)]
+    wide = memory.pivot_table(index=["workload", "size"], columns="statistic", values="value", aggfunc="first")
+    present = [(statistic, title) for statistic, title in MEMORY_COLUMNS if statistic in wide.columns]
     rows = []
-    for size, values in wide.sort_index().iterrows():
-        cells = [_size(size)]
-        for statistic, _ in MEMORY_COLUMNS:
+    for (workload, size), values in wide.sort_index().iterrows():
+        cells = [_layout_of(str(workload)), _size(size)]
+        for statistic, _ in present:
             value = values.get(statistic)
             cells.append(format_value(value, "bytes") if statistic.endswith("_bytes") else format_value(value, ""))
         rows.append(tuple(cells))
@@ -164,8 +171,50 @@ def memory_table(data: ReportData) -> Table:
     if fit:
         note = (f"Anonymous memory vs grid bytes: slope {format_value(fit.get('slope'), '')} B/B, "
                 f"intercept {format_bytes(fit.get('intercept_bytes'))}, r² {format_value(fit.get('r2'), '')}.")
-    return Table("Memory", ("Size",) + tuple(title for _, title in MEMORY_COLUMNS), tuple(rows),
-                 ("r",) * (1 + len(MEMORY_COLUMNS)), note)
+    if "needed_bytes" in wide.columns:
+        note += (" Resident (mincore): page-cache bytes under the grid files' mappings; Needed: the pages"
+                 " the probe's windows and writes cover in that layout (C9 holds resident <= 2x needed).")
+    return Table("Memory", ("Layout", "Size") + tuple(title for _, title in present), tuple(rows),
+                 ("l",) + ("r",) * (1 + len(present)), note.strip())
+
+
+def _stat(frame: object, workload: str, size: object, statistic: str) -> object:
+    picked = frame[(frame["workload"] == workload) & (frame["size"] == size) & (frame["statistic"] == statistic)]
+    return None if picked.empty else picked.iloc[0]
+
+
+def outofcore_table(data: ReportData) -> Table:
+    """C9's cold gathers (us/window, bytes read over the layout's minimum) and frontier ticks (cold/warm)."""
+    harness = data.measurements[data.measurements["source"] == "harness"]
+    kinds = harness["workload"].fillna("").map(lambda workload: str(workload).partition("/")[0])
+    picked = harness[kinds.isin(["cold_gather", "frontier"]).to_numpy(dtype=bool)]
+    rows = []
+    for workload, size in dict.fromkeys(zip(picked["workload"], picked["size"])):
+        kind, _, layout = str(workload).partition("/")
+
+        def value(statistic: str, spec: str) -> str:
+            row = _stat(picked, workload, size, statistic)
+            if row is None or is_missing(row.value):
+                return MISSING
+            return format_bytes(row.value) if spec == "bytes" else spec.format(row.value)
+
+        us = "{:.1f} µs/window"
+        if kind == "cold_gather":
+            rows.append(("cold gather", layout, _size(size), value("us_per_window", us), MISSING,
+                         value("read_ratio", "{:.2f}x"), value("read_bytes", "bytes"), value("needed_bytes", "bytes"),
+                         value("warm_us_per_window", us), value("floor_us_per_window", us)))
+        else:
+            row = _stat(picked, workload, size, "ratio")
+            interval = MISSING if row is None or is_missing(row.ci_low) else f"[{row.ci_low:.2f}, {row.ci_high:.2f}]"
+            rows.append(("frontier tick", layout, _size(size), value("ratio", "{:.2f}x warm"), interval,
+                         MISSING, MISSING, MISSING, MISSING, MISSING))
+    return Table("Out-of-core (C9)", ("Measure", "Layout", "Size", "Cold", "95% interval", "Read / minimum",
+                                      "Read", "Minimum", "Warm", "Disk floor"), tuple(rows),
+                 ("l", "l", "r", "r", "r", "r", "r", "r", "r", "r"),
+                 "Cold gather: 10,000 windows after the grid file was evicted, read / minimum = bytes read from "
+                 "disk (ru_inblock) over the pages the windows cover in that layout; disk floor: the same pages "
+                 "read with O_DIRECT, 32 in flight. Frontier tick: agents stepping into unread cells, over the "
+                 "same tick warm." if rows else "")
 
 
 def benchmark_ratio_table(data: ReportData) -> Table:
@@ -197,5 +246,6 @@ def benchmark_ratio_table(data: ReportData) -> Table:
 
 def report_tables(data: ReportData) -> list[Table]:
     """Every table a human format shows, in order; empty tables are left out."""
-    tables = [criteria_table(data), ratio_table(data), memory_table(data), benchmark_ratio_table(data)]
+    tables = [criteria_table(data), ratio_table(data), memory_table(data), outofcore_table(data),
+              benchmark_ratio_table(data)]
     return [table for table in tables if table.rows]

@@ -11,6 +11,7 @@ from farm_grids.points import scatter
 from farm_grids.stores import blockops
 from farm_grids.stores.base import GridStore
 from farm_grids.stores.entry import GridEntry
+from farm_grids.stores.tiled import DEFAULT_TILE, TileGrid, validate_layout
 from farm_grids.windows import WindowPlan, read_planned_windows
 
 __all__ = ["DenseArrayStore"]
@@ -20,14 +21,19 @@ _F32_TYPE = np.float32
 
 
 class DenseArrayStore(GridStore):
-    """A backend whose every grid is one writable C-contiguous ndarray (``entry.array``).
+    """A backend whose every grid is one C-contiguous buffer: rows (``entry.array``) or tiles.
 
-    RAM, sparse RAM and memmap share these: every fast path is one numpy call on the array,
-    and float32 grids get an unchecked single-window path for in-bounds reads.
+    RAM, sparse RAM and memmap share these. ``layout="rows"``: every fast path is one numpy
+    call on the row-major array, and float32 grids get an unchecked single-window path for
+    in-bounds reads. ``layout="tiles"``: the buffer is tile-major (``tile_size``-square tiles,
+    each contiguous), so a window touches at most a few tiles instead of one page per row;
+    every operation goes through a ``TileGrid`` and ``get()`` has no array to return.
     """
 
-    def __init__(self, *, default_dtype: object = "float32", default_mode: str = "w+") -> None:
+    def __init__(self, *, default_dtype: object = "float32", default_mode: str = "w+",
+                 layout: str = "rows", tile_size: int = DEFAULT_TILE) -> None:
         super().__init__(default_dtype=default_dtype, default_mode=default_mode)
+        self.layout, self.tile_size = validate_layout(layout, tile_size)
         # name -> (array, height, width) of float32 grids: the single-window fast path
         # needs nothing else, and every attribute lookup there costs a visible share.
         self._fast: dict[str, tuple[np.ndarray, int, int]] = {}
@@ -48,35 +54,82 @@ class DenseArrayStore(GridStore):
         self._fast.pop(name, None)
         return super()._unregister(name)
 
+    def _tile_grid(self, entry: GridEntry) -> TileGrid:
+        """The TileGrid of a tile-major grid (RAM keeps it as the entry's state)."""
+        return entry.state  # type: ignore[no-any-return]
+
+    def _new_buffer(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float,
+                    buffer: np.ndarray, path: object = None, state: object = None) -> GridEntry:
+        """The entry for a new grid over ``buffer``: the array itself (rows) or a TileGrid on it."""
+        info = self._grid_info(name, shape, dtype, mode, path)  # type: ignore[arg-type]
+        if self.layout == "rows":
+            array = buffer.reshape(shape)
+            if fill != 0.0:
+                array.fill(fill)
+            return GridEntry(info, array, state)
+        tiles = TileGrid(buffer, shape, self.tile_size)
+        if fill != 0.0:  # only the grid's cells: the padding of edge tiles stays zero
+            tiles.write_region(slice(0, shape[0]), slice(0, shape[1]), np.full((1, 1), fill, dtype=dtype))
+        if state is None:
+            return GridEntry(info, None, tiles)
+        state.tiles = tiles  # type: ignore[attr-defined]
+        return GridEntry(info, None, state)
+
     # -- primitives -----------------------------------------------------------------------
     def _read_region(self, entry: GridEntry, rows: slice, cols: slice, out: np.ndarray) -> None:
-        np.copyto(out, entry.array[rows, cols], casting="unsafe")  # type: ignore[index]
+        if entry.array is None:
+            self._tile_grid(entry).read_region(rows, cols, out)
+            return
+        np.copyto(out, entry.array[rows, cols], casting="unsafe")
 
     def _write_region(self, entry: GridEntry, rows: slice, cols: slice, data: np.ndarray) -> None:
-        np.copyto(entry.array[rows, cols], data, casting="unsafe")  # type: ignore[index]
+        if entry.array is None:
+            self._tile_grid(entry).write_region(rows, cols, data)
+            return
+        np.copyto(entry.array[rows, cols], data, casting="unsafe")
 
     # -- fast paths -----------------------------------------------------------------------
     def _fill_region(self, entry: GridEntry, rows: slice, cols: slice, value: float) -> None:
-        entry.array[rows, cols].fill(value)  # type: ignore[index]
+        if entry.array is None:
+            self._tile_grid(entry).apply_region(rows, cols, lambda block: block.fill(value))
+            return
+        entry.array[rows, cols].fill(value)
 
     def _apply_region(self, entry: GridEntry, rows: slice, cols: slice, op: Callable[[np.ndarray], None]) -> None:
-        op(entry.array[rows, cols])  # type: ignore[index]
+        if entry.array is None:
+            self._tile_grid(entry).apply_region(rows, cols, op)
+            return
+        op(entry.array[rows, cols])
 
     def _gather(self, entry: GridEntry, plan: WindowPlan, normalize_by: float | None, out: np.ndarray | None) -> np.ndarray:
-        return read_planned_windows(entry.array, plan, normalize_by=normalize_by, out=out)  # type: ignore[arg-type]
+        if entry.array is None:
+            return self._tile_grid(entry).gather(plan, normalize_by, out)
+        return read_planned_windows(entry.array, plan, normalize_by=normalize_by, out=out)
 
     def _read_cells(self, entry: GridEntry, flat: np.ndarray) -> np.ndarray:
-        return entry.array.reshape(-1)[flat]  # type: ignore[union-attr]
+        if entry.array is None:
+            return self._tile_grid(entry).read_cells(flat)
+        return entry.array.reshape(-1)[flat]
 
     def _write_cells(self, entry: GridEntry, flat: np.ndarray, values: np.ndarray) -> None:
-        entry.array.reshape(-1)[flat] = values  # type: ignore[union-attr]
+        if entry.array is None:
+            self._tile_grid(entry).write_cells(flat, values)
+            return
+        entry.array.reshape(-1)[flat] = values
 
     def _scatter(self, entry: GridEntry, flat: np.ndarray, amounts: np.ndarray, accumulate: bool,
                  clip_max: float | None) -> None:
-        scatter(entry.array.reshape(-1), flat, amounts, accumulate=accumulate, clip_max=clip_max)  # type: ignore[union-attr]
+        if entry.array is None:
+            self._tile_grid(entry).scatter(flat, amounts, accumulate, clip_max)
+            return
+        scatter(entry.array.reshape(-1), flat, amounts, accumulate=accumulate, clip_max=clip_max)
 
     def _scale_tiles(self, entry: GridEntry, mask: np.ndarray, tile_size: int, factor: object, floor: float) -> np.ndarray:
-        return blockops.scale_tiles(entry.array, mask, tile_size, factor, floor)  # type: ignore[arg-type]
+        if entry.array is None:
+            if tile_size == self.tile_size:  # the decay tiles are the storage tiles: contiguous blocks
+                return self._tile_grid(entry).scale_marked_tiles(mask, factor, floor)
+            return super()._scale_tiles(entry, mask, tile_size, factor, floor)
+        return blockops.scale_tiles(entry.array, mask, tile_size, factor, floor)
 
     def get_window(self, name: str, y0: int, y1: int, x0: int, x1: int, *, normalize_by: float | None = None,
                    out_dtype: object = np.float32) -> np.ndarray:

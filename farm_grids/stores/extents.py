@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from farm_grids.stores.tiled import TileGrid
     from farm_grids.windows import WindowPlan
 
-__all__ = ["cell_extents", "merge_runs", "plan_extents", "region_extents", "tile_mask_extents", "window_extents"]
+__all__ = ["cell_extents", "merge_runs", "plan_extents", "plan_tile_extents", "region_extents", "tile_extents",
+           "tile_mask_extents", "window_extents"]
 
 
 def cell_extents(flat_index: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,3 +105,36 @@ def plan_extents(plan: WindowPlan, itemsize: int) -> tuple[np.ndarray, np.ndarra
         starts.append(((edge_rows * width) + first).reshape(-1) * itemsize)
         ends.append(((edge_rows * width) + last + 1).reshape(-1) * itemsize)
     return np.concatenate(starts), np.concatenate(ends)
+
+
+def tile_extents(grid: TileGrid, itemsize: int, tile_rows: slice, tile_cols: slice) -> tuple[np.ndarray, np.ndarray]:
+    """Byte extents of the whole tiles in a rectangle of tiles of a tile-major file (row runs merged)."""
+    tile_bytes = grid.tile * grid.tile * itemsize
+    rows = np.arange(tile_rows.start, tile_rows.stop, dtype=np.int64)
+    starts = (rows * grid.nx + tile_cols.start) * tile_bytes
+    return starts, starts + (tile_cols.stop - tile_cols.start) * tile_bytes
+
+
+def plan_tile_extents(grid: TileGrid, itemsize: int, plan: WindowPlan) -> tuple[np.ndarray, np.ndarray]:
+    """Byte extents of every tile a planned gather reads from a tile-major file."""
+    t, height, width = grid.tile, grid.shape[0], grid.shape[1]
+    y0, x0 = np.divmod(plan.positions.astype(np.int64), width)
+    lows_y, highs_y, lows_x, highs_x = [y0], [y0 + plan.side - 1], [x0], [x0 + plan.side - 1]
+    if plan.edge.size:
+        r = plan.radius
+        lows_y.append(np.clip(plan.edge_ys - r, 0, height - 1))
+        highs_y.append(np.clip(plan.edge_ys + r, 0, height - 1))
+        lows_x.append(np.clip(plan.edge_xs - r, 0, width - 1))
+        highs_x.append(np.clip(plan.edge_xs + r, 0, width - 1))
+    ly, hy = np.concatenate(lows_y) // t, np.concatenate(highs_y) // t
+    lx, hx = np.concatenate(lows_x) // t, np.concatenate(highs_x) // t
+    tile_ids = []
+    for dy in range(int((hy - ly).max(initial=-1)) + 1):
+        for dx in range(int((hx - lx).max(initial=-1)) + 1):
+            keep = (ly + dy <= hy) & (lx + dx <= hx)
+            tile_ids.append((ly + dy)[keep] * grid.nx + (lx + dx)[keep])
+    if not tile_ids:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    ids = np.unique(np.concatenate(tile_ids))
+    tile_bytes = t * t * itemsize
+    return ids * tile_bytes, (ids + 1) * tile_bytes

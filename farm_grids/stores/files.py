@@ -31,7 +31,7 @@ _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "
 _MAX_PART = 48
 # The dtype suffix is optional so files named before it existed still parse.
 GRID_FILE = re.compile(
-    r"_p(?P<pid>\d+)-(?P<token>[0-9a-f]+)_(?P<h>\d+)x(?P<w>\d+)(?:_(?P<dtype>[a-z]+\d+))?\.dat$"
+    r"_p(?P<pid>\d+)-(?P<token>[0-9a-f]+)_(?P<h>\d+)x(?P<w>\d+)(?:_(?P<dtype>[a-z]+\d+))?(?:_t(?P<tile>\d+))?\.dat$"
 )
 MANIFEST_FILE = re.compile(r"manifest(?:_.+)?_p(?P<pid>\d+)-(?P<token>[0-9a-f]+)\.json(?P<lock>\.lock)?$")
 STORE_TEMP_FILE = re.compile(r"^\.manifest-p(?P<pid>\d+)-(?P<token>[0-9a-f]+)(?:-[0-9a-f]+\.tmp|\.spare)$")
@@ -65,12 +65,15 @@ def grid_file_name(
     token: str,
     namespace: str | None = None,
     simulation_id: str | None = None,
+    tile: int = 0,
 ) -> str:
-    """``[namespace_]name[_simulation_id]_p<pid>-<token>_<H>x<W>_<dtype>.dat``.
+    """``[namespace_]name[_simulation_id]_p<pid>-<token>_<H>x<W>_<dtype>[_t<tile>].dat``.
 
-    Shape and dtype in the name let a reopen catch a manifest that misdescribes the file.
+    Shape, dtype and the tile side of a tile-major file in the name let a reopen catch a
+    manifest that misdescribes the file.
     """
-    return f"{_prefix(namespace, name, simulation_id)}_p{pid}-{token}_{shape[0]}x{shape[1]}_{dtype}.dat"
+    layout = f"_t{tile}" if tile else ""
+    return f"{_prefix(namespace, name, simulation_id)}_p{pid}-{token}_{shape[0]}x{shape[1]}_{dtype}{layout}.dat"
 
 
 def parse_grid_file_name(file_name: str) -> dict[str, Any] | None:
@@ -83,6 +86,7 @@ def parse_grid_file_name(file_name: str) -> dict[str, Any] | None:
         "token": match.group("token"),
         "shape": (int(match.group("h")), int(match.group("w"))),
         "dtype": match.group("dtype"),
+        "tile": int(match.group("tile")) if match.group("tile") else None,
     }
 
 

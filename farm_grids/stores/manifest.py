@@ -13,8 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from farm_grids.errors import DiskFullError, GridFileMismatchError, GridFileMissingError, UnsafeManifestError
+from farm_grids.errors import (
+    DiskFullError,
+    GridFileMismatchError,
+    GridFileMissingError,
+    InvalidGridSpecError,
+    UnsafeManifestError,
+)
 from farm_grids.limits import MAX_DIMENSION
+from farm_grids.stores.tiled import tile_buffer_cells, validate_layout
 from farm_grids.stores.validation import SUPPORTED_DTYPES
 
 __all__ = ["MANIFEST_SCHEMA", "Manifest", "ManifestEntry", "read_manifest", "remove_manifest", "write_manifest"]
@@ -24,6 +31,7 @@ _OLD_SCHEMAS = ("farm-grids/manifest/v1",)
 _MAX_BYTES = 16 * 2**20  # far above any real manifest; a bigger file is not one of ours
 _TOP_KEYS = {"schema", "generation", "clean", "namespace", "simulation_id", "pid", "token", "grids", "checksum"}
 _ENTRY_KEYS = {"path", "shape", "dtype", "nbytes"}
+_LAYOUT_KEYS = {"layout", "tile"}
 # The spare file a manifest is written into: reserved in advance, so rewriting the manifest
 # (a close on a full disk, a delete that would free space) never needs a new block.
 _SPARE_MIN_BYTES = 64 * 1024
@@ -37,9 +45,21 @@ class ManifestEntry:
     shape: tuple[int, int]
     dtype: np.dtype
     nbytes: int
+    layout: str = "rows"
+    tile: int = 0  # the tile side of a "tiles" layout
+
+    @property
+    def file_bytes(self) -> int:
+        """The file's size: the grid, or for tiles the grid padded to whole tiles."""
+        if self.layout == "rows":
+            return self.nbytes
+        return tile_buffer_cells(self.shape, self.tile) * self.dtype.itemsize
 
     def record(self) -> dict[str, Any]:
-        return {"path": self.file_name, "shape": list(self.shape), "dtype": self.dtype.name, "nbytes": self.nbytes}
+        record = {"path": self.file_name, "shape": list(self.shape), "dtype": self.dtype.name, "nbytes": self.nbytes}
+        if self.layout != "rows":
+            record.update(layout=self.layout, tile=self.tile)
+        return record
 
 
 @dataclass(frozen=True)
@@ -83,8 +103,8 @@ def _entry(path: Path, name: object, raw: object) -> ManifestEntry:
     where = f"entry {name!r}"
     if not isinstance(name, str) or not name:
         raise _fail(path, f"has a grid name that is not a non-empty string: {name!r}")
-    if not isinstance(raw, dict) or set(raw) != _ENTRY_KEYS:
-        raise _fail(path, f"{where} must hold exactly {sorted(_ENTRY_KEYS)}")
+    if not isinstance(raw, dict) or not _ENTRY_KEYS <= set(raw) <= _ENTRY_KEYS | _LAYOUT_KEYS:
+        raise _fail(path, f"{where} must hold {sorted(_ENTRY_KEYS)} (and, for tiles, {sorted(_LAYOUT_KEYS)})")
     file_name, shape, dtype, nbytes = raw["path"], raw["shape"], raw["dtype"], raw["nbytes"]
     if not isinstance(file_name, str) or file_name in ("", ".", "..") or "/" in file_name or "\\" in file_name or "\0" in file_name:
         raise UnsafeManifestError(
@@ -98,7 +118,15 @@ def _entry(path: Path, name: object, raw: object) -> ManifestEntry:
     expected = shape[0] * shape[1] * resolved.itemsize
     if not _is_int(nbytes) or nbytes != expected:
         raise _fail(path, f"{where} records nbytes {nbytes!r}; {tuple(shape)} {dtype} needs {expected}")
-    return ManifestEntry(file_name, (shape[0], shape[1]), resolved, expected)
+    layout, tile = raw.get("layout", "rows"), raw.get("tile", 0)
+    if layout == "rows" and "tile" in raw:
+        raise _fail(path, f"{where} gives a tile side without the tiles layout")
+    if layout != "rows":
+        try:
+            layout, tile = validate_layout(layout, tile)
+        except InvalidGridSpecError as exc:
+            raise _fail(path, f"{where}: {exc}") from None
+    return ManifestEntry(file_name, (shape[0], shape[1]), resolved, expected, layout, tile)
 
 
 def _optional(path: Path, payload: dict[str, Any], key: str, kind: type) -> Any:

@@ -14,14 +14,12 @@ import numpy as np
 
 from farm_grids.errors import (
     GridExistsError,
-    GridFileMismatchError,
     InvalidGridSpecError,
     SparseOvercommitWarning,
-    UncleanShutdownWarning,
 )
 from farm_grids.stores.dense import DenseArrayStore
 from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
-from farm_grids.stores.extents import tile_mask_extents
+from farm_grids.stores.extents import plan_tile_extents, tile_extents, tile_mask_extents
 from farm_grids.stores.files import (
     grid_file_name,
     lock_file_name,
@@ -31,12 +29,15 @@ from farm_grids.stores.files import (
     temp_prefix,
 )
 from farm_grids.stores.locks import WRITER_BYTE, StoreLock, is_held
-from farm_grids.stores.manifest import Manifest, ManifestEntry, read_manifest, remove_manifest, write_manifest
+from farm_grids.stores.manifest import Manifest, ManifestEntry, remove_manifest, write_manifest
 from farm_grids.stores.mapped_file import MappedFile
-from farm_grids.stores.opening import checked_files
-from farm_grids.stores.validation import validate_dtype, validate_mode
+from farm_grids.stores.reopen import reopen
+from farm_grids.stores.tiled import DEFAULT_TILE, TileGrid, tile_buffer_cells
+from farm_grids.windows import WindowPlan
 
-__all__ = ["MemmapStore"]
+__all__ = ["ACCESS_MODES", "MemmapStore"]
+
+ACCESS_MODES = ("auto", "random", "normal")
 
 
 class MemmapStore(DenseArrayStore):
@@ -46,6 +47,11 @@ class MemmapStore(DenseArrayStore):
     until its pages are written; dense writes reserve their blocks first (a full disk is a
     DiskFullError, never SIGBUS), and ``preallocate=True`` reserves every file whole at
     creation. One writer holds the store's lock; readers (``open(..., mode="r")``) share it.
+
+    ``layout="tiles"`` stores each file tile-major (``tile_size``-square tiles); ``access``
+    sets the kernel's readahead for faults ("random", "normal", or "auto": random while
+    ``prefetch`` is on), and ``prefetch`` asks, before each batched gather, for exactly the
+    pages the windows cover that are not resident yet.
     """
 
     backend = "memmap"
@@ -63,8 +69,20 @@ class MemmapStore(DenseArrayStore):
         default_dtype: object = "float32",
         default_mode: str = "w+",
         preallocate: bool = False,
+        layout: str = "rows",
+        tile_size: int = DEFAULT_TILE,
+        access: str = "auto",
+        prefetch: bool = True,
     ) -> None:
-        super().__init__(default_dtype=default_dtype, default_mode=default_mode)
+        super().__init__(default_dtype=default_dtype, default_mode=default_mode, layout=layout, tile_size=tile_size)
+        if access not in ACCESS_MODES:
+            raise InvalidGridSpecError(f"unknown access {access!r}; use one of {ACCESS_MODES}")
+        if not isinstance(prefetch, bool):
+            raise InvalidGridSpecError(f"prefetch must be a bool, got {prefetch!r}")
+        self.prefetch = prefetch
+        # "auto": with prefetch, faults read only their page (the prefetch already asked for
+        # what a gather needs; readahead around it would read what nobody asked for).
+        self.access = ("random" if prefetch else "normal") if access == "auto" else access
         for label, part in (("simulation_id", simulation_id), ("namespace", namespace)):
             if part is not None and not isinstance(part, str):
                 raise InvalidGridSpecError(f"{label} must be a string or None, got {part!r}")
@@ -133,28 +151,29 @@ class MemmapStore(DenseArrayStore):
                 f"grid {name!r} was closed with its file kept; reopen it with MemmapStore.open "
                 "or close it with delete_file=True first"
             )
-        nbytes = shape[0] * shape[1] * dtype.itemsize
+        tiled = self.layout == "tiles"
+        cells = tile_buffer_cells(shape, self.tile_size) if tiled else shape[0] * shape[1]
+        nbytes = cells * dtype.itemsize
         self._warn_if_overcommitted(name, nbytes)
         self._ensure_writer_locks()
         path = self.directory / grid_file_name(
             name, shape, dtype.name, pid=self.pid, token=self.token,
-            namespace=self.namespace, simulation_id=self.simulation_id,
+            namespace=self.namespace, simulation_id=self.simulation_id, tile=self.tile_size if tiled else 0,
         )
         try:
             mapped = MappedFile.create(path, nbytes, preallocate=self.preallocate)
         except FileExistsError as exc:
             raise InvalidGridSpecError(f"grid file {str(path)!r} already exists (two names sanitise alike?)") from exc
         try:
-            backing = mapped.array(shape, dtype)
+            mapped.advise_access(self.access)
             if fill != 0.0:
                 mapped.reserve_all()
                 _advise_huge_pages(mapped)
-                backing.fill(fill)
+            return self._new_buffer(name, shape, dtype, mode, fill, mapped.buffer(dtype, cells), path, mapped)
         except BaseException:
             mapped.release()
             path.unlink(missing_ok=True)
             raise
-        return GridEntry(self._grid_info(name, shape, dtype, mode, path), backing, mapped)
 
     def _warn_if_overcommitted(self, name: str, nbytes: int) -> None:
         if self.preallocate:
@@ -179,7 +198,10 @@ class MemmapStore(DenseArrayStore):
         if delete_file and entry.info.path is not None:
             entry.info.path.unlink(missing_ok=True)
         elif entry.info.path is not None and entry.info.writable:
-            self._kept[name] = _record(entry.info)
+            self._kept[name] = self._record(entry.info)
+
+    def _record(self, info: GridInfo) -> ManifestEntry:
+        return _record(info, self.layout, self.tile_size)
 
     def _flush_entry(self, entry: GridEntry) -> None:
         if entry.state is not None:
@@ -210,8 +232,38 @@ class MemmapStore(DenseArrayStore):
         for first in range(0, marked.size, step):
             part = np.zeros(pending.shape, dtype=bool)
             part.reshape(-1)[marked[first : first + step]] = True
-            self._reserve(entry, *tile_mask_extents(entry.shape, entry.dtype.itemsize, part, tile_size))
+            if entry.array is not None:
+                self._reserve(entry, *tile_mask_extents(entry.shape, entry.dtype.itemsize, part, tile_size))
+                continue
+            for ty, tx in zip(*np.nonzero(part)):  # tile-major: the storage tiles under each decay tile
+                rows = slice(int(ty) * tile_size, min((int(ty) + 1) * tile_size, entry.shape[0]))
+                cols = slice(int(tx) * tile_size, min((int(tx) + 1) * tile_size, entry.shape[1]))
+                self._reserve(entry, *self._region_bytes(entry, rows, cols))
         done |= pending
+
+    # -- tile-major files, prefetch -----------------------------------------------------------
+    def _tile_grid(self, entry: GridEntry) -> TileGrid:
+        return entry.state.tiles  # type: ignore[union-attr, no-any-return]
+
+    def _region_bytes(self, entry: GridEntry, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
+        if entry.array is not None:
+            return super()._region_bytes(entry, rows, cols)
+        return tile_extents(self._tile_grid(entry), entry.dtype.itemsize, *self._tile_grid(entry).tiles_of_region(rows, cols))
+
+    def _cell_bytes(self, entry: GridEntry, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if entry.array is not None:
+            return super()._cell_bytes(entry, flat)
+        starts = self._tile_grid(entry).offsets(flat) * entry.dtype.itemsize
+        return starts, starts + entry.dtype.itemsize
+
+    def _plan_bytes(self, entry: GridEntry, plan: WindowPlan) -> tuple[np.ndarray, np.ndarray]:
+        if entry.array is not None:
+            return super()._plan_bytes(entry, plan)
+        return plan_tile_extents(self._tile_grid(entry), entry.dtype.itemsize, plan)
+
+    def _before_gather(self, entry: GridEntry, plan: WindowPlan) -> None:
+        if self.prefetch and entry.state is not None and plan.count and not entry.state.fully_resident():
+            entry.state.prefetch(*self._plan_bytes(entry, plan))
 
     def _needs_read_reserve(self, entry: GridEntry) -> bool:
         mapped = entry.state
@@ -229,9 +281,9 @@ class MemmapStore(DenseArrayStore):
         if self.default_mode == "r":
             return  # a reader never rewrites the writer's manifest
         added, removed = list(added), set(removed)
-        grids = {name: _record(entry.info) for name, entry in self._entries.items() if name not in removed}
+        grids = {name: self._record(entry.info) for name, entry in self._entries.items() if name not in removed}
         grids.update({name: entry for name, entry in self._kept.items() if name not in removed})
-        grids.update({info.name: _record(info) for info in added})
+        grids.update({info.name: self._record(info) for info in added})
         if not added and not removed and not closing:
             return  # a grid closed with its file kept: the manifest already lists it
         if not grids:
@@ -271,6 +323,9 @@ class MemmapStore(DenseArrayStore):
         mode: str = "r+",
         *,
         expect: Mapping[str, tuple[tuple[int, int], object]] | None = None,
+        layout: str | None = None,
+        access: str = "auto",
+        prefetch: bool = True,
     ) -> MemmapStore:
         """Reopen every grid a manifest lists, after checking every entry and file.
 
@@ -279,66 +334,11 @@ class MemmapStore(DenseArrayStore):
         one writer's files. Every path must resolve inside the manifest's directory, every
         file must match the shape, dtype and size recorded, and no two entries may share a
         file; otherwise nothing is opened. ``expect`` optionally maps grid names to the
-        ``(shape, dtype)`` the caller requires. A store that was not closed cleanly opens
-        with an UncleanShutdownWarning and ``store_info().clean`` False.
+        ``(shape, dtype)`` the caller requires; ``layout``, when given, must be the layout the
+        files were written in (LayoutMismatchError otherwise). A store that was not closed
+        cleanly opens with an UncleanShutdownWarning and ``store_info().clean`` False.
         """
-        chosen = validate_mode(mode)
-        if chosen == "w+":
-            raise InvalidGridSpecError("open() takes mode 'r+' or 'r'; 'w+' would discard the data")
-        if not isinstance(manifest_path, (str, os.PathLike)):
-            raise InvalidGridSpecError(f"manifest_path must be a path, got {manifest_path!r}")
-        manifest = Path(manifest_path).resolve()
-        if not manifest.is_file():
-            read_manifest(manifest)  # the typed error for a missing or odd manifest, before any lock file
-        lock_path = manifest.parent / lock_file_name(manifest.name)
-        lock = StoreLock.acquire_writer(lock_path) if chosen == "r+" else StoreLock.acquire_reader(lock_path)
-        files: dict[str, MappedFile] = {}
-        store: MemmapStore | None = None
-        try:
-            recorded = read_manifest(manifest)  # read under the lock: a writer cannot be mid-rewrite
-            _check_expected(manifest, recorded, expect)
-            for name, entry, path, identity in checked_files(manifest, recorded):
-                files[name] = MappedFile.open_existing(path, entry.nbytes, writable=chosen == "r+", identity=identity)
-            store = cls(manifest.parent, simulation_id=recorded.simulation_id, namespace=recorded.namespace,
-                        default_mode=chosen)
-            store._manifest_path, store._lock, store._generation = manifest, lock, recorded.generation
-            store._was_clean = recorded.clean is not False
-            for name, entry in recorded.grids.items():
-                info = store._grid_info(name, entry.shape, entry.dtype, chosen, manifest.parent / entry.file_name)
-                store._register(GridEntry(info, files[name].array(entry.shape, entry.dtype), files[name]))
-            if chosen == "r+":
-                store._record_change(added=[store._entries[n].info for n in store._entries])  # now open: not clean
-            writer_active = chosen == "r" and is_held(lock_path, WRITER_BYTE)
-        except BaseException:
-            for mapped in files.values():
-                mapped.release()
-            if store is not None and store._owner_lock is not None:
-                store._owner_lock.release(unlink=True)
-            if lock is not None:
-                lock.release_tidily()  # a refused open leaves the directory as it found it
-            raise
-        if recorded.clean is False and not writer_active:
-            warnings.warn(
-                f"store {str(manifest)!r} was not closed cleanly (generation {recorded.generation}): "
-                "writes after its last flush may be torn",
-                UncleanShutdownWarning,
-                stacklevel=2,
-            )
-        return store
-
-
-def _check_expected(
-    manifest: Path, recorded: Manifest, expect: Mapping[str, tuple[tuple[int, int], object]] | None
-) -> None:
-    for name, (expected_shape, expected_dtype) in (expect or {}).items():
-        entry = recorded.grids.get(name)
-        if entry is None:
-            raise GridFileMismatchError(f"manifest {str(manifest)!r} has no grid {name!r}")
-        wanted = validate_dtype(expected_dtype)
-        if tuple(expected_shape) != entry.shape or wanted != entry.dtype:
-            raise GridFileMismatchError(
-                f"grid {name!r} is {entry.shape} {entry.dtype}, expected {tuple(expected_shape)} {wanted}"
-            )
+        return reopen(cls, manifest_path, mode, expect=expect, layout=layout, access=access, prefetch=prefetch)
 
 
 def _advise_huge_pages(mapped: MappedFile) -> None:
@@ -354,7 +354,8 @@ def _advise_huge_pages(mapped: MappedFile) -> None:
         mapped.advise(advice)
 
 
-def _record(info: GridInfo) -> ManifestEntry:
+def _record(info: GridInfo, layout: str, tile: int) -> ManifestEntry:
     """One grid's manifest entry; the path is a bare file name so the directory may move."""
     assert info.path is not None
-    return ManifestEntry(info.path.name, info.shape, np.dtype(info.dtype), info.nbytes)
+    return ManifestEntry(info.path.name, info.shape, np.dtype(info.dtype), info.nbytes, layout,
+                         tile if layout == "tiles" else 0)

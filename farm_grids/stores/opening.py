@@ -40,6 +40,11 @@ def _check_named(entry_name: str, entry: ManifestEntry, path: Path) -> None:
         raise GridFileMismatchError(
             f"manifest says {entry_name!r} is {entry.shape}, but its file {path.name!r} was created as {named['shape']}"
         )
+    if (named["tile"] or 0) != (entry.tile if entry.layout == "tiles" else 0):
+        # The same bytes read in another layout would scatter every tile across the grid.
+        raise GridFileMismatchError(
+            f"manifest says {entry_name!r} is stored {entry.layout}, but its file {path.name!r} says otherwise"
+        )
     if named["dtype"] is not None and named["dtype"] != entry.dtype.name:
         # Same itemsize, other dtype (int32 for float32) would reinterpret every bit.
         raise GridFileMismatchError(
@@ -66,9 +71,10 @@ def checked_files(manifest: Path, recorded: Manifest) -> Iterator[tuple[str, Man
             raise UnsafeManifestError(f"manifest entries {owners[identity]!r} and {name!r} name the same file")
         owners[identity] = name
         _check_named(name, entry, path)
-        if info.st_size != entry.nbytes:
+        if info.st_size != entry.file_bytes:
             raise GridFileMismatchError(
-                f"grid file {str(path)!r} holds {info.st_size} bytes; {entry.shape} {entry.dtype} needs {entry.nbytes}"
+                f"grid file {str(path)!r} holds {info.st_size} bytes; {entry.shape} {entry.dtype} "
+                f"({entry.layout}) needs {entry.file_bytes}"
             )
         checked.append((name, entry, path, identity))
     yield from checked

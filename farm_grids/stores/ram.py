@@ -8,6 +8,7 @@ import numpy as np
 
 from farm_grids.stores.dense import DenseArrayStore
 from farm_grids.stores.entry import GridEntry
+from farm_grids.stores.tiled import DEFAULT_TILE, tile_buffer_cells
 
 __all__ = ["RamStore", "SparseRamStore"]
 
@@ -25,16 +26,18 @@ class RamStore(DenseArrayStore):
         namespace: str | None = None,
         default_dtype: object = "float32",
         default_mode: str = "w+",
+        layout: str = "rows",
+        tile_size: int = DEFAULT_TILE,
     ) -> None:
         # directory/simulation_id/namespace are accepted so either backend can be built
         # from the same arguments; RAM has no files to name.
-        super().__init__(default_dtype=default_dtype, default_mode=default_mode)
+        super().__init__(default_dtype=default_dtype, default_mode=default_mode, layout=layout, tile_size=tile_size)
         self.simulation_id = simulation_id
         self.namespace = namespace
 
     def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
-        array = np.zeros(shape, dtype=dtype) if fill == 0.0 else np.full(shape, fill, dtype=dtype)
-        return GridEntry(self._grid_info(name, shape, dtype, mode, None), array)
+        cells = shape[0] * shape[1] if self.layout == "rows" else tile_buffer_cells(shape, self.tile_size)
+        return self._new_buffer(name, shape, dtype, mode, fill, np.zeros(cells, dtype=dtype))
 
     def _release(self, entry: GridEntry, delete_file: bool) -> None:
         return None
@@ -51,12 +54,10 @@ class SparseRamStore(RamStore):
     backend = "sparse-ram"
 
     def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
-        count = shape[0] * shape[1]
+        count = shape[0] * shape[1] if self.layout == "rows" else tile_buffer_cells(shape, self.tile_size)
         region = mmap.mmap(-1, max(count * dtype.itemsize, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         advice = getattr(mmap, "MADV_NOHUGEPAGE", None)  # Linux only; elsewhere pages are small
         if advice is not None:
             region.madvise(advice)
-        array = np.frombuffer(region, dtype=dtype, count=count).reshape(shape)
-        if fill != 0.0:
-            array.fill(fill)  # an anonymous mapping starts zeroed: only a non-zero fill writes
-        return GridEntry(self._grid_info(name, shape, dtype, mode, None), array)
+        # An anonymous mapping starts zeroed: only a non-zero fill writes.
+        return self._new_buffer(name, shape, dtype, mode, fill, np.frombuffer(region, dtype=dtype, count=count))

@@ -97,13 +97,18 @@ def _builtin(cls_path: str) -> BackendFactory:
         from farm_grids.stores import memmap, ram
 
         cls = {"ram": ram.RamStore, "sparse-ram": ram.SparseRamStore, "memmap": memmap.MemmapStore}[cls_path]
+        reads = {"access": config.access, "prefetch": config.prefetch}
         if cls is memmap.MemmapStore:
             if config.mode != "w+":  # resume in place: the run's own manifest, found by its names
                 manifest = find_manifest(config.resolved_directory(), namespace, simulation_id)
-                return memmap.MemmapStore.open(manifest, mode=config.mode)
+                return memmap.MemmapStore.open(manifest, mode=config.mode, layout=config.layout, **reads)
             return cls(config.resolved_directory(), namespace=namespace, simulation_id=simulation_id,
-                       default_dtype=config.dtype, preallocate=config.preallocate)
-        return cls(namespace=namespace, simulation_id=simulation_id, default_dtype=config.dtype)
+                       default_dtype=config.dtype, preallocate=config.preallocate, layout=config.layout,
+                       tile_size=config.tile_size, **reads)
+        if cls is ram.SparseRamStore:
+            return cls(namespace=namespace, simulation_id=simulation_id, default_dtype=config.dtype)
+        return cls(namespace=namespace, simulation_id=simulation_id, default_dtype=config.dtype,
+                   layout=config.layout, tile_size=config.tile_size)
 
     factory.__qualname__ = f"builtin_{cls_path.replace('-', '_')}_backend"
     return factory

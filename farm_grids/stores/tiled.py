@@ -11,14 +11,30 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
+from farm_grids.errors import InvalidGridSpecError
 from farm_grids.points import scatter
 from farm_grids.windows import WindowPlan, prepare_out, validate_normalizer
 
-__all__ = ["TileGrid", "tile_buffer_cells"]
+__all__ = ["DEFAULT_TILE", "LAYOUTS", "TileGrid", "tile_buffer_cells", "validate_layout"]
 
 # Windows per vectorised gather step: bounds the (chunk, S, S) int64 index temporaries.
 _WINDOW_CHUNK = 1024
+LAYOUTS = ("rows", "tiles")
+# 32 x 32 float32 cells are one 4 KiB page: an R=6 window touches ~2 pages instead of 13
+# (BENCHMARKS.md, "Choosing the tile side", measures 16, 32 and 64).
+DEFAULT_TILE = 32
+
+
+def validate_layout(layout: object, tile_size: object) -> tuple[str, int]:
+    """``(layout, tile_size)`` checked: "rows" or "tiles", and a power-of-two side from 8 to 4096."""
+    if layout not in LAYOUTS:
+        raise InvalidGridSpecError(f"unknown layout {layout!r}; use one of {LAYOUTS}")
+    if (isinstance(tile_size, bool) or not isinstance(tile_size, (int, np.integer)) or not 8 <= tile_size <= 4096
+            or int(tile_size) & (int(tile_size) - 1)):
+        raise InvalidGridSpecError(f"tile_size must be a power of two from 8 to 4096, got {tile_size!r}")
+    return str(layout), int(tile_size)
 
 
 def tile_buffer_cells(shape: tuple[int, int], tile: int) -> int:
@@ -87,16 +103,26 @@ class TileGrid:
         if out is None:
             out = np.empty((plan.count, side, side), dtype=np.float32)
         steps = np.arange(side, dtype=np.int64)
-        width = self.shape[1]
+        width, t = self.shape[1], self.tile
         positions = plan.positions.astype(np.int64, copy=False)
-        for start in range(0, positions.size, _WINDOW_CHUNK):
-            y0, x0 = np.divmod(positions[start : start + _WINDOW_CHUNK], width)
-            index = self.row_offsets[y0[:, None] + steps][:, :, None] + self.col_offsets[x0[:, None] + steps][:, None, :]
-            values = self.buffer.take(index)
-            if plan.interior is None:
-                out[start : start + _WINDOW_CHUNK] = values
-            else:
-                out[plan.interior[start : start + _WINDOW_CHUNK]] = values
+        rows_of = np.arange(positions.size) if plan.interior is None else plan.interior
+        y0, x0 = np.divmod(positions, width)
+        # A window inside one tile is S rows of S cells, T apart: the same strided copy the
+        # row-major gather makes. Only windows that straddle tiles take the per-cell index.
+        within = ((y0 // t) == (y0 + side - 1) // t) & ((x0 // t) == (x0 + side - 1) // t) if side <= t else None
+        if within is not None and within.any():
+            origins = self.row_offsets[y0[within]] + self.col_offsets[x0[within]]
+            view = as_strided(self.buffer, shape=(self.buffer.size - (side - 1) * (t + 1), side, side),
+                              strides=(self.buffer.itemsize, t * self.buffer.itemsize, self.buffer.itemsize),
+                              writeable=False)
+            inside_rows = rows_of[within]
+            for start in range(0, origins.size, _WINDOW_CHUNK):
+                out[inside_rows[start : start + _WINDOW_CHUNK]] = view[origins[start : start + _WINDOW_CHUNK]]
+            y0, x0, rows_of = y0[~within], x0[~within], rows_of[~within]
+        for start in range(0, y0.size, _WINDOW_CHUNK):
+            ys, xs = y0[start : start + _WINDOW_CHUNK], x0[start : start + _WINDOW_CHUNK]
+            index = self.row_offsets[ys[:, None] + steps][:, :, None] + self.col_offsets[xs[:, None] + steps][:, None, :]
+            out[rows_of[start : start + _WINDOW_CHUNK]] = self.buffer.take(index)
         if plan.edge.size:
             index = self.row_offsets[plan.edge_rows] + self.col_offsets[plan.edge_cols]
             values = self.buffer.take(index)

@@ -41,8 +41,13 @@ def test_unparseable_threshold_is_a_usage_error(capsys) -> None:
 
 
 def test_unknown_criterion_is_a_usage_error(capsys) -> None:
-    code, _, err = run(capsys, "validate", "--criteria", "C1,C9")
-    assert_usage_error(code, err, "unknown criterion C9")
+    code, _, err = run(capsys, "validate", "--criteria", "C1,C10")
+    assert_usage_error(code, err, "unknown criterion C10")
+
+
+def test_quick_and_big_together_are_a_usage_error(capsys) -> None:
+    code, _, err = run(capsys, "validate", "--quick", "--big", "--criteria", "C9")
+    assert_usage_error(code, err, "--quick and --big are exclusive")
 
 
 def test_unknown_workload_is_a_usage_error(capsys) -> None:

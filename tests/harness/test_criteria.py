@@ -1,4 +1,4 @@
-"""Table tests: ratio verdicts, overall verdicts and every criterion C1..C8 reaching PASS, WARN and FAIL."""
+"""Table tests: ratio verdicts, overall verdicts and every criterion C1..C9 reaching PASS, WARN and FAIL."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from harness import criteria as c, verdicts as v
+from harness import criteria as c, criteria_c9 as c9, verdicts as v
 from harness.errors import HarnessUsageError
 from harness.evidence_c7_c8 import top_level_imports
 from harness.memory import scaling_evidence_of
@@ -75,6 +75,13 @@ GRID = (4 * MIB, 64 * MIB, 256 * MIB, 1024 * MIB)
 PORTABLE = dict(storage_imports=frozenset({"numpy", "os", "json", "farm_grids"}),
                 file_names=("TRAILS-1234-sim_a-9f3b.dat", "manifest.json"), platform="Linux-6.1-x86_64")
 
+OUT_OF_CORE = {
+    "gathers": (c9.GatherLine("tiles32 prefetch", 1024 * MIB, (14.0, 15.0), (1.01, 1.02), True, 20.0, 1.5),),
+    "frontier": (c9.FrontierLine("tiles32@8192", 2.0, 1.8, 2.2, True, 4.0),),
+    "resident": (c9.ResidentPoint("tiles32", 28 * MIB, 250 * MIB, 22 * MIB, 20 * MIB),
+                 c9.ResidentPoint("tiles32", 7 * 1024 * MIB, 260 * MIB, 71 * MIB, 70 * MIB)),
+    "slopes": (c9.SlopeFit("tiles32", 0.001, (0.0, 0.005), 5),),
+}
 CASES = [
     # C1 environmental grids use memmap
     ("C1", c.c1_env_grids_use_memmap, env(*(layer(n) for n in ENV_LAYERS)), P, "3 layers"),
@@ -151,6 +158,12 @@ CASES = [
      "imports torch"),
     ("C8", c.c8_cross_platform, c.PortabilityEvidence(**{**PORTABLE, "file_names": ("a/b.dat", "CON.dat")}), F,
      "unsanitised"),
+    # C9 out-of-core (tests/harness/test_criteria_c9.py has every line's cases)
+    ("C9", c9.c9_out_of_core, c9.OutOfCoreEvidence(**OUT_OF_CORE), P, "resident file <= 1.10x needed"),
+    ("C9", c9.c9_out_of_core, None, W, "cannot measure"),
+    ("C9", c9.c9_out_of_core, c9.OutOfCoreEvidence(**{**OUT_OF_CORE, "frontier": ()}), W, "no frontier tick"),
+    ("C9", c9.c9_out_of_core, c9.OutOfCoreEvidence(**{**OUT_OF_CORE, "resident": (
+        c9.ResidentPoint("rows", 7 * 1024 * MIB, 4096 * MIB, 4000 * MIB, 400 * MIB),)}), F, "10.00x needed"),
 ]
 
 

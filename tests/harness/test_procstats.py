@@ -173,3 +173,30 @@ def test_stale_scratch_dirs_finds_only_dirs_whose_owner_is_gone(tmp_path) -> Non
         assert stale_scratch_dirs(tmp_path) == sorted([killed, unlocked])
         assert live.is_dir() and live not in stale_scratch_dirs(tmp_path)
     assert stale_scratch_dirs(tmp_path / "missing") == []
+
+
+@linux_only
+def test_mincore_counts_the_pages_of_a_mapping_that_are_cached(tmp_path) -> None:
+    path = tmp_path / "grid.dat"
+    with open(path, "wb") as handle:
+        handle.truncate(4 * MIB)
+    assert ps.mincore_bytes(path) == 0 and ps.file_mappings(path) == []  # not mapped: nothing to count
+    with open(path, "r+b") as handle:
+        mapping = mmap.mmap(handle.fileno(), 4 * MIB)
+        mapping.madvise(mmap.MADV_RANDOM)  # no readahead: only the pages written are cached
+        array = np.frombuffer(mapping, dtype=np.uint8)
+        array[:: 16 * mmap.PAGESIZE] = 1
+        touched = len(range(0, 4 * MIB, 16 * mmap.PAGESIZE))
+        assert len(ps.file_mappings(path)) == 1
+        assert ps.mincore_bytes(path) == touched * mmap.PAGESIZE
+        assert ps.evict_mapped_file(path)  # drops our page-table entries, then the cache
+        assert ps.mincore_bytes(path) == 0 and array[0] == 1  # the data is in the file, not lost
+        del array
+        mapping.close()
+
+
+def test_without_proc_maps_mincore_is_unknown(tmp_path) -> None:
+    missing = tmp_path / "no-maps"
+    assert ps.file_mappings(tmp_path / "x", maps_path=missing) is None
+    assert ps.mincore_bytes(tmp_path / "x", maps_path=missing) is None
+    assert ps.evict_mapped_file(tmp_path / "x", maps_path=missing) is False

@@ -126,7 +126,7 @@ def test_cli_validate_ctrl_c_exits_130_and_leaves_no_scratch(tmp_path, private_t
 
 @pytest.mark.parametrize(("argv", "fragment"), [
     (["--workloads", "teleport"], "unknown workload teleport"),
-    (["--criteria", "C1,C9"], "unknown criterion C9"),
+    (["--criteria", "C1,C10"], "unknown criterion C10"),
     (["--threshold", "1"], "argument --threshold: must be a finite number > 1"),
     (["--threshold", "nan"], "argument --threshold: must be a finite number > 1"),
 ])
@@ -152,7 +152,7 @@ def test_a_chunked_backend_runs_what_applies_and_lists_the_rest_with_reasons(tmp
     assert verdicts(outcome) == dict.fromkeys(("C2", "C3", "C5"), Verdict.PASS)
     assert outcome.verdict is Overall.PASS and outcome.scope.backend == "zarr"
     skipped = outcome.scope.not_applicable
-    assert set(skipped) == {"C1", "C4 cold rows", "C6"} and all("chunks" in reason for reason in skipped.values())
+    assert set(skipped) == {"C1", "C4 cold rows", "C6", "C9"} and all("chunks" in reason for reason in skipped.values())
     assert list(tmp_path.iterdir()) == []
 
 
@@ -170,7 +170,7 @@ def test_cli_validate_backend_zarr_writes_the_scope_into_json_and_table(tmp_path
     assert code == commandline.EXIT_PASS, printed
     document = json.loads(json_path.read_text())
     assert document["backend"] == "zarr" and [c["id"] for c in document["criteria"]] == ["C3"]
-    assert set(document["not_applicable"]) == {"C1", "C4 cold rows", "C6"}
+    assert set(document["not_applicable"]) == {"C1", "C4 cold rows", "C6", "C9"}
     assert any(line.startswith("C1") and " n/a " in line for line in printed.splitlines())
     assert os.listdir(private_tmp) == []
 

@@ -65,6 +65,7 @@ def test_harness_criteria_frame_is_exact() -> None:
         ("C6", "WARN", 0.0012, None, None, 0.01, "bytes"),
         ("C7", "PASS", None, None, None, None, "bool"),
         ("C8", "PASS", None, None, None, None, "bool"),
+        ("C9", "PASS", 1.02, None, None, 2.0, "x needed"),
     ]
     assert criteria.loc[3, "name"] == "performance within threshold"
     assert criteria.loc[3, "details"] == "temporal_decay@1024 (cold) ratio 1.41 [1.32, 1.50] > 1.25"
@@ -90,10 +91,24 @@ def test_harness_ratio_rows_keep_interval_cache_and_per_backend_medians() -> Non
     assert set(measurements["timestamp"]) == {"2026-11-25T12:00:00+00:00"}
 
 
+def test_outofcore_records_become_cold_rows_per_kind_and_layout() -> None:
+    measurements = load_harness_result(HARNESS_JSON).measurements
+    gather = measurements[measurements["workload"] == "cold_gather/tiles32"].set_index("statistic")
+    assert gather.loc["us_per_window", "value"] == 14.0 and gather.loc["us_per_window", "unit"] == "us/window"
+    assert gather.loc["read_ratio", "value"] == 1.01 and "floor_us_per_window" in gather.index
+    assert set(gather["cache"]) == {"cold"} and set(gather["size"]) == {16384}
+    rows_gather = measurements[measurements["workload"] == "cold_gather/rows"]
+    assert "floor_us_per_window" not in set(rows_gather["statistic"])  # null: left out, not a zero
+    frontier = measurements[measurements["workload"] == "frontier/tiles32"]
+    assert rows(frontier, ["statistic", "value", "ci_low", "ci_high", "unit"]) == [("ratio", 2.1, 1.9, 2.3, "x warm")]
+
+
 def test_harness_memory_rows_are_one_per_size_and_statistic() -> None:
     measurements = load_harness_result(HARNESS_JSON).measurements
     memory = measurements[measurements["workload"] == "memory"]
-    assert len(memory) == 3 * 7
+    assert len(memory) == 3 * 9  # the row layout; the tiled probes are memory/tiles32
+    tiled = measurements[measurements["workload"] == "memory/tiles32"]
+    assert sorted(set(tiled["size"])) == [1024, 4096] and len(tiled) == 2 * 9
     assert set(memory["backend"]) == {"memmap"}
     wide = memory.pivot_table(index="size", columns="statistic", values="value")
     assert wide.loc[4096, "pss_anon_bytes"] == 121_000_000
@@ -205,7 +220,7 @@ def test_backend_ratios_pair_memmap_with_ram_per_commit(report_data) -> None:
 
 def test_load_sources_stacks_every_source(report_data) -> None:
     counts = report_data.measurements["source"].value_counts().to_dict()
-    assert counts == {"harness": 33, "asv": 16, "pytest-benchmark": 24}
+    assert counts == {"harness": 74, "asv": 16, "pytest-benchmark": 24}  # + C9: 2x9 tiled memory, 2x2 layout ones, 17 out-of-core
     assert report_data.overall_verdict == "FAIL"
 
 

@@ -75,8 +75,8 @@ def test_junit_has_one_testcase_per_criterion_with_right_counts(report_data: Rep
     root = ET.fromstring(build_junit(report_data))
     suite = root.find("testsuite")
     cases = suite.findall("testcase")
-    assert [c.get("name").split()[0] for c in cases] == [f"C{i}" for i in range(1, 9)]
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == ("8", "1", "1", "0")
+    assert [c.get("name").split()[0] for c in cases] == [f"C{i}" for i in range(1, 10)]
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == ("9", "1", "1", "0")
     assert sum(c.find("failure") is not None for c in cases) == 1
     skipped = [c for c in cases if c.find("skipped") is not None]
     assert [c.get("name").split()[0] for c in skipped] == ["C6"]
@@ -101,7 +101,7 @@ def test_all_pass_gives_pass_everywhere_and_no_junit_failures(tmp_path: Path) ->
     assert files["report.md"].startswith(b"# farm-grids report: PASS")
     assert b'class="banner pass">Overall verdict: PASS' in files["report.html"]
     suite = ET.fromstring(files["junit.xml"]).find("testsuite")
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("8", "0", "0")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("9", "0", "0")
 
 
 def test_warn_only_is_inconclusive_with_skips(tmp_path: Path) -> None:
@@ -124,7 +124,7 @@ def test_benchmarks_only_report_says_there_is_no_verdict(golden_sources: list[Pa
 def test_html_is_self_contained_with_every_table_and_plot(report_data: ReportData) -> None:
     plots = build_plots(report_data)
     page = build_html(report_data, plots)
-    assert page.count("<table>") == 4
+    assert page.count("<table>") == 5  # criteria, ratios, memory, out-of-core, benchmarks
     assert page.count('src="data:image/png;base64,') == len(plots) == 3
     assert not re.search(r'(src|href)="(https?:)?//', page), "the page must not fetch anything"
     assert "max |memmap - ram| = 0" in page  # escaped, not interpreted as markup

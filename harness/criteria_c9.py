@@ -1,0 +1,190 @@
+"""Criterion C9 (out-of-core): cold gathers, frontier ticks and resident file memory, judged from small evidence records."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from harness.verdicts import Criterion, Verdict, judge_ratio, unmeasurable, worst
+
+C9_NAME = "out-of-core: cold reads and resident file memory track the work"
+MIB, GIB = 1024**2, 1024**3
+# Gate lines of issue 13 (acceptance), used by validate; callers may pass others.
+TILES_US_PER_WINDOW = 20.0
+TILES_READ_RATIO = 1.5
+ROWS_READ_RATIO = 1.25
+FRONTIER_RATIO = 4.0
+RESIDENT_RATIO = 2.0
+# RssFile bytes per byte of grid, fitted over the sizes for a fixed number of agents: 1.0 is
+# "the world is loaded", 0 "only the work is". 0.02 allows 20 MiB per GiB of grid; a straight
+# line through a curve that levels off (the work stops growing) needs that much room.
+RSS_FILE_SLOPE = 0.02
+BIG_GRID_BYTES = GIB  # (a) speaks of a grid of at least this size; smaller ones are quick-scale
+
+
+@dataclass(frozen=True)
+class GatherLine:
+    """(a) One cold batched gather setting: per-trial figures and the lines it is held to (None: shown only)."""
+
+    label: str  # e.g. "tiles32 prefetch"
+    grid_bytes: int
+    us_per_window: tuple[float, ...]
+    read_ratios: tuple[float, ...] | None  # bytes read / the layout's minimum, per trial
+    eviction_effective: bool
+    max_us_per_window: float | None = None
+    max_read_ratio: float | None = None
+    floor_us_per_window: float | None = None  # the disk's floor for the same pages (shown beside it)
+
+
+@dataclass(frozen=True)
+class FrontierLine:
+    """(b) A tick whose agents step into unvisited cells, cold-ish over the same tick warm."""
+
+    label: str
+    ratio: float
+    ci_low: float
+    ci_high: float
+    eviction_effective: bool
+    threshold: float | None = None  # None: shown beside the gated layout, not judged
+
+
+@dataclass(frozen=True)
+class ResidentPoint:
+    """(c) One memory probe (fresh process): file memory after the work against what the work needed."""
+
+    layout: str
+    grid_bytes: float
+    rss_file_bytes: float | None  # RssFile of the whole process (/proc/self/status)
+    resident_file_bytes: float | None  # mincore over the grid files' mappings
+    needed_bytes: float | None  # pages covered by the windows read and cells written
+    untracked_calls: int = 0  # reads through a dense array the recorder could not see
+
+
+@dataclass(frozen=True)
+class SlopeFit:
+    """RssFile against grid bytes for one layout: the slope (B/B) and its interval (None under 3 sizes)."""
+
+    layout: str
+    slope: float | None
+    interval: tuple[float, float] | None
+    sizes: int
+    gated: bool = True  # False: shown beside the gated layout (rows, whose needed pages grow too)
+    needed_slope: float | None = None  # the same fit of the needed bytes: what the work itself grew by
+
+
+@dataclass(frozen=True)
+class OutOfCoreEvidence:
+    """Everything C9 judges; any part may be empty (then it cannot PASS)."""
+
+    gathers: tuple[GatherLine, ...] = ()
+    frontier: tuple[FrontierLine, ...] = ()
+    resident: tuple[ResidentPoint, ...] = ()
+    slopes: tuple[SlopeFit, ...] = ()
+    resident_ratio_limit: float = RESIDENT_RATIO
+    slope_threshold: float = RSS_FILE_SLOPE
+
+
+def _span(values: tuple[float, ...]) -> tuple[float, float]:
+    finite = [v for v in values if not unmeasurable(v) and math.isfinite(v)]
+    return (min(finite), max(finite)) if finite else (math.nan, math.nan)
+
+
+def _median(values: tuple[float, ...]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+def judge_gather(line: GatherLine) -> tuple[Verdict, str]:
+    """The trials' range against each line: PASS all within, FAIL all above, WARN between or unmeasured."""
+    if not line.eviction_effective:
+        return Verdict.WARN, f"{line.label}: eviction not effective (nothing read from disk), cold unmeasured"
+    verdicts, parts = [], []
+    us = _median(line.us_per_window)
+    text = f"{line.label} {us:.1f} us/window"
+    if line.max_us_per_window is not None:
+        verdicts.append(judge_ratio(*_span(line.us_per_window), line.max_us_per_window))
+        text += f" (<= {line.max_us_per_window:g})"
+    if line.floor_us_per_window is not None:
+        text += f" [disk floor {line.floor_us_per_window:.1f}]"
+    parts.append(text)
+    if line.read_ratios is None:
+        verdicts.append(Verdict.WARN if line.max_read_ratio is not None else Verdict.PASS)
+        parts.append("bytes read unmeasured")
+    else:
+        ratio = f"read {_median(line.read_ratios):.2f}x min"
+        if line.max_read_ratio is not None:
+            verdicts.append(judge_ratio(*_span(line.read_ratios), line.max_read_ratio))
+            ratio += f" (<= {line.max_read_ratio:g})"
+        parts.append(ratio)
+    if line.grid_bytes < BIG_GRID_BYTES:
+        parts.append(f"{line.grid_bytes / MIB:.0f} MiB grid")
+    return worst(verdicts), ", ".join(parts)
+
+
+def judge_frontier(line: FrontierLine) -> tuple[Verdict, str]:
+    if not line.eviction_effective:
+        return Verdict.WARN, f"frontier {line.label}: nothing read from disk, cold unmeasured"
+    text = f"frontier {line.label} {line.ratio:.2f}x warm [{line.ci_low:.2f}, {line.ci_high:.2f}]"
+    if line.threshold is None:
+        return Verdict.PASS, text + " (shown)"
+    return judge_ratio(line.ci_low, line.ci_high, line.threshold), text + f" (<= {line.threshold:g})"
+
+
+def judge_resident(points: tuple[ResidentPoint, ...], limit: float) -> tuple[Verdict, str, float | None]:
+    """Every probe's resident file bytes over its needed bytes against ``limit``; returns the worst ratio too."""
+    if not points:
+        return Verdict.WARN, "resident file memory not measured", None
+    verdicts, worst_ratio, worst_at, problems = [], 0.0, "", []
+    for p in points:
+        at = f"{p.layout}@{p.grid_bytes / MIB:.0f}MiB"
+        if p.untracked_calls:
+            verdicts.append(Verdict.WARN)
+            problems.append(f"{at}: {p.untracked_calls} reads through get() (needed bytes unknown)")
+            continue
+        if unmeasurable(p.resident_file_bytes) or unmeasurable(p.needed_bytes) or not p.needed_bytes:
+            verdicts.append(Verdict.WARN)
+            problems.append(f"{at}: resident or needed bytes unmeasured")
+            continue
+        ratio = p.resident_file_bytes / p.needed_bytes  # type: ignore[operator]
+        if ratio > worst_ratio:
+            worst_ratio, worst_at = ratio, at
+        verdicts.append(Verdict.FAIL if ratio > limit else Verdict.PASS)
+        if ratio > limit:
+            problems.append(f"{at}: resident {p.resident_file_bytes / MIB:.1f} MiB = {ratio:.2f}x needed")
+    text = f"resident file <= {worst_ratio:.2f}x needed (<= {limit:g}) over {len(points)} probes"
+    text += f", worst {worst_at}" if worst_at else ""
+    if problems:
+        text += "; " + "; ".join(problems[:3])
+    return worst(verdicts), text, worst_ratio if worst_at else None
+
+
+def judge_slope(fit: SlopeFit, threshold: float) -> tuple[Verdict, str]:
+    per_gib = GIB / MIB
+    if fit.slope is None or unmeasurable(fit.slope) or fit.sizes < 2:
+        return Verdict.WARN, f"RssFile slope {fit.layout}: fewer than 2 sizes"
+    low, high = fit.interval if fit.interval is not None else (fit.slope, fit.slope)
+    text = f"RssFile slope {fit.layout} {fit.slope * per_gib:.1f} MiB/GiB [{low * per_gib:.1f}, {high * per_gib:.1f}]"
+    if fit.needed_slope is not None:
+        text += f", needed {fit.needed_slope * per_gib:.1f}"
+    if not fit.gated:
+        return Verdict.PASS, text + " (shown)"
+    return judge_ratio(low, high, threshold), text + f" (<= {threshold * per_gib:g})"
+
+
+def c9_out_of_core(evidence: OutOfCoreEvidence | None) -> Criterion:
+    """Worst of (a) gathers, (b) frontier ticks, (c) resident memory and RssFile slopes; an empty part WARNs."""
+    if evidence is None:
+        return Criterion("C9", C9_NAME, Verdict.WARN, details="cannot measure: no evidence (skipped)")
+    judged: list[tuple[Verdict, str]] = []
+    judged += [judge_gather(g) for g in evidence.gathers] or [(Verdict.WARN, "no cold gather measured")]
+    judged += [judge_frontier(f) for f in evidence.frontier] or [(Verdict.WARN, "no frontier tick measured")]
+    verdict, text, ratio = judge_resident(evidence.resident, evidence.resident_ratio_limit)
+    judged.append((verdict, text))
+    judged += [judge_slope(s, evidence.slope_threshold) for s in evidence.slopes] or [
+        (Verdict.WARN, "no RssFile slope fitted")]
+    overall = worst(v for v, _ in judged)
+    # Lines that decide the verdict first, so a reader sees why before the rest.
+    ordered = sorted(judged, key=lambda item: -item[0].severity)
+    details = "; ".join(f"{t}{'' if v is Verdict.PASS else ' ' + v.value}" for v, t in ordered)
+    return Criterion("C9", C9_NAME, overall, value=ratio, threshold=evidence.resident_ratio_limit,
+                     unit="x needed", details=details)
