@@ -79,8 +79,12 @@ def _literal(text: str) -> object:
         return text
 
 
-def load_values(results_dir: Path, machine: str, commit: str) -> list[AsvValue]:
-    """Every benchmark value asv saved for ``commit`` on ``machine`` (any environment), read with asv's API."""
+def load_values(results_dir: Path, machine: str, commit: str, since_ms: float | None = None) -> list[AsvValue]:
+    """Every benchmark value asv saved for ``commit`` on ``machine`` (any environment), read with asv's API.
+
+    ``since_ms`` (a JavaScript timestamp, as asv keeps them) drops benchmarks that started before it: a
+    result file keeps values of earlier runs for benchmarks this run did not select.
+    """
     try:
         from asv.results import iter_results_for_machine_and_hash
     except ImportError as exc:  # asv is a dev extra
@@ -92,6 +96,9 @@ def load_values(results_dir: Path, machine: str, commit: str) -> list[AsvValue]:
         return values
     for result in iter_results_for_machine_and_hash(str(results_dir), machine, commit):
         for key in result.get_all_result_keys():
+            started = result.started_at.get(key)
+            if since_ms is not None and (started is None or started < since_ms):
+                continue
             params = result.get_result_params(key)
             info = meta.get(key, {})
             names = tuple(info.get("param_names") or ())

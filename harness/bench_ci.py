@@ -216,9 +216,10 @@ def run_change(job: Job, out: Path) -> dict[str, Any]:
     results_dir, _ = asv_dirs(args.asv_config)
     job.step("asv machine", job.asv("machine", "--yes", "--machine", args.machine))
     words = ["--factor", str(args.factor), "--interleave-rounds", "--show-stderr", "--machine", args.machine]
+    since = time.time() * 1000 - 1000  # asv's started_at: ms since the epoch (this run's values only)
     job.step("asv continuous", job.asv("continuous", *words, *job.bench_args(CHANGE_BENCH), base, head))
-    base_values = asv_compare.load_values(results_dir, args.machine, base)
-    head_values = asv_compare.load_values(results_dir, args.machine, head)
+    base_values = asv_compare.load_values(results_dir, args.machine, base, since)
+    head_values = asv_compare.load_values(results_dir, args.machine, head, since)
     rows = asv_compare.compare(base_values, head_values, args.factor)
     gates = {} if args.no_harness else harness_gates(job, out, args.sizes or (1024,), args.max_time)
     verdict, reasons = overall(rows, gates, job.steps, bool(base_values and head_values))
@@ -232,9 +233,10 @@ def run_quick(job: Job, out: Path) -> dict[str, Any]:
     head = git_hash(args.head)
     results_dir, _ = asv_dirs(args.asv_config)
     job.step("asv machine", job.asv("machine", "--yes", "--machine", args.machine))
+    since = time.time() * 1000 - 1000
     job.step("asv run", job.asv("run", "--python=same", "--quick", "--show-stderr", "--machine", args.machine,
                                 "--set-commit-hash", head, *job.bench_args()))
-    head_values = asv_compare.load_values(results_dir, args.machine, head)
+    head_values = asv_compare.load_values(results_dir, args.machine, head, since)
     rows = asv_compare.compare([], head_values, args.factor)
     gates = {} if args.no_harness else harness_gates(job, out, args.sizes or (256,), args.max_time)
     # At 256² the two pytest-benchmark runs are too short to judge drift: the gate is advisory here.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 from pathlib import Path
@@ -33,7 +34,7 @@ def save(results_dir: Path, commit: str, per_param: list[list[float] | None], ve
     values = [None if s is None else sorted(s)[len(s) // 2] for s in per_param]
     outcome = asv_runner.BenchmarkResult(result=values, samples=[s for s in per_param], number=[1] * len(per_param),
                                          errcode=0, stderr="", profile=None)
-    result.add_result(benchmark, outcome, record_samples=True)
+    result.add_result(benchmark, outcome, started_at=datetime.datetime.now(datetime.timezone.utc), record_samples=True)
     result.save(str(results_dir))
     meta = {NAME: {"name": NAME, "type": "time", "unit": "seconds", "param_names": ["backend", "size"],
                    "params": PARAMS, "version": version}, "version": 2}
@@ -99,6 +100,12 @@ def test_a_head_without_base_is_no_base_and_a_missing_head_not_run() -> None:
     assert judge(None, _value(1.0), 1.25)[0] == asv_compare.NO_BASE
     assert judge(_value(1.0), None, 1.25)[0] == asv_compare.NOT_RUN
     assert judge(None, _value(None), 1.25)[0] == asv_compare.BROKE  # quick mode: it raised on head
+
+
+def test_values_of_an_earlier_run_are_left_out(tmp_path: Path) -> None:
+    save(tmp_path, BASE, [samples(1e-4), samples(1e-4)], "store_windows/v1")
+    assert len(load_values(tmp_path, MACHINE, BASE)) == 2
+    assert load_values(tmp_path, MACHINE, BASE, since_ms=4102444800000) == []  # a run starting in 2100
 
 
 def test_rows_are_worst_first(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def in_repo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 def run_mode(argv: list[str], tools: FakeTools, monkeypatch, base=(), head=()) -> tuple[int, dict, str]:
     store = {"b" * 40: list(base), "h" * 40: list(head)}
-    monkeypatch.setattr(asv_compare, "load_values", lambda results, machine, commit: store[commit])
+    monkeypatch.setattr(asv_compare, "load_values", lambda results, machine, commit, since=None: store[commit])
     args = build_parser("bench-ci").parse_args(["bench-ci", *argv])
     code = bench_ci.run(args, runner=tools)
     out = Path(args.out)
