@@ -63,7 +63,8 @@ def test_editing_a_workload_changes_the_versions_of_what_runs_it_only() -> None:
     texts = sources()
     before = versions(texts)
     after = versions(edited(texts, "harness.micro_workloads", "        read, last = self.store.get_window, None\n",
-                            "        read, last = self.store.get_window, None\n        last = read(GRID, 0, 1, 0, 1)\n"))
+                            "        read, last = self.store.get_window, None\n"
+                            "        last = read(GRID, 0, 1, 0, 1)\n"))
     changed = {name for name in before if before[name] != after[name]}
     assert changed == {"SingleWindow", "WindowRatios"}
 
@@ -95,7 +96,8 @@ ENGINE_EDITS = {  # engine-only edits that change what is timed, but not what a 
     "farm_grids/stores/dense.py": ("                    return array[y0:y1, x0:x1].copy()\n",
                                    "                    array[y0:y1, x0:x1].copy()\n"
                                    "                    return array[y0:y1, x0:x1].copy()\n"),
-    "farm_grids/windows.py": ("def read_window(", "def _added_by_the_test() -> int:\n    return 1\n\n\ndef read_window("),
+    "farm_grids/windows.py": ("def read_window(",
+                              "def _added_by_the_test() -> int:\n    return 1\n\n\ndef read_window("),
 }
 # One fresh interpreter over the copied tree: versions, then each stage's edits applied on disk
 # and the versions computed again (series_version reads the files afresh, as a new asv run would).
