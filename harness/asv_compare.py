@@ -6,8 +6,9 @@ import ast
 import itertools
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from harness.errors import HarnessUsageError
 # change asv itself calls significant (or a benchmark that stopped running), never noise.
 REGRESSION, IMPROVED, NOISE, UNCHANGED = "REGRESSION", "improved", "not significant", "unchanged"
 BROKE, FIXED, NEW_SERIES, NO_BASE, NOT_RUN = "BROKE", "fixed", "new series", "no base", "not run"
+NOT_REPRODUCED = "not reproduced"  # a REGRESSION in the first run that a second, independent run did not confirm
 UNCONFIRMED = "changed, no interval"  # beyond the factor, but asv keeps no samples for this kind
 GATING = frozenset({REGRESSION, BROKE})
 GATED_KINDS = frozenset({"time"})  # peakmem/track have one sample: asv cannot test them
@@ -55,6 +57,8 @@ class AsvRow:
     ci_high: float | None
     significant: bool | None  # asv's test (Mann-Whitney U on the samples, else the intervals)
     verdict: str
+    rerun_ratio: float | None = None  # head / base in the confirming run (suspects only)
+    rerun_verdict: str | None = None
 
     @property
     def gating(self) -> bool:
@@ -196,5 +200,41 @@ def compare(base: Iterable[AsvValue], head: Iterable[AsvValue], factor: float) -
             size=size if isinstance(size, int) else None, base=bv, head=hv, ratio=ratio,
             ci_low=low, ci_high=high, significant=significant, verdict=verdict,
         ))
-    order = {REGRESSION: 0, BROKE: 1, NOISE: 2, UNCONFIRMED: 3, IMPROVED: 4, FIXED: 5, NEW_SERIES: 6}
+    return _worst_first(rows)
+
+
+def _worst_first(rows: Iterable[AsvRow]) -> list[AsvRow]:
+    order = {REGRESSION: 0, BROKE: 1, NOT_REPRODUCED: 2, NOISE: 3, UNCONFIRMED: 4, IMPROVED: 5, FIXED: 6,
+             NEW_SERIES: 7}
     return sorted(rows, key=lambda r: (order.get(r.verdict, 9), -(r.ratio or 0.0)))
+
+
+def suspects(rows: Iterable[AsvRow]) -> list[AsvRow]:
+    """The rows a confirming run must reproduce: asv's significant slowdowns (a BROKE row needs no second look)."""
+    return [r for r in rows if r.verdict == REGRESSION]
+
+
+def selection_regex(row: AsvRow) -> str:
+    """An asv ``-b`` regex for exactly this benchmark and parameter combination (asv matches ``name(p0, p1)``)."""
+    return "^" + re.escape(f"{row.benchmark}({row.params})" if row.params else row.benchmark) + "$"
+
+
+def confirm(first: Sequence[AsvRow], rerun: Iterable[AsvRow]) -> list[AsvRow]:
+    """``first`` with each REGRESSION kept only where the independent rerun also finds one.
+
+    asv's Mann-Whitney test pools every sample of a commit as independent, so drift on a shared
+    machine between the base and head rounds reads as significant. A real slowdown survives a
+    second run at another moment; drift rarely strikes the same benchmark twice.
+    """
+    again = {(r.benchmark, r.params): r for r in rerun}
+    rows = []
+    for row in first:
+        if row.verdict != REGRESSION:
+            rows.append(row)
+            continue
+        second = again.get((row.benchmark, row.params))
+        held = second is not None and second.verdict == REGRESSION
+        rows.append(replace(row, verdict=REGRESSION if held else NOT_REPRODUCED,
+                            rerun_ratio=second.ratio if second else None,
+                            rerun_verdict=second.verdict if second else NOT_RUN))
+    return _worst_first(rows)

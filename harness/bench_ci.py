@@ -156,7 +156,8 @@ def gate_findings(gates: Mapping[str, Any], fatal: Sequence[str]) -> tuple[list[
 
     validate's rows are paired and interleaved; the pytest-benchmark gate compares two separate
     runs, so its interval misses drift between them. A gate FAIL on a workload that validate's
-    paired timing PASSes is therefore a doubt, not a confirmed regression.
+    paired timing measured and did not FAIL (PASS, or WARN: its interval straddles the limit) is
+    therefore a doubt, not a confirmed regression.
     """
     confirmed: list[str] = []
     doubts: list[str] = []
@@ -170,15 +171,16 @@ def gate_findings(gates: Mapping[str, Any], fatal: Sequence[str]) -> tuple[list[
         failed = [f"{r['workload']}@{r.get('size')}" for r in _warm(validate, "FAIL")]
         confirmed.append(f"validate: FAIL {', '.join(failed) or '(a criterion)'}")
     if "gate" in fatal and gate and gate["verdict"] == "FAIL":
-        paired_pass = {r["workload"] for r in _warm(validate, "PASS")}
+        paired = {r["workload"]: r["verdict"] for v in ("PASS", "WARN") for r in _warm(validate, v)}
         failing = _warm(gate, "FAIL")
-        contradicted = [r for r in failing if str(r["workload"]).split("[")[0] in paired_pass]
+        contradicted = [r for r in failing if str(r["workload"]).split("[")[0] in paired]
         standing = [r for r in failing if r not in contradicted]
         if standing or not failing:
             confirmed.append("gate: FAIL " + ", ".join(f"{r['workload']}@{r.get('size')} {r['ratio']:.2f}"
                                                        for r in standing))
         doubts += [f"gate: {r['workload']}@{r.get('size')} FAIL {r['ratio']:.2f}, but validate's paired "
-                   "timing PASSes it" for r in contradicted]
+                   f"timing {'PASSes' if paired[str(r['workload']).split('[')[0]] == 'PASS' else 'WARNs'} it"
+                   for r in contradicted]
     return confirmed, doubts
 
 
@@ -195,6 +197,9 @@ def overall(asv_rows: Sequence[asv_compare.AsvRow], gates: Mapping[str, Any], st
         return "ERROR", broken or ["asv: no results to compare"]
     noise = sum(r.verdict == asv_compare.NOISE for r in asv_rows)
     unsure = [f"asv: {noise} change(s) beyond the factor but not significant"] if noise else []
+    unsure += [f"asv: {r.benchmark}({r.params}) x{r.ratio:.2f} in the first run, not reproduced "
+               f"({r.rerun_verdict}{f' x{r.rerun_ratio:.2f}' if r.rerun_ratio else ''})"
+               for r in asv_rows if r.verdict == asv_compare.NOT_REPRODUCED and r.ratio]
     unsure += doubts
     return ("INCONCLUSIVE", unsure) if unsure else ("PASS", [])
 
@@ -202,7 +207,7 @@ def overall(asv_rows: Sequence[asv_compare.AsvRow], gates: Mapping[str, Any], st
 def _step_ok(step: Step) -> bool:
     if step.name in ("validate", "gate"):
         return step.exit_code in TOOL_VERDICTS
-    if step.name == "asv continuous":
+    if step.name in ("asv continuous", "asv confirm"):
         return step.exit_code in (0, 1)  # 1: asv saw a decrease (judged on the rows, not on this code)
     if step.name == "asv run":
         return step.exit_code in (0, 2)  # 2: some benchmark failed (a BROKE row says which)
@@ -221,6 +226,15 @@ def run_change(job: Job, out: Path) -> dict[str, Any]:
     base_values = asv_compare.load_values(results_dir, args.machine, base, since)
     head_values = asv_compare.load_values(results_dir, args.machine, head, since)
     rows = asv_compare.compare(base_values, head_values, args.factor)
+    suspects = asv_compare.suspects(rows)
+    if suspects and not args.no_confirm:
+        # A second, independent base-vs-head run of just the suspects: a REGRESSION counts only if it recurs.
+        since = time.time() * 1000 - 1000
+        selection = [word for row in suspects for word in ("-b", asv_compare.selection_regex(row))]
+        job.step("asv confirm", job.asv("continuous", *words, *selection, base, head))
+        rerun = asv_compare.compare(asv_compare.load_values(results_dir, args.machine, base, since),
+                                    asv_compare.load_values(results_dir, args.machine, head, since), args.factor)
+        rows = asv_compare.confirm(rows, rerun)
     gates = {} if args.no_harness else harness_gates(job, out, args.sizes or (1024,), args.max_time)
     verdict, reasons = overall(rows, gates, job.steps, bool(base_values and head_values))
     return {"base": {"ref": args.base, "commit": base}, "head": {"ref": args.head, "commit": head},
@@ -253,10 +267,11 @@ def run_history(job: Job, out: Path) -> dict[str, Any]:
     job.step("asv machine", job.asv("machine", "--yes", "--machine", args.machine))
     job.step("asv run", job.asv("run", "--skip-existing-commits", "--show-stderr", "--machine", args.machine,
                                 *job.bench_args(), spec))
-    job.step("asv publish", job.asv("publish"))
+    published = job.step("asv publish", job.asv("publish"))
     from harness.asv_history import detected_steps  # reads what this run's publish wrote
 
-    steps = detected_steps(html_dir)
+    # asv publish empties html_dir before it writes; after a failed publish nothing there is this run's.
+    steps = detected_steps(html_dir) if published == 0 else []
     broken = [f"{s.name}: exit {s.exit_code}" for s in job.steps if not _step_ok(s)]
     return {"range": spec, "html_dir": str(html_dir), "history_steps": steps, "asv": [], "gates": {},
             "verdict": "ERROR" if broken else "PASS", "reasons": broken}
@@ -306,6 +321,8 @@ def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-time", type=float, default=0.2, dest="max_time",
                         help="pytest-benchmark --benchmark-max-time per benchmark, s (default 0.2)")
     parser.add_argument("--validate", choices=("quick", "full"), default="quick", help="validate mode (default quick)")
+    parser.add_argument("--no-confirm", action="store_true", dest="no_confirm",
+                        help="change: judge on the first asv continuous alone (default: rerun the suspects)")
     parser.add_argument("--no-harness", action="store_true", dest="no_harness",
                         help="skip validate and the pytest-benchmark gate")
     parser.add_argument("--machine", default=os.environ.get("ASV_MACHINE") or platform.node() or "ci",

@@ -61,11 +61,19 @@ def harness_cell(gate: Mapping[str, Any] | None, workload: str | None, size: int
             f" @{row.get('size')}")
 
 
+def _ratio_cell(row: Mapping[str, Any]) -> str:
+    """head/base, and the confirming run's where the suspect was run again."""
+    first = _number(row.get("ratio"), ".2f")
+    if row.get("rerun_verdict") is None:
+        return first
+    return f"{first}, rerun {_number(row.get('rerun_ratio'), '.2f')}"
+
+
 def asv_table(document: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], title: str, note: str = "") -> Table:
     gates = document.get("gates") or {}
     cells = tuple((
         r["benchmark"], r["params"], format_measure(r.get("base"), r["unit"]), format_measure(r.get("head"), r["unit"]),
-        _number(r.get("ratio"), ".2f"), _interval(r.get("ci_low"), r.get("ci_high")), r["verdict"],
+        _ratio_cell(r), _interval(r.get("ci_low"), r.get("ci_high")), r["verdict"],
         harness_cell(gates.get("validate"), r.get("workload"), r.get("size")),
         harness_cell(gates.get("gate"), r.get("workload"), r.get("size")),
     ) for r in rows)
@@ -107,7 +115,8 @@ def summary_tables(document: Mapping[str, Any]) -> list[Table]:
     if document["mode"] == "change":
         changed = [r for r in rows if r["verdict"] not in QUIET]
         note = (f"{len(rows)} benchmark values compared at asv -f {document.get('factor')}: REGRESSION and BROKE "
-                "gate the change; 'not significant' moved beyond the factor but failed asv's test "
+                "gate the change; a REGRESSION must recur in a second asv continuous of just the suspects "
+                "('not reproduced' otherwise); 'not significant' moved beyond the factor but failed asv's test "
                 "(Mann-Whitney U, else the 99 % intervals). validate/gate: memmap/RAM on head.")
         tables.append(asv_table(document, changed, f"Changed benchmarks ({len(changed)} of {len(rows)})", note))
     elif rows:
@@ -132,7 +141,8 @@ def headline(document: Mapping[str, Any]) -> str:
 
 def build_summary_markdown(document: Mapping[str, Any]) -> str:
     parts = [f"## Benchmarks: {document['verdict']}", headline(document)]
-    parts += [f"- {reason}" for reason in document.get("reasons") or []]
+    if document.get("reasons"):
+        parts.append("\n".join(f"- {reason}" for reason in document["reasons"]))
     for table in summary_tables(document):
         parts += [f"### {table.title}", build_markdown_table(table) if table.rows else "_none_"]
         if table.note:
@@ -169,7 +179,7 @@ def _suite(root: ET.Element, name: str, cases: list[tuple[str, str, str]]) -> No
 def build_summary_junit(document: Mapping[str, Any]) -> bytes:
     root = ET.Element("testsuites", name="bench-ci")
     outcome = {"REGRESSION": "failure", "BROKE": "failure", "not significant": "skipped",
-               "changed, no interval": "skipped"}
+               "changed, no interval": "skipped", "not reproduced": "skipped"}
     _suite(root, "asv", [(f"{r['benchmark']}({r['params']})", outcome.get(r["verdict"], "pass"),
                           f"{r['verdict']} head/base {_number(r.get('ratio'), '.2f')}") for r in document["asv"]])
     for name, gate in (document.get("gates") or {}).items():

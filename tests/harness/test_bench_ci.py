@@ -167,3 +167,35 @@ def test_ci_sh_and_the_command_agree_on_modes() -> None:
     assert os.access(ROOT / "benchmarks" / "ci.sh", os.X_OK)
     assert "python -m harness bench-ci" in script and '"$status" -eq 3' in script
     assert all(f"  {mode} " in script for mode in bench_ci.MODES)
+
+
+def test_a_regression_counts_only_when_a_second_run_of_the_suspects_reproduces_it(in_repo: Path,
+                                                                                    monkeypatch) -> None:
+    runs = iter([([value(1e-4)], [value(1.6e-4)]), ([value(1e-4)], [value(1.01e-4)])])  # drift, then calm
+    current: dict[str, list[AsvValue]] = {}
+
+    def load(results, machine, commit, since=None):
+        if commit == "b" * 40:
+            current["base"], current["head"] = next(runs)
+            return current["base"]
+        return current["head"]
+
+    monkeypatch.setattr(asv_compare, "load_values", load)
+    tools = FakeTools({}, {})
+    args = build_parser("bench-ci").parse_args(["bench-ci", "change", "--out", str(in_repo / "c"), "--no-harness"])
+    code = bench_ci.run(args, runner=tools)
+    document = json.loads((in_repo / "c" / "bench-ci.json").read_text())
+    confirm = [c for c in tools.commands if c[1:4] == ["-m", "asv", "continuous"]][1]
+    assert confirm[confirm.index("-b") + 1] == r"^bench_windows\.SingleWindow\.time_run\('ram',\ 512,\ 6\)$"
+    assert code == 3 and document["verdict"] == "INCONCLUSIVE"
+    assert document["asv"][0]["verdict"] == "not reproduced" and document["asv"][0]["rerun_ratio"] == pytest.approx(1.01)
+    assert any("not reproduced" in reason for reason in document["reasons"])
+    summary = (in_repo / "c" / "summary.md").read_text()
+    assert "1.60, rerun 1.01" in summary
+
+
+def test_a_gate_fail_that_validate_warns_on_is_a_doubt(in_repo: Path, monkeypatch) -> None:
+    tools = FakeTools({"write_path": "WARN"}, {"write_path": "FAIL"})
+    code, document, _ = run_mode(["change", "--out", str(in_repo / "w")], tools, monkeypatch,
+                                 base=[value(1e-4)], head=[value(1e-4)])
+    assert code == 3 and any("validate's paired timing WARNs it" in r for r in document["reasons"])
