@@ -272,6 +272,8 @@ def run_history(job: Job, out: Path) -> dict[str, Any]:
 
     # asv publish empties html_dir before it writes; after a failed publish nothing there is this run's.
     steps = detected_steps(html_dir) if published == 0 else []
+    # The site covers every machine in the results; this job's summary reports its own machine's history.
+    steps = [s for s in steps if (s["environment"] or {}).get("machine", args.machine) == args.machine]
     broken = [f"{s.name}: exit {s.exit_code}" for s in job.steps if not _step_ok(s)]
     return {"range": spec, "html_dir": str(html_dir), "history_steps": steps, "asv": [], "gates": {},
             "verdict": "ERROR" if broken else "PASS", "reasons": broken}

@@ -199,3 +199,21 @@ def test_a_gate_fail_that_validate_warns_on_is_a_doubt(in_repo: Path, monkeypatc
     code, document, _ = run_mode(["change", "--out", str(in_repo / "w")], tools, monkeypatch,
                                  base=[value(1e-4)], head=[value(1e-4)])
     assert code == 3 and any("validate's paired timing WARNs it" in r for r in document["reasons"])
+
+
+def test_history_reports_the_steps_publish_detected_on_its_own_machine_only(in_repo: Path, monkeypatch) -> None:
+    html = in_repo / "html"
+    html.mkdir()
+    (html / "index.json").write_text(json.dumps({"revision_to_hash": {"93": "a" * 40, "94": "c" * 40}}))
+    jump = [[None, 94, 1e-3, 2e-3]]
+    (html / "regressions.json").write_text(json.dumps({"regressions": [
+        [f"{NAME}('ram', 512, 6)", "graphs/box/x.json", {"machine": "box"}, 0, 2e-3, 1e-3, jump],
+        [f"{NAME}('ram', 512, 12)", "graphs/other/x.json", {"machine": "other"}, 0, 3e-3, 1e-3, jump]]}))
+    code, document, summary = run_mode(["history", "--machine", "box", "--range", "A..B", "--out",
+                                        str(in_repo / "h")], FakeTools({}, {}), monkeypatch)
+    assert code == 0 and [s["benchmark"] for s in document["history_steps"]] == [f"{NAME}('ram', 512, 6)"]
+    assert document["history_steps"][0]["jumps"][0]["after_commit"] == "c" * 40 and "cccccccccc" in summary
+    failing = lambda command, env=None: 1 if "publish" in command else 0  # noqa: E731
+    code, document, _ = run_mode(["history", "--machine", "box", "--range", "A..B", "--out", str(in_repo / "h2")],
+                                 failing, monkeypatch)
+    assert code == 4 and document["history_steps"] == []  # a failed publish: nothing there is this run's
