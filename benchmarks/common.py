@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import abc
+import hashlib
 import math
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from harness.workloads import build_workload
 from harness.procstats import read_smaps_rollup
 from harness.timing import measure_paired
-from harness.workloads import BACKENDS, Workload
+from harness.workload_source import Sources, fingerprint, source_closure, workload_fingerprint
+from harness.workloads import BACKENDS, Workload, build_workload
 
 # Sizes in SLOW_SIZES run only with FARM_BENCH_SLOW=1, so that the default grid (what CI's
 # `asv run --quick` executes) stays within a few minutes.
@@ -39,7 +40,40 @@ def resident_bytes() -> tuple[float, float]:
     return anon, rollup.get("Rss", 0) - anon  # the rest of Rss is file-backed (this process maps no shmem)
 
 
-class _Scratch:
+def measured_workloads(cls: type) -> tuple[str, ...]:
+    """The harness workloads an asv class times: its ``workload_name``, or its ratio class's ``workloads``."""
+    name = getattr(cls, "workload_name", None)
+    if isinstance(name, str):
+        return (name,)
+    names = getattr(cls, "workloads", None)
+    return tuple(names) if isinstance(names, (tuple, list)) else ()
+
+
+def series_version(cls: type, sources: Sources | None = None) -> str:
+    """asv ``version``: the workloads' source fingerprints and the class's own (with what it uses here).
+
+    asv starts a new series when a version changes. Hashing the timed workload's source (not
+    the engine's) means a redefined workload starts a new series and an engine edit does not.
+    The workload names lead, so a results reader can tell what a series times.
+    """
+    workloads = measured_workloads(cls)
+    modules = tuple(dict.fromkeys((cls.__module__, __name__)))
+    parts = [workload_fingerprint(name, sources) for name in workloads]
+    parts.append(fingerprint(source_closure((cls.__module__, cls.__name__), modules, sources)))
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+    return f"{'+'.join(workloads)}/{digest}"
+
+
+class _Versioned:
+    """Gives every concrete asv class a ``version`` derived from what it times (see series_version)."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if measured_workloads(cls):
+            cls.version = series_version(cls)
+
+
+class _Scratch(_Versioned):
     """A temp dir for one parameter combination's memmap files, removed in teardown."""
 
     scratch: Path | None = None

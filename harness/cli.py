@@ -48,6 +48,7 @@ COMMANDS: dict[str, Builtin] = {
     "clean": Builtin("harness.clean", "remove stale grid files and scratch directories"),
     "gate": Builtin("harness.gate", "judge memmap/RAM pairs in a pytest-benchmark JSON file"),
     "compare": Builtin("harness.comparisons", "time the named engine-vs-reference speed comparisons"),
+    "bench-ci": Builtin("harness.bench_ci", "the benchmark job: asv base vs head, validate and the gate, one summary"),
     "objectstore": Builtin("harness.objectstore", "snapshot/restore MiB/s, warm zarr/RAM, a cold first tick from S3"),
 }
 

@@ -94,7 +94,7 @@ def test_help_lists_every_command_and_the_exit_codes(capsys) -> None:
     assert code == 0
     listed = {line.split()[0] for line in out.split("positional arguments:")[1].split("options:")[0].splitlines()[2:]
               if line.startswith("    ") and not line.startswith("      ")}
-    assert listed == {*cli.COMMANDS, "report"}
+    assert listed == {*cli.COMMANDS, "report", "bench-summary"}
     for code_line in ("0  PASS", "1  FAIL", "2  usage error or bad input", "3  INCONCLUSIVE", "4  internal error"):
         assert code_line in out
 
