@@ -47,6 +47,7 @@ COMMANDS: dict[str, Builtin] = {
     "clean": Builtin("harness.clean", "remove stale grid files and scratch directories"),
     "gate": Builtin("harness.gate", "judge memmap/RAM pairs in a pytest-benchmark JSON file"),
     "compare": Builtin("harness.comparisons", "time the named engine-vs-reference speed comparisons"),
+    "objectstore": Builtin("harness.objectstore", "snapshot/restore MiB/s, warm zarr/RAM, a cold first tick from S3"),
 }
 
 

@@ -1,0 +1,213 @@
+"""`farm-harness objectstore`: snapshot and restore throughput, warm zarr/RAM ratios, a cold first tick from S3.
+
+Figures for worlds on object storage (issue 14). Without ``--endpoint`` the command starts
+moto's S3-compatible server on 127.0.0.1 itself (the dev extra), so every figure is a real
+HTTP round trip through s3fs; with ``--endpoint URL --bucket NAME`` it measures that server.
+Informational: it reports, it does not judge (exit 0, 2 on bad input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.commandline import EXIT_PASS, output_file
+from harness.errors import HarnessUsageError
+from harness.timing import measure_paired
+
+MIB = 2**20
+LAYERS = ("OBSTACLES", "TERRAIN_COST", "VISIBILITY")
+
+
+@contextmanager
+def s3_target(endpoint: str | None, bucket: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(s3://bucket/prefix, storage_options): a local moto server unless an endpoint is given."""
+    if endpoint is not None:
+        if not bucket:
+            raise HarnessUsageError("--endpoint needs --bucket")
+        yield f"s3://{bucket}/farm-harness-{int(time.time())}", {"endpoint_url": endpoint}
+        return
+    try:
+        import boto3
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        raise HarnessUsageError(f"no --endpoint given and moto is not installed (pip install 'moto[server]'): {exc}")
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    options = {"endpoint_url": f"http://{host}:{port}", "key": "farm", "secret": "farm-secret",
+               "client_kwargs": {"region_name": "us-east-1"}}
+    boto3.client("s3", endpoint_url=options["endpoint_url"], aws_access_key_id="farm",
+                 aws_secret_access_key="farm-secret", region_name="us-east-1").create_bucket(Bucket="farm-harness")
+    try:
+        yield "s3://farm-harness/run", options
+    finally:
+        server.stop()
+
+
+def _world(size: int, agents: int, memmap: dict[str, Any] | None = None, storage_options: Any = None) -> Any:
+    from farm_grids import Environment, SimulationConfig
+    from farm_grids.sim import WorkloadDriver
+
+    cfg = SimulationConfig(width=size, height=size, seed=1, simulation_id="objectstore")
+    if memmap:
+        cfg = cfg.with_overrides({f"memmap.{key}": value for key, value in memmap.items()})
+    env = Environment(cfg, storage_options=storage_options)
+    rng = np.random.default_rng(2)
+    for layer in LAYERS:
+        env.set_environmental_layer(layer, rng.random((size, size), dtype=np.float32))
+    driver = WorkloadDriver(env, agents, seed=3)
+    driver.run(2)
+    return env, driver
+
+
+def _world_bytes(env: Any) -> int:
+    return sum(m.store.info(name).nbytes for m in env.managers for name in m.names())
+
+
+def snapshot_figures(size: int, agents: int, where: str, storage_options: Any, scratch: Path) -> dict[str, Any]:
+    """Seconds and MiB/s of ``snapshot`` to ``where`` and of ``restore`` from it (RAM both ends)."""
+    from farm_grids import Environment
+
+    env, _ = _world(size, agents)
+    with env:
+        nbytes = _world_bytes(env)
+        started = time.perf_counter()
+        env.snapshot(where, storage_options=storage_options)
+        written = time.perf_counter() - started
+    started = time.perf_counter()
+    restored = Environment.restore(where, storage_options=storage_options)
+    read = time.perf_counter() - started
+    restored.close()
+    return {"world_mib": nbytes / MIB, "snapshot_s": written, "snapshot_mib_s": nbytes / MIB / written,
+            "restore_s": read, "restore_mib_s": nbytes / MIB / read}
+
+
+def warm_ratios(size: int, agents: int, scratch: Path, blocks: int) -> dict[str, dict[str, float]]:
+    """zarr (chunks cached) / RAM for the batched-gather and observe_all workloads, paired."""
+    from harness.workloads import build_workload
+
+    ratios: dict[str, dict[str, float]] = {}
+    for name in ("batched_windows", "observe_all"):
+        ram = build_workload(name, "ram", size, directory=scratch, agents=agents)
+        zarr = build_workload(name, "memmap", size, directory=scratch, agents=agents, file_backend="zarr")
+        try:
+            timing = measure_paired(ram.run, zarr.run, workload=name, blocks=blocks, warmup_blocks=2)
+            ratios[name] = {"ratio": timing.ratio, "ci_low": timing.ci_low, "ci_high": timing.ci_high,
+                            "ram_s": timing.baseline_median_s, "zarr_s": timing.candidate_median_s}
+        finally:
+            ram.close()
+            zarr.close()
+    return ratios
+
+
+def cold_first_tick(size: int, agents: int, where: str, storage_options: Any) -> dict[str, Any]:
+    """A world written to S3, then opened read-only by a fresh Environment: its first tick's time."""
+    from farm_grids import Environment, SimulationConfig
+    from farm_grids.sim import WorkloadDriver
+    from farm_grids.stores.zarr_store import ZarrStore
+
+    rng = np.random.default_rng(4)
+    with ZarrStore(f"{where}/world/env_objectstore.zarr", storage_options=storage_options) as world:
+        for layer in LAYERS:
+            world.create(layer, (size, size))
+            world.write(layer, rng.random((size, size), dtype=np.float32))
+    cfg = SimulationConfig(width=size, height=size, seed=1, simulation_id="objectstore").with_overrides({
+        "memmap.backend": "zarr", "memmap.directory": f"{where}/world", "memmap.mode": "r",
+        "memmap.use_for_environmental": True})
+    started = time.perf_counter()
+    with Environment(cfg, storage_options=storage_options) as env:
+        opened = time.perf_counter() - started
+        driver = WorkloadDriver(env, agents, seed=5)
+        tick_started = time.perf_counter()
+        env.observe_all()
+        driver.step()
+        first = time.perf_counter() - tick_started
+        tick_started = time.perf_counter()
+        env.observe_all()
+        driver.step()
+        second = time.perf_counter() - tick_started
+        fetched = env.environmental.store.chunks_fetched()
+    return {"open_s": opened, "first_tick_s": first, "second_tick_s": second, "chunks_fetched": fetched}
+
+
+def library_figures(size: int, scratch: Path, windows: int = 10_000) -> dict[str, Any]:
+    """zarr-python against tensorstore reading the same zarr v3 array (tensorstore if installed)."""
+    import zarr
+    from zarr.codecs import ZstdCodec
+
+    path = scratch / "library.zarr"
+    array = zarr.create_array(str(path), shape=(size, size), chunks=(128, 128), dtype="float32",
+                              compressors=ZstdCodec(level=3, checksum=True))
+    array[...] = np.random.default_rng(6).random((size, size), dtype=np.float32)
+    rng = np.random.default_rng(7)
+    corners = rng.integers(0, size - 13, size=(windows, 2))
+    figures: dict[str, Any] = {}
+    reopened = zarr.open_array(str(path), mode="r")
+    started = time.perf_counter()
+    reopened[...]
+    figures["zarr_python_full_read_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    for y, x in corners[:1000].tolist():
+        reopened[y : y + 13, x : x + 13]
+    figures["zarr_python_window_us"] = (time.perf_counter() - started) / 1000 * 1e6
+    try:
+        import tensorstore as ts
+    except ImportError:
+        figures["tensorstore"] = "not installed"
+        return figures
+    store = ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": str(path)}}, read=True).result()
+    started = time.perf_counter()
+    store.read().result()
+    figures["tensorstore_full_read_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    for y, x in corners[:1000].tolist():
+        store[y : y + 13, x : x + 13].read().result()
+    figures["tensorstore_window_us"] = (time.perf_counter() - started) / 1000 * 1e6
+    return figures
+
+
+def prepare_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--size", type=int, default=4096, help="world side (default 4096: 7 grids, 448 MiB)")
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--blocks", type=int, default=12, help="block pairs per warm ratio (default 12)")
+    parser.add_argument("--endpoint", help="an S3-compatible endpoint URL (default: start moto on 127.0.0.1)")
+    parser.add_argument("--bucket", help="bucket to write to at --endpoint")
+    parser.add_argument("--skip-s3", action="store_true", help="local figures only (no S3 server needed)")
+    parser.add_argument("--json", type=output_file, help="write the figures here as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.size < 64 or args.agents < 1 or args.blocks < 2:
+        raise HarnessUsageError("need --size >= 64, --agents >= 1 and --blocks >= 2")
+    if args.endpoint is not None and not args.bucket:
+        raise HarnessUsageError("--endpoint needs --bucket")
+    scratch = Path(tempfile.mkdtemp(prefix="farm-harness-objectstore-"))
+    try:
+        figures: dict[str, Any] = {"size": args.size, "agents": args.agents}
+        figures["local"] = snapshot_figures(args.size, args.agents, str(scratch / "snap.zarr"), None, scratch)
+        if not args.skip_s3:
+            with s3_target(args.endpoint, args.bucket) as (where, options):
+                figures["s3"] = snapshot_figures(args.size, args.agents, f"{where}/snap.zarr", options, scratch)
+                figures["cold_first_tick_s3"] = cold_first_tick(args.size, args.agents, where, options)
+        figures["warm_zarr_vs_ram"] = warm_ratios(min(args.size, 1024), args.agents, scratch, args.blocks)
+        figures["libraries"] = library_figures(args.size, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if getattr(args, "json", None) is not None:
+        Path(args.json).write_text(text + "\n", encoding="utf-8")
+    return EXIT_PASS
