@@ -76,6 +76,16 @@ def test_read_window_on_every_combination_of_edge_bounds() -> None:
                     np.testing.assert_array_equal(result, naive(GRID, y0, y1, x0, x1), err_msg=f"{(y0, y1, x0, x1)}")
 
 
+@pytest.mark.parametrize("position", range(4))
+@pytest.mark.parametrize("bad", [True, 1.0, "1"], ids=["bool", "float", "str"])
+def test_read_window_refuses_a_non_integer_bound_by_name(position: int, bad: object) -> None:
+    bounds: list[object] = [0, 2, 0, 2]
+    bounds[position] = bad
+    label = ("y0", "y1", "x0", "x1")[position]
+    with pytest.raises(InvalidGridSpecError, match=re.escape(f"{label} must be an integer, got {bad!r}")):
+        read_window(GRID, *bounds)
+
+
 def test_read_window_in_bounds_is_a_fresh_writable_copy() -> None:
     grid = GRID.copy()
     grid.flags.writeable = False  # a read-only source (like mode 'r') still gives a usable result

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
 
 from farm_grids.channels import ChannelBehavior, default_registry
 from farm_grids.environment import Environment
+from farm_grids.errors import InvalidGridSpecError
 from farm_grids.sim import WorkloadDriver
 
 from .conftest import edge_agents, make_config, random_world
@@ -146,6 +149,17 @@ def test_custom_dynamic_channel_decays_per_agent(tmp_path):
         assert env.observe(agent)[index, r, r].item() == 0.5
         env.update()
         assert env.observe(agent)[index, r, r].item() == 0.25
+
+
+@pytest.mark.parametrize(("gamma", "fragment"), [(None, "needs a finite gamma"), (0.0, "(0, 1], got 0.0"),
+                                               (1.5, "(0, 1], got 1.5"), (float("nan"), "finite")])
+def test_a_dynamic_channel_with_a_bad_gamma_is_refused_by_name(gamma, fragment):
+    registry = default_registry()
+    before = list(registry.names)
+    with pytest.raises(InvalidGridSpecError, match=re.escape(fragment)) as info:
+        registry.register("BEACON", ChannelBehavior.DYNAMIC, lambda ctx, out: None, gamma=gamma)
+    assert "'BEACON'" in str(info.value)
+    assert list(registry.names) == before
 
 
 def test_channel_semantics(tmp_path):
