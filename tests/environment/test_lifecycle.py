@@ -118,6 +118,23 @@ def test_memmap_setup_failure_raises_and_never_falls_back(tmp_path):
         Environment(cfg)
 
 
+def test_reopen_in_place_finds_its_own_run_among_others_in_the_directory(tmp_path):
+    """memmap.mode r+ / r pick the run by simulation_id (its manifests' names), never a neighbour's files."""
+    layers = {}
+    for run, seed in (("alpha", 0), ("beta", 1)):
+        env = Environment(make_config(tmp_path, "memmap", overrides={"simulation_id": run}))
+        random_world(env, seed)
+        layers[run] = env.environmental.get("OBSTACLES").copy()
+        env.close()
+    assert not np.array_equal(layers["alpha"], layers["beta"])
+    for mode in ("r+", "r"):
+        for run in ("alpha", "beta"):
+            cfg = make_config(tmp_path, "memmap", overrides={"simulation_id": run, "memmap.mode": mode})
+            with Environment(cfg) as reopened:
+                np.testing.assert_array_equal(reopened.environmental.get("OBSTACLES"), layers[run],
+                                              err_msg=f"{run} reopened {mode}")
+
+
 def test_reopen_modes_need_a_saved_run_to_reopen(tmp_path):
     """memmap.mode r+/r resume a run in place (tests/objectstore); with nothing saved they refuse."""
     cfg = make_config(tmp_path, "memmap", overrides={"memmap.mode": "r+", "simulation_id": "absent"})
