@@ -210,6 +210,25 @@ def test_moves_kills_and_hp_changes_leave_no_ghosts_over_several_ticks(pair) -> 
     assert total == pytest.approx(sum(a.hp for a in living))
 
 
+def test_back_to_back_changes_of_one_kind_each_redraw(pair) -> None:
+    """Two kills (moves, HP changes) in a row with an observation after each: every one redraws the rasters."""
+    env, model = pair
+    add_agents(env, model, [Agent(2, 2, 0, 0.5), Agent(2, 5, 0, 0.25), Agent(5, 2, 1, 0.75), Agent(5, 5, 1, 1.0)])
+    assert_observes_like_the_model(env, model, "start")
+    for i in (0, 1):
+        env.kill([i])
+        model.agents[i].alive = False
+        assert_observes_like_the_model(env, model, f"after killing agent {i}")
+    for y in (3, 4):
+        env.move_agents([2], [y], [y])
+        model.agents[2].y = model.agents[2].x = y
+        assert_observes_like_the_model(env, model, f"after moving agent 2 to ({y}, {y})")
+    for hp in (0.5, 0.125):
+        env.set_hp([3], [hp])
+        model.agents[3].hp = hp
+        assert_observes_like_the_model(env, model, f"after setting agent 3's hp to {hp}")
+
+
 def test_observe_all_reused_after_a_move_has_no_ghosts(tmp_path: Path) -> None:
     env, model = world_pair(tmp_path, "ram", True)
     with env:

@@ -79,6 +79,15 @@ class ResourceSuite:
         np.testing.assert_array_equal(taken, [0.0, 0.0, 0.0])
         assert resources.total() == 800.0
 
+    def test_total_sums_in_float64(self, resources: ResourceManager) -> None:
+        # Uneven amounts left on 200 float32 sites: a float32 running sum would round differently.
+        ys, xs = np.nonzero(resources.get())
+        rng = np.random.default_rng(3)
+        resources.consume(ys, xs, rng.random(ys.size) * 3.9)
+        expected = float(np.sum(resources.get()[ys, xs], dtype=np.float64))
+        assert expected != float(np.sum(resources.get()[ys, xs], dtype=np.float32))
+        assert resources.total() == expected
+
     def test_regrow_adds_the_rate_up_to_the_cap(self, resources: ResourceManager) -> None:
         ys, xs = site_cells(resources)
         y, x = int(ys[0]), int(xs[0])
