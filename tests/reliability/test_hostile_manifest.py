@@ -157,6 +157,17 @@ def test_hostile_entry_is_refused_and_nothing_is_touched(scene: Scene, case: str
     assert scene.victim.read_bytes() == VICTIM_BYTES
 
 
+@pytest.mark.parametrize(("case", "named"), [("symlink_out", "outside_link.dat"),
+                                           ("relative_symlink_out", "outside_link.dat"), ("symlink_chain_out", "hop1.dat")])
+def test_a_symlink_out_is_refused_naming_the_link_and_where_it_leads(scene: Scene, case: str, named: str) -> None:
+    scene.write(HOSTILE[case](scene))
+    with pytest.raises(UnsafeManifestError) as caught:
+        MemmapStore.open(scene.manifest, "r")
+    message = str(caught.value)
+    assert repr(str(scene.directory / named)) in message, message
+    assert repr(str(scene.victim.resolve())) in message, message
+
+
 def test_an_unsigned_edit_is_refused_by_its_checksum(scene: Scene) -> None:
     scene.write(_dotdot(scene), sign=False)
     before = tree_state(scene.root)
