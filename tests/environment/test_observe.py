@@ -140,6 +140,7 @@ def test_custom_dynamic_channel_decays_per_agent(tmp_path):
         out[:, ctx.radius, ctx.radius] = np.where(ctx.env.tick == 0, 1.0, 0.0)
 
     index = registry.register("BEACON", ChannelBehavior.DYNAMIC, beacon, gamma=0.5)
+    assert "BEACON" in registry and "BEACONS" not in registry
     with Environment(make_config(tmp_path, "ram"), channels=registry) as env:
         (agent,) = env.add_agents([5], [5])
         r = env.config.observation.radius
