@@ -185,6 +185,16 @@ def test_an_unsigned_edit_of_a_harmless_field_is_refused_too(scene: Scene) -> No
         MemmapStore.open(scene.manifest, "r")
 
 
+@pytest.mark.parametrize(("key", "value"), [("pid", True), ("pid", "123"), ("namespace", 7), ("token", False)])
+def test_an_optional_field_of_the_wrong_type_is_refused(scene: Scene, key: str, value: object) -> None:
+    """A signed manifest whose optional field has the wrong JSON type (a bool is not an int) never opens."""
+    payload = json.loads(json.dumps(scene.payload))
+    payload[key] = value
+    scene.write(payload)
+    with pytest.raises(GridFileMismatchError, match=f"field {key!r} must be"):
+        MemmapStore.open(scene.manifest, "r")
+
+
 def test_the_signed_untouched_manifest_opens(scene: Scene) -> None:
     """The control for the cases above: re-signing alone changes nothing."""
     scene.write(scene.payload)
