@@ -38,7 +38,6 @@ def main() -> int:
     parser.add_argument("--tests", nargs="*", help="override the tests to run")
     parser.add_argument("--added", action="store_true", help="the tests were added after the mutmut run (to kill it)")
     args = parser.parse_args()
-    verdicts = json.loads(VERDICTS.read_text()) if VERDICTS.exists() else {}
     for name in args.names:
         tests = args.tests or tests_for(name)
         env = dict(os.environ, MUTANT_UNDER_TEST=name, FARM_MUTATION="1")
@@ -46,6 +45,8 @@ def main() -> int:
                               cwd=MUTANTS, env=env, capture_output=True, text=True, check=False)
         verdict = {0: "survived", 1: "killed"}.get(done.returncode, f"error {done.returncode}")
         failed = next((line for line in done.stdout.splitlines() if line.startswith("FAILED")), "")
+        # Read again just before writing: another recheck may have recorded verdicts meanwhile.
+        verdicts = json.loads(VERDICTS.read_text()) if VERDICTS.exists() else {}
         verdicts[name] = {"verdict": verdict, "tests": tests, "by": failed.removeprefix("FAILED ").split(" - ")[0],
                           "added": args.added}
         VERDICTS.write_text(json.dumps(verdicts, indent=1, sort_keys=True))
