@@ -369,3 +369,19 @@ def test_reopened_values_are_those_written(scene: Scene) -> None:
     with MemmapStore.open(scene.manifest, "r+") as store:
         np.testing.assert_array_equal(store.get(A), np.full(SHAPE, 1.0, dtype=np.float32))
         assert store.store_info().clean is True
+
+
+@pytest.mark.parametrize("writable", [False, True])
+def test_a_file_swapped_after_its_check_is_refused_by_name(tmp_path: Path, writable: bool) -> None:
+    """open() checks a grid file, then maps it by the (st_dev, st_ino) it checked: another inode is refused."""
+    from farm_grids.stores.mapped_file import MappedFile
+
+    checked = tmp_path / "checked.dat"
+    checked.write_bytes(bytes(64))
+    swapped_in = tmp_path / "grid.dat"
+    swapped_in.write_bytes(bytes(64))
+    identity = (checked.stat().st_dev, checked.stat().st_ino)
+    with pytest.raises(UnsafeManifestError, match="changed while it was being opened") as caught:
+        MappedFile.open_existing(swapped_in, 64, writable=writable, identity=identity)
+    assert repr(str(swapped_in)) in str(caught.value)
+    MappedFile.open_existing(checked, 64, writable=writable, identity=identity).release()
