@@ -21,9 +21,13 @@ from farm_grids import (
 )
 from farm_grids.windows import retarget_plan
 
-# Same rule as tests/stores/support.py: >= 2,000 examples when CI is set, a few hundred locally.
+# Same rule as tests/stores/support.py: >= 2,000 examples when CI is set, a few hundred locally,
+# 20 per property in a mutation run (FARM_MUTATION=1, see TESTING.md), where the edge-exact
+# draws and @examples still reach every boundary.
 _IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-WINDOW_SETTINGS = settings(max_examples=2000 if _IN_CI else 200, deadline=None)
+_IN_MUTATION_RUN = os.environ.get("FARM_MUTATION", "") == "1"
+WINDOW_SETTINGS = settings(max_examples=20 if _IN_MUTATION_RUN else 2000 if _IN_CI else 200, deadline=None,
+                           database=None if _IN_MUTATION_RUN else settings.default.database)
 
 
 def naive(grid: np.ndarray, y0: int, y1: int, x0: int, x1: int, dtype: object = np.float32) -> np.ndarray:
@@ -57,6 +61,29 @@ def test_read_window_matches_the_definition(bounds: tuple[int, int, int, int]) -
     result = read_window(GRID, *bounds)
     assert result.dtype == np.float32
     np.testing.assert_array_equal(result, naive(GRID, *bounds))
+
+
+def test_read_window_on_every_combination_of_edge_bounds() -> None:
+    """Each bound at -1, 0, 1, size - 1, size and size + 1: every limit of the in-bounds shortcut, every run."""
+    height, width = GRID.shape
+    rows = sorted({-1, 0, 1, height - 1, height, height + 1})
+    cols = sorted({-1, 0, 1, width - 1, width, width + 1})
+    for y0 in rows:
+        for y1 in rows:
+            for x0 in cols:
+                for x1 in cols:
+                    result = read_window(GRID, y0, y1, x0, x1)
+                    np.testing.assert_array_equal(result, naive(GRID, y0, y1, x0, x1), err_msg=f"{(y0, y1, x0, x1)}")
+
+
+@pytest.mark.parametrize("position", range(4))
+@pytest.mark.parametrize("bad", [True, 1.0, "1"], ids=["bool", "float", "str"])
+def test_read_window_refuses_a_non_integer_bound_by_name(position: int, bad: object) -> None:
+    bounds: list[object] = [0, 2, 0, 2]
+    bounds[position] = bad
+    label = ("y0", "y1", "x0", "x1")[position]
+    with pytest.raises(InvalidGridSpecError, match=re.escape(f"{label} must be an integer, got {bad!r}")):
+        read_window(GRID, *bounds)
 
 
 def test_read_window_in_bounds_is_a_fresh_writable_copy() -> None:
@@ -249,14 +276,25 @@ def grids(draw: st.DrawFn) -> np.ndarray:
     return {"c": grid, "fortran": np.asfortranarray(grid), "reversed-rows": grid[::-1]}[layout]
 
 
+def edge_exact(height: int, width: int) -> st.SearchStrategy[int]:
+    """Exactly on an edge of either axis (0, H, W, H + 1, W + 1, -1), drawn about half the time."""
+    return st.sampled_from([0, height, width, height + 1, width + 1, -1])
+
+
+@st.composite
+def axis_bounds(draw: st.DrawFn, size: int, other: int) -> tuple[int, int]:
+    """A start and stop along an axis of ``size``: each edge-exact or anywhere, or a stop relative to the start."""
+    start = draw(st.one_of(edge_exact(size, other), st.integers(-size - 8, 2 * size + 8)))
+    relative = st.integers(-4, size + 12).map(lambda extent: start + extent)
+    return start, draw(st.one_of(edge_exact(size, other), relative))
+
+
 @WINDOW_SETTINGS
 @given(grid=grids(), data=st.data())
 def test_read_window_property(grid: np.ndarray, data: st.DataObject) -> None:
     height, width = grid.shape
-    y0 = data.draw(st.integers(-height - 8, 2 * height + 8))
-    x0 = data.draw(st.integers(-width - 8, 2 * width + 8))
-    y1 = y0 + data.draw(st.integers(-4, height + 12))
-    x1 = x0 + data.draw(st.integers(-4, width + 12))
+    y0, y1 = data.draw(axis_bounds(height, width), label="y0, y1")
+    x0, x1 = data.draw(axis_bounds(width, height), label="x0, x1")
     result = read_window(grid, y0, y1, x0, x1)
     np.testing.assert_array_equal(result, naive(grid, y0, y1, x0, x1))
     assert result.dtype == np.float32 and not np.shares_memory(result, grid)

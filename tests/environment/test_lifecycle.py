@@ -118,6 +118,44 @@ def test_memmap_setup_failure_raises_and_never_falls_back(tmp_path):
         Environment(cfg)
 
 
+def test_reopen_in_place_finds_its_own_run_among_others_in_the_directory(tmp_path):
+    """memmap.mode r+ / r pick the run by simulation_id (its manifests' names), never a neighbour's files."""
+    layers = {}
+    for run, seed in (("alpha", 0), ("beta", 1)):
+        env = Environment(make_config(tmp_path, "memmap", overrides={"simulation_id": run}))
+        random_world(env, seed)
+        layers[run] = env.environmental.get("OBSTACLES").copy()
+        env.close()
+    assert not np.array_equal(layers["alpha"], layers["beta"])
+    for mode in ("r+", "r"):
+        for run in ("alpha", "beta"):
+            cfg = make_config(tmp_path, "memmap", overrides={"simulation_id": run, "memmap.mode": mode})
+            with Environment(cfg) as reopened:
+                np.testing.assert_array_equal(reopened.environmental.get("OBSTACLES"), layers[run],
+                                              err_msg=f"{run} reopened {mode}")
+
+
+@pytest.mark.parametrize("backend", ["ram", "memmap"])
+def test_a_local_snapshot_restores_agents_resources_and_observations(tmp_path, backend):
+    """In process, on a local path: agents (dead ones too), resources and what every agent sees come back."""
+    with Environment(make_config(tmp_path / "run", backend)) as env:
+        random_world(env, 3)
+        edge_agents(env, 3)
+        env.kill([1])
+        env.set_hp([0], [0.375])
+        env.resources.consume([0, 5, 9], [0, 5, 9], [1.0, 2.5, 0.5])
+        env.update()
+        agents, resources = env.agents.export_state(), env.resources.export_state()
+        observed = env.observe_all().numpy().copy()
+        env.snapshot(str(tmp_path / "state.zarr"))
+    with Environment.restore(str(tmp_path / "state.zarr"), directory=str(tmp_path / "restored")) as back:
+        for column, values in agents.items():
+            np.testing.assert_array_equal(getattr(back.agents, column), values, err_msg=column)
+        for key, values in resources.items():
+            np.testing.assert_array_equal(back.resources.export_state()[key], values, err_msg=key)
+        np.testing.assert_array_equal(back.observe_all().numpy(), observed)
+
+
 def test_reopen_modes_need_a_saved_run_to_reopen(tmp_path):
     """memmap.mode r+/r resume a run in place (tests/objectstore); with nothing saved they refuse."""
     cfg = make_config(tmp_path, "memmap", overrides={"memmap.mode": "r+", "simulation_id": "absent"})

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
 
 from farm_grids.channels import ChannelBehavior, default_registry
 from farm_grids.environment import Environment
+from farm_grids.errors import InvalidGridSpecError
 from farm_grids.sim import WorkloadDriver
 
 from .conftest import edge_agents, make_config, random_world
+from .reference import model_of
 
 
 def test_default_channels_in_order(tmp_path):
@@ -36,21 +40,57 @@ def test_observe_all_equals_stacked_observe(tmp_path, backend, seed):
         assert batch[0].any()
 
 
+def grids_in_files(env: Environment) -> dict[str, np.ndarray]:
+    """Every grid of a file-backed environment as its file holds it (read with plain file I/O)."""
+    env.flush()
+    grids = {}
+    for manager in env.managers:
+        for name in manager.names():
+            info = manager.store.info(name)
+            assert info.path is not None and info.path.is_file(), f"{name} has no file"
+            grids[name] = np.fromfile(info.path, dtype=info.dtype).reshape(info.shape)
+    return grids
+
+
+def naive_observations(env: Environment, grids: dict[str, np.ndarray], agents: range) -> np.ndarray:
+    """The observations of ``agents`` computed cell by cell from ``grids`` (reference.ModelWorld)."""
+    model = model_of(env, grids)
+    return np.stack([model.observation(i) for i in agents])
+
+
 def test_ram_and_memmap_bitwise_equal_over_20_ticks(tmp_path):
-    results = {}
+    results, layers = {}, {}
     for backend in ("ram", "memmap"):
         with Environment(make_config(tmp_path / backend, backend, size=64)) as env:
             random_world(env, 3)
             driver = WorkloadDriver(env, 120, teams=3, seed=11)
             frames = []
-            for _ in range(20):
+            at_start = grids_in_files(env) if backend == "memmap" else None
+            for tick in range(20):
                 driver.step()
                 frames.append(env.observe_all().clone())
+                if backend == "memmap" and tick in (0, 19):
+                    # The backend is really in use: the files hold the world, and observations
+                    # equal a naive cell-by-cell reference computed from the files' bytes.
+                    on_disk = grids_in_files(env)
+                    for manager in env.managers:
+                        for name in manager.names():
+                            np.testing.assert_array_equal(on_disk[name], manager.store.read(name), err_msg=name)
+                    sample = range(0, 120, 12)
+                    np.testing.assert_allclose(frames[-1][list(sample)].numpy(),
+                                               naive_observations(env, on_disk, sample), rtol=1e-6, atol=0)
             results[backend] = torch.stack(frames)
+            layers[backend] = {f"{type(m).__name__}/{n}": m.store.read(n) for m in env.managers for n in m.names()}
             if backend == "memmap":
                 assert env.files(), "memmap environment must create files"
                 assert all(m.has_memmap for m in env.managers)
+                changed = [name for name, grid in grids_in_files(env).items()
+                           if not np.array_equal(grid, at_start[name])]
+                assert {"TRAILS", "RESOURCES"} <= set(changed), f"files that changed over 20 ticks: {changed}"
     assert torch.equal(results["ram"], results["memmap"])
+    assert layers["ram"].keys() == layers["memmap"].keys()
+    for name, grid in layers["ram"].items():
+        np.testing.assert_array_equal(layers["memmap"][name], grid, err_msg=name)
     assert results["ram"][:, :, 9].any(), "trails must show up"
 
 
@@ -100,6 +140,7 @@ def test_custom_dynamic_channel_decays_per_agent(tmp_path):
         out[:, ctx.radius, ctx.radius] = np.where(ctx.env.tick == 0, 1.0, 0.0)
 
     index = registry.register("BEACON", ChannelBehavior.DYNAMIC, beacon, gamma=0.5)
+    assert "BEACON" in registry and "BEACONS" not in registry
     with Environment(make_config(tmp_path, "ram"), channels=registry) as env:
         (agent,) = env.add_agents([5], [5])
         r = env.config.observation.radius
@@ -109,6 +150,17 @@ def test_custom_dynamic_channel_decays_per_agent(tmp_path):
         assert env.observe(agent)[index, r, r].item() == 0.5
         env.update()
         assert env.observe(agent)[index, r, r].item() == 0.25
+
+
+@pytest.mark.parametrize(("gamma", "fragment"), [(None, "needs a finite gamma"), (0.0, "(0, 1], got 0.0"),
+                                               (1.5, "(0, 1], got 1.5"), (float("nan"), "finite")])
+def test_a_dynamic_channel_with_a_bad_gamma_is_refused_by_name(gamma, fragment):
+    registry = default_registry()
+    before = list(registry.names)
+    with pytest.raises(InvalidGridSpecError, match=re.escape(fragment)) as info:
+        registry.register("BEACON", ChannelBehavior.DYNAMIC, lambda ctx, out: None, gamma=gamma)
+    assert "'BEACON'" in str(info.value)
+    assert list(registry.names) == before
 
 
 def test_channel_semantics(tmp_path):

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from farm_grids.stores.mapped_file import is_memory_filesystem
 from harness import cli, commandline
 from harness.coldcache import COLD_THRESHOLD, ColdRow, measure_cold, window_reader
 from harness.errors import HarnessUsageError
@@ -19,8 +20,16 @@ def test_cold_rows_measure_reads_after_eviction(tmp_path, workload) -> None:
     row = measure_cold(workload, 128, tmp_path, trials=2)
     assert row.timing.blocks == 2 and all(t > 0 for t in row.timing.candidate_block_s)
     assert row.row.cache == "cold" and row.row.gating is False
-    assert row.verdict in (Verdict.PASS, Verdict.WARN)
+    # Informational: PASS when the interval lies within the cold threshold, otherwise WARN, never FAIL.
+    within = row.timing.ci_high <= row.threshold
+    assert row.verdict is (Verdict.PASS if within else Verdict.WARN)
+    # The files really left the page cache: the cold reads went to the disk (the kernel's counters).
+    if is_memory_filesystem(tmp_path):
+        pytest.skip("tmp_path is on tmpfs, where the page cache is the storage: nothing can be evicted")
+    assert row.evicted and row.inblock_bytes and row.inblock_bytes > 0, row.details
+    assert row.eviction_effective
     record = row.record()
+    assert record["verdict"] == row.verdict.value
     assert record["cache"] == "cold" and record["threshold"] == COLD_THRESHOLD
     assert {"inblock_bytes", "major_faults", "eviction_effective"} <= record.keys()
     assert list(tmp_path.iterdir()) == []

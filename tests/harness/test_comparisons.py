@@ -98,12 +98,29 @@ def test_bad_workload_requests_raise(name, backend, size, options, fragment, tmp
 
 def test_run_comparison_returns_a_judged_result_and_leaves_nothing(tmp_path) -> None:
     result = run_comparison(COMPARISONS["deposit.memmap.1024"], size=TINY, directory=tmp_path, blocks=2)
-    assert result.size == TINY and result.blocks == 2 and result.verdict in set(Verdict)
+    assert result.size == TINY and result.blocks == 2
+    assert result.verdict is rule_verdict(result), "the verdict does not follow from the result's own intervals"
     assert result.ratio > 0 and result.speedup == pytest.approx(1 / result.ratio)
     assert result.baseline_per_unit_s > 0 and result.candidate_per_unit_s > 0
     assert files_under(tmp_path) == []
     frame = results_frame([result])
     assert list(frame["comparison"]) == ["deposit.memmap.1024"] and frame["target"][0] == ">= 20x faster"
+
+
+def interval_verdict(low: float, high: float, limit: float) -> Verdict:
+    """The documented rule, written out: PASS within the limit, FAIL above it, WARN straddling it."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return Verdict.WARN
+    return Verdict.PASS if high <= limit else Verdict.FAIL if low > limit else Verdict.WARN
+
+
+def rule_verdict(result) -> Verdict:
+    """A comparison's verdict from its own numbers: the worse of the ratio's and the per-item judgement."""
+    verdicts = [interval_verdict(result.ci_low, result.ci_high, result.max_ratio)]
+    if result.per_unit_limit_s is not None:
+        verdicts.append(interval_verdict(*result.per_unit_ci, result.per_unit_limit_s))
+    order = [Verdict.PASS, Verdict.WARN, Verdict.FAIL]
+    return max(verdicts, key=order.index)
 
 
 def fake_timing(candidate_block_s: tuple[float, ...], ratio: float, low: float, high: float) -> PairedTiming:
@@ -153,9 +170,12 @@ def test_cli_runs_a_comparison_and_writes_json(capsys, tmp_path) -> None:
     out_path = tmp_path / "comparisons.json"
     code = main(["--only", "single_window.ram.1024", "--size", str(TINY), "--blocks", "2", "--json", str(out_path)])
     out = capsys.readouterr().out
-    assert code in (0, 1, 3) and "single_window.ram.1024" in out and "overall:" in out
     document = json.loads(out_path.read_text(encoding="utf-8"))
     (row,) = document["results"]
+    # One comparison: the overall verdict is its verdict (WARN reads INCONCLUSIVE), and so is the exit code.
+    assert document["overall"] == {"PASS": "PASS", "FAIL": "FAIL", "WARN": "INCONCLUSIVE"}[row["verdict"]]
+    assert code == {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}[document["overall"]]
+    assert "single_window.ram.1024" in out and f"overall: {document['overall']}" in out
     assert row["name"] == "single_window.ram.1024" and row["size"] == TINY and math.isfinite(row["ratio"])
 
 

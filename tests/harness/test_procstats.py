@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from farm_grids.stores.mapped_file import is_memory_filesystem
 from harness import procstats as ps
+from pagecache import PAGE, cached_pages
 from harness.tempfiles import DEFAULT_PREFIX, SIGTERM_EXIT_CODE, scratch_dir, stale_scratch_dirs
 
 linux_only = pytest.mark.skipif(not Path("/proc/self/smaps_rollup").exists(), reason="needs Linux /proc")
@@ -81,7 +83,13 @@ def test_sparse_file_allocation_and_eviction(tmp_path) -> None:
     with open(path, "r+b") as handle:
         handle.write(b"\x01" * MIB)
     assert ps.file_allocated_bytes(path) >= MIB
+    if is_memory_filesystem(tmp_path):
+        pytest.skip("tmp_path is on tmpfs, where the page cache is the storage: nothing can be evicted")
+    cached_before, pages = cached_pages(path)
+    assert cached_before >= MIB // PAGE  # the written MiB is in the page cache ...
     assert ps.evict_from_page_cache(path) is True
+    cached_after, _ = cached_pages(path)
+    assert cached_after == 0, f"{cached_after} of {pages} pages still cached after eviction"  # ... and left it
 
 
 def test_missing_files_give_none_or_false(tmp_path) -> None:

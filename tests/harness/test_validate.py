@@ -41,7 +41,9 @@ def test_a_slow_store_fails_c4_and_cold_rows_stay_informational(tmp_path) -> Non
     assert c4.verdict is Verdict.FAIL and c4.ci_low > plan.threshold
     cold = [r for r in outcome.ratios if r["cache"] == "cold"]
     assert {r["workload"] for r in cold} == {"resource_windows", "batched_windows"}
-    assert all(r["verdict"] in ("PASS", "WARN") and r["gating"] is False for r in cold)
+    for r in cold:  # informational: PASS within the cold threshold, otherwise WARN, never FAIL, never gating
+        assert r["verdict"] == ("PASS" if r["ci_high"] <= r["threshold"] else "WARN"), r
+        assert r["gating"] is False
     # Only two workloads ran: coverage of the other structures was skipped, not measured.
     assert verdicts(outcome)["C7"] is Verdict.WARN
     assert list(tmp_path.iterdir()) == []

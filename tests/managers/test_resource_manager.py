@@ -79,6 +79,25 @@ class ResourceSuite:
         np.testing.assert_array_equal(taken, [0.0, 0.0, 0.0])
         assert resources.total() == 800.0
 
+    def test_total_sums_in_float64(self, resources: ResourceManager) -> None:
+        # Uneven amounts left on 200 float32 sites: a float32 running sum would round differently.
+        ys, xs = np.nonzero(resources.get())
+        rng = np.random.default_rng(3)
+        resources.consume(ys, xs, rng.random(ys.size) * 3.9)
+        expected = float(np.sum(resources.get()[ys, xs], dtype=np.float64))
+        assert expected != float(np.sum(resources.get()[ys, xs], dtype=np.float32))
+        assert resources.total() == expected
+
+    def test_load_state_takes_every_cell_index_and_refuses_any_outside(self, resources: ResourceManager) -> None:
+        last = HEIGHT * WIDTH - 1
+        resources.load_state({"sites": np.array([0, 7, last]), "below": np.array([0])})
+        assert resources.export_state()["sites"].tolist() == [0, 7, last]
+        for key, bad in (("sites", -1), ("sites", last + 1), ("below", -1), ("below", last + 1)):
+            state = {"sites": np.array([0, 7]), "below": np.array([7]), key: np.array([3, bad])}
+            with pytest.raises(InvalidGridSpecError, match=f"resource {key} must be cell indices below {last + 1}"):
+                resources.load_state(state)
+            assert resources.export_state()["sites"].tolist() == [0, 7, last]
+
     def test_regrow_adds_the_rate_up_to_the_cap(self, resources: ResourceManager) -> None:
         ys, xs = site_cells(resources)
         y, x = int(ys[0]), int(xs[0])

@@ -157,6 +157,17 @@ def test_hostile_entry_is_refused_and_nothing_is_touched(scene: Scene, case: str
     assert scene.victim.read_bytes() == VICTIM_BYTES
 
 
+@pytest.mark.parametrize(("case", "named"), [("symlink_out", "outside_link.dat"),
+                                           ("relative_symlink_out", "outside_link.dat"), ("symlink_chain_out", "hop1.dat")])
+def test_a_symlink_out_is_refused_naming_the_link_and_where_it_leads(scene: Scene, case: str, named: str) -> None:
+    scene.write(HOSTILE[case](scene))
+    with pytest.raises(UnsafeManifestError) as caught:
+        MemmapStore.open(scene.manifest, "r")
+    message = str(caught.value)
+    assert repr(str(scene.directory / named)) in message, message
+    assert repr(str(scene.victim.resolve())) in message, message
+
+
 def test_an_unsigned_edit_is_refused_by_its_checksum(scene: Scene) -> None:
     scene.write(_dotdot(scene), sign=False)
     before = tree_state(scene.root)
@@ -171,6 +182,16 @@ def test_an_unsigned_edit_of_a_harmless_field_is_refused_too(scene: Scene) -> No
     payload["generation"] += 1  # checksum left as it was
     scene.write(payload, sign=False)
     with pytest.raises(GridFileMismatchError, match="checksum"):
+        MemmapStore.open(scene.manifest, "r")
+
+
+@pytest.mark.parametrize(("key", "value"), [("pid", True), ("pid", "123"), ("namespace", 7), ("token", False)])
+def test_an_optional_field_of_the_wrong_type_is_refused(scene: Scene, key: str, value: object) -> None:
+    """A signed manifest whose optional field has the wrong JSON type (a bool is not an int) never opens."""
+    payload = json.loads(json.dumps(scene.payload))
+    payload[key] = value
+    scene.write(payload)
+    with pytest.raises(GridFileMismatchError, match=f"field {key!r} must be"):
         MemmapStore.open(scene.manifest, "r")
 
 
@@ -348,3 +369,19 @@ def test_reopened_values_are_those_written(scene: Scene) -> None:
     with MemmapStore.open(scene.manifest, "r+") as store:
         np.testing.assert_array_equal(store.get(A), np.full(SHAPE, 1.0, dtype=np.float32))
         assert store.store_info().clean is True
+
+
+@pytest.mark.parametrize("writable", [False, True])
+def test_a_file_swapped_after_its_check_is_refused_by_name(tmp_path: Path, writable: bool) -> None:
+    """open() checks a grid file, then maps it by the (st_dev, st_ino) it checked: another inode is refused."""
+    from farm_grids.stores.mapped_file import MappedFile
+
+    checked = tmp_path / "checked.dat"
+    checked.write_bytes(bytes(64))
+    swapped_in = tmp_path / "grid.dat"
+    swapped_in.write_bytes(bytes(64))
+    identity = (checked.stat().st_dev, checked.stat().st_ino)
+    with pytest.raises(UnsafeManifestError, match="changed while it was being opened") as caught:
+        MappedFile.open_existing(swapped_in, 64, writable=writable, identity=identity)
+    assert repr(str(swapped_in)) in str(caught.value)
+    MappedFile.open_existing(checked, 64, writable=writable, identity=identity).release()

@@ -35,6 +35,39 @@ def test_markdown_matches_the_golden_file(report_data: ReportData) -> None:
     assert markdown == EXPECTED_MARKDOWN.read_text(encoding="utf-8")
 
 
+def _table_rows(markdown: str, heading: str) -> list[list[str]]:
+    """The body cells of the first table under ``heading``."""
+    lines = markdown.split(heading, 1)[1].strip().splitlines()
+    table = [line for line in lines[: next((i for i, l in enumerate(lines) if not l.startswith("|")), len(lines))]]
+    return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in table[2:]]
+
+
+def test_the_golden_markdown_agrees_with_the_input_it_was_made_from() -> None:
+    """The golden file came from the renderer; this checks it cell by cell against the input JSON, by hand."""
+    data = json.loads((DATA / "harness_result.json").read_text(encoding="utf-8"))
+    golden = EXPECTED_MARKDOWN.read_text(encoding="utf-8")
+    counts = {v: sum(c["verdict"] == v for c in data["criteria"]) for v in ("PASS", "WARN", "FAIL")}
+    assert golden.startswith(f"# farm-grids report: {data['verdict']}\n")
+    assert (f"**Overall verdict: {data['verdict']}** — {counts['PASS']} PASS, {counts['WARN']} WARN, "
+            f"{counts['FAIL']} FAIL of {len(data['criteria'])} criteria; mode {data['mode']}; "
+            f"memmap/RAM threshold {data['threshold']}.") in golden
+    criteria = _table_rows(golden, "## Criteria")
+    assert [(row[0].split()[0], row[1]) for row in criteria] == [(c["id"], c["verdict"]) for c in data["criteria"]]
+    for row, criterion in zip(criteria, data["criteria"]):
+        assert row[0] == f"{criterion['id']} {criterion['name']}"
+        assert row[5] == criterion["details"].replace("|", "\\|")
+    ratios = _table_rows(golden, "## memmap/RAM ratios")
+    assert len(ratios) == len(data["ratios"])
+    for row, ratio in zip(ratios, data["ratios"]):
+        assert row[:3] == [ratio["workload"], str(ratio["size"]), ratio["cache"]]
+        assert row[5:] == [f"{ratio['ratio']:.3f}", f"[{ratio['ci_low']:.3f}, {ratio['ci_high']:.3f}]",
+                           f"{ratio['threshold']:.3f}", ratio["verdict"]]
+    memory = _table_rows(golden, "## Memory")
+    assert [(int(row[0]), int(row[-1])) for row in memory] == [(m["size"], m["pages_touched"]) for m in data["memory"]]
+    assert [row[1] for row in memory] == [f"{m['grid_bytes'] / 1024:.1f} KiB" if m["grid_bytes"] < 2**20
+                                          else f"{m['grid_bytes'] / 2**20:.1f} MiB" for m in data["memory"]]
+
+
 def test_markdown_puts_the_overall_verdict_first_then_criteria_ratios_memory(report_data: ReportData) -> None:
     markdown = build_markdown(report_data)
     assert markdown.startswith("# farm-grids report: FAIL\n\n**Overall verdict: FAIL**")

@@ -178,5 +178,6 @@ class BadInputSuite:
         store.create("a", (4, 4))
         bounds: list[Any] = [0, 2, 0, 2]
         bounds[position] = True
-        with pytest.raises(InvalidGridSpecError, match="True"):
+        label = ("y0", "y1", "x0", "x1")[position]
+        with pytest.raises(InvalidGridSpecError, match=f"{label} must be an integer, got True"):
             store.get_window("a", *bounds)

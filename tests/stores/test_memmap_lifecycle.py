@@ -278,3 +278,20 @@ def test_context_manager_exit_keeps_files_for_a_later_run(tmp_path: Path) -> Non
         assert (reopened.get("a") == 4.0).all()
         reopened.close_all(delete_files=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_active_follows_the_writer_lock_from_both_sides(tmp_path: Path) -> None:
+    """A writer is active once it holds its lock (its first grid), until close; a reader asks the lock itself."""
+    writer = MemmapStore(tmp_path)
+    assert writer.store_info().writer_active is False  # no grid yet: no lock taken, nothing to guard
+    writer.create("a", (4, 4))
+    writer.flush()
+    assert writer.store_info().writer_active is True
+    reader = MemmapStore.open(writer.manifest_path, mode="r")
+    try:
+        assert reader.store_info().writer_active is True
+        writer.close_all()
+        assert writer.store_info().writer_active is False
+        assert reader.store_info().writer_active is False
+    finally:
+        reader.close_all()

@@ -44,6 +44,42 @@ def test_memmap_grid_lives_in_a_file_of_the_right_size(tmp_path: Path) -> None:
         np.testing.assert_array_equal(on_disk, expected)
 
 
+def test_every_write_operation_changes_the_file_on_disk(tmp_path: Path) -> None:
+    """Each store operation against a plain numpy reference, read back from the file (not the mapping)."""
+    rng = np.random.default_rng(2)
+    with MemmapStore(tmp_path) as store:
+        store.create("g", (9, 13))
+        path = store.info("g").path
+        assert path is not None
+
+        def on_disk() -> np.ndarray:
+            store.flush("g")
+            return np.fromfile(path, dtype=np.float32).reshape(9, 13)
+
+        expected = np.zeros((9, 13), np.float32)
+        assert not on_disk().any()
+        values = (rng.integers(1, 64, (9, 13)) / 8).astype(np.float32)
+        store.write("g", values)
+        expected[...] = values
+        np.testing.assert_array_equal(on_disk(), expected, err_msg="write")
+        store.fill("g", 2.5, region=(slice(1, 4), slice(10, 20)))
+        expected[1:4, 10:] = 2.5
+        np.testing.assert_array_equal(on_disk(), expected, err_msg="fill")
+        store.scale("g", 0.5, region=(slice(5, 9), slice(0, 3)))
+        expected[5:, :3] *= np.float32(0.5)
+        np.testing.assert_array_equal(on_disk(), expected, err_msg="scale")
+        store.add_many("g", [0, 0, 8, 9], [0, 0, 12, 0], [1.0, 2.0, 4.0, 8.0])
+        expected[0, 0] += 3.0
+        expected[8, 12] += 4.0
+        np.testing.assert_array_equal(on_disk(), expected, err_msg="add_many")
+        mask = np.zeros((3, 4), dtype=bool)
+        mask[2, 3] = True  # the 4x4 tile at rows 8.., cols 12..
+        store.scale_tiles("g", mask, 4, 0.25)
+        expected[8:, 12:] *= np.float32(0.25)
+        np.testing.assert_array_equal(on_disk(), expected, err_msg="scale_tiles")
+        np.testing.assert_array_equal(store.read("g"), expected)
+
+
 def test_default_directory_is_the_system_temp_dir() -> None:
     import tempfile
 

@@ -23,6 +23,14 @@ class TileGrid:
     tiles: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
 
 
+def _check_region_buffer(entry: GridEntry, rows: slice, cols: slice, buffer: np.ndarray) -> None:
+    """The contract's promise to a primitive: an in-bounds region and a buffer of exactly its shape (a lax
+    backend would hide a generic operation that passes a bigger one; its dtype may differ: it is cast)."""
+    height, width = entry.shape
+    assert 0 <= rows.start <= rows.stop <= height and 0 <= cols.start <= cols.stop <= width, (rows, cols)
+    assert buffer.shape == (rows.stop - rows.start, cols.stop - cols.start), (buffer.shape, rows, cols)
+
+
 def _pieces(rows: slice, cols: slice) -> Iterator[tuple[tuple[int, int], slice, slice, slice, slice]]:
     """Every tile the in-bounds region touches: its key, the part of the tile, the part of the region."""
     for ty in range(rows.start // TILE, (rows.stop - 1) // TILE + 1):
@@ -59,6 +67,7 @@ class TileDictStore(GridStore):
         return GridEntry(self._grid_info(name, shape, dtype, mode, None), None, TileGrid(dtype.type(fill)))
 
     def _read_region(self, entry: GridEntry, rows: slice, cols: slice, out: np.ndarray) -> None:
+        _check_region_buffer(entry, rows, cols, out)
         grid: TileGrid = entry.state
         for key, tile_rows, tile_cols, out_rows, out_cols in _pieces(rows, cols):
             tile = grid.tiles.get(key)
@@ -66,6 +75,7 @@ class TileDictStore(GridStore):
             np.copyto(out[out_rows, out_cols], source, casting="unsafe")
 
     def _write_region(self, entry: GridEntry, rows: slice, cols: slice, data: np.ndarray) -> None:
+        _check_region_buffer(entry, rows, cols, data)
         grid: TileGrid = entry.state
         height, width = entry.shape
         for key, tile_rows, tile_cols, data_rows, data_cols in _pieces(rows, cols):
