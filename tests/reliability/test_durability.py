@@ -109,17 +109,9 @@ def disk(tmp_path: Path) -> Iterator[LoopDisk]:
 
 
 @pytest.fixture
-def children(disk: LoopDisk) -> Iterator[list[subprocess.Popen[str]]]:
-    """Writer processes; killed (by pid) before the disk they write to is unmounted."""
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+def children(disk: LoopDisk, children: list[subprocess.Popen[str]]) -> list[subprocess.Popen[str]]:
+    """The conftest's writer processes, set up after the disk so they are killed before it is unmounted."""
+    return children
 
 
 class PowerCut:
