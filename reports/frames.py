@@ -70,6 +70,8 @@ class HarnessSummary:
     duration_s: float | None
     commit: str | None
     machine: str | None
+    backend: str = "memmap"  # the file backend measured against RAM
+    not_applicable: tuple[tuple[str, str], ...] = ()  # (check, reason) the run skipped for that backend
 
 
 @dataclass(frozen=True)

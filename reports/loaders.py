@@ -97,6 +97,8 @@ def harness_summary(document: Mapping[str, Any], path: str = "<harness>") -> Har
         duration_s=document.get("duration_s"),
         commit=document.get("git_commit"),
         machine=machine.get("hostname"),
+        backend=str(document.get("backend") or "memmap"),
+        not_applicable=tuple((str(k), str(v)) for k, v in (document.get("not_applicable") or {}).items()),
     )
 
 

@@ -95,7 +95,7 @@ def headline(data: ReportData) -> tuple[str, str]:
     threshold = MISSING if summary.threshold is None else f"{summary.threshold:g}"
     return summary.verdict, (
         f"{tally} of {len(data.criteria)} criteria; mode {summary.mode or MISSING}; "
-        f"memmap/RAM threshold {threshold}."
+        f"{summary.backend}/RAM threshold {threshold}."
     )
 
 
@@ -109,6 +109,13 @@ def provenance(data: ReportData) -> str:
         parts.append(f"{commit} on {summary.machine or 'unknown machine'}, {summary.created or MISSING}{duration}")
     parts.append("inputs: " + ", ".join(PurePath(source).name for source in data.sources))
     return "; ".join(parts) + "."
+
+
+def not_applicable_table(data: ReportData) -> Table:
+    """The checks a run skipped because they do not apply to its backend, each with the reason."""
+    rows = () if data.summary is None else tuple((check, reason) for check, reason in data.summary.not_applicable)
+    backend = data.summary.backend if data.summary is not None else "memmap"
+    return Table(f"Not applicable to the {backend} backend", ("Check", "Reason"), rows, ("l", "l"))
 
 
 def criteria_table(data: ReportData) -> Table:
@@ -246,6 +253,6 @@ def benchmark_ratio_table(data: ReportData) -> Table:
 
 def report_tables(data: ReportData) -> list[Table]:
     """Every table a human format shows, in order; empty tables are left out."""
-    tables = [criteria_table(data), ratio_table(data), memory_table(data), outofcore_table(data),
+    tables = [criteria_table(data), not_applicable_table(data), ratio_table(data), memory_table(data), outofcore_table(data),
               benchmark_ratio_table(data)]
     return [table for table in tables if table.rows]

@@ -63,9 +63,14 @@ def test_the_golden_markdown_agrees_with_the_input_it_was_made_from() -> None:
         assert row[5:] == [f"{ratio['ratio']:.3f}", f"[{ratio['ci_low']:.3f}, {ratio['ci_high']:.3f}]",
                            f"{ratio['threshold']:.3f}", ratio["verdict"]]
     memory = _table_rows(golden, "## Memory")
-    assert [(int(row[0]), int(row[-1])) for row in memory] == [(m["size"], m["pages_touched"]) for m in data["memory"]]
-    assert [row[1] for row in memory] == [f"{m['grid_bytes'] / 1024:.1f} KiB" if m["grid_bytes"] < 2**20
-                                          else f"{m['grid_bytes'] / 2**20:.1f} MiB" for m in data["memory"]]
+    # One row per (layout, size) probe; columns: layout, size, grid, ..., file pages resident (9th).
+    records = {(m.get("layout", "rows"), m["size"]): m for m in data["memory"]}
+    assert sorted((row[0], int(row[1])) for row in memory) == sorted(records)
+    for row in memory:
+        m = records[(row[0], int(row[1]))]
+        assert int(row[8]) == m["pages_touched"]
+        assert row[2] == (f"{m['grid_bytes'] / 1024:.1f} KiB" if m["grid_bytes"] < 2**20
+                          else f"{m['grid_bytes'] / 2**20:.1f} MiB")
 
 
 def test_markdown_puts_the_overall_verdict_first_then_criteria_ratios_memory(report_data: ReportData) -> None:
@@ -220,3 +225,18 @@ def test_format_seconds(seconds: float, text: str) -> None:
 def test_format_bytes() -> None:
     assert [format_bytes(v) for v in (512, 65536, 120_000_000, 3 * 2**30)] == [
         "512 B", "64.0 KiB", "114.4 MiB", "3.0 GiB"]
+
+
+def test_checks_not_applicable_to_the_backend_are_listed_with_their_reasons(tmp_path: Path) -> None:
+    document = json.loads((DATA / "harness_result.json").read_text())
+    document["backend"] = "zarr"
+    document["not_applicable"] = {"C1": "no mapped file | per grid", "C4 cold rows": "chunks have their own cache"}
+    path = tmp_path / "harness.json"
+    path.write_text(json.dumps(document))
+    markdown = build_markdown(load_sources([path]))
+    assert "zarr/RAM threshold" in markdown.split("\n\n")[1]
+    section = markdown.split("## Not applicable to the zarr backend\n\n")[1].split("\n\n")[0].splitlines()
+    assert [row.split("|")[1].strip() for row in section[2:]] == ["C1", "C4 cold rows"]
+    assert "no mapped file \\| per grid" in section[2]  # the reason is escaped, not a table break
+    # A memmap run (no such keys, as every older result) shows no such section.
+    assert "Not applicable" not in build_markdown(load_sources([DATA / "harness_result.json"]))
