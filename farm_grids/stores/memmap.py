@@ -39,6 +39,9 @@ __all__ = ["ACCESS_MODES", "MemmapStore"]
 
 ACCESS_MODES = ("auto", "random", "normal")
 
+# Windows from which a gather checks the whole mapping's residency before planning its pages.
+_WHOLE_FILE_CHECK = 256
+
 
 class MemmapStore(DenseArrayStore):
     """Grids in memory-mapped files, one file per grid, with a manifest to reopen them.
@@ -262,8 +265,16 @@ class MemmapStore(DenseArrayStore):
         return plan_tile_extents(self._tile_grid(entry), entry.dtype.itemsize, plan)
 
     def _before_gather(self, entry: GridEntry, plan: WindowPlan) -> None:
-        if self.prefetch and entry.state is not None and plan.count and not entry.state.fully_resident():
-            entry.state.prefetch(*self._plan_bytes(entry, plan))
+        mapped = entry.state
+        if not self.prefetch or mapped is None or not plan.count:
+            return
+        # A large gather first asks whether the whole file is cached (one mincore): then it
+        # need not compute its pages at all. A small one (observe(i)) checks just its span.
+        if plan.count >= _WHOLE_FILE_CHECK and mapped.fully_resident():
+            return
+        starts, ends = self._plan_bytes(entry, plan)
+        if not mapped.resident_under(starts, ends):  # a warm gather asks for nothing
+            mapped.prefetch(starts, ends)
 
     def _needs_read_reserve(self, entry: GridEntry) -> bool:
         mapped = entry.state
