@@ -17,6 +17,7 @@ from farm_grids.errors import (
     UnsafeManifestError,
 )
 from farm_grids.stores.extents import merge_runs
+from farm_grids.stores.known_pages import KnownPages
 from farm_grids.stores.pagecache import PAGE, needed_pages, page_runs, resident
 
 __all__ = ["BLOCK_BYTES", "MappedFile", "is_memory_filesystem"]
@@ -89,13 +90,9 @@ class MappedFile:
         # The mapping's address, for mincore: a byte view holds no copy, only the export.
         self.address = int(np.frombuffer(self._mapping, dtype=np.uint8).__array_interface__["data"][0])
         self.prefetched_pages = 0  # pages asked for with WILLNEED so far (the cold-read figures)
-        # Pages seen resident (mincore) or asked for (WILLNEED) through this mapping: a warm
-        # gather then checks them with two lookups and no system call (mincore of a 64 MiB
-        # mapping costs ~0.2 ms, more than a 1,000-window gather). A page the kernel evicts
-        # later under memory pressure faults back in on the read: slower, never wrong; a
-        # store reopened after an eviction starts with none known.
-        self._known = np.zeros(-(-nbytes // PAGE), dtype=bool)
-        self._all_known = False
+        # Pages seen resident or asked for through this mapping (a store reopened after an
+        # eviction starts with none known).
+        self.known = KnownPages(-(-nbytes // PAGE))
         self._whole_checked = False  # the one whole-file mincore was done (it is not repeated)
         self.tiles = None  # the TileGrid over this file when the grid is stored tile-major
         blocks = -(-nbytes // BLOCK_BYTES)
@@ -195,17 +192,16 @@ class MappedFile:
         """
         if self._mapping is None:
             return False
-        if self._all_known:
+        if self.known.all:
             return True
         if self._whole_checked:  # once per mapping: later gathers learn pages from their own spans
             return False
         self._whole_checked = True
-        cached = resident(self.address, 0, -(-self.nbytes // PAGE))
+        cached = resident(self.address, 0, self.known.bits.size)
         if cached is None:
             return False
-        self._known |= cached
-        self._all_known = bool(cached.all())
-        return self._all_known
+        self.known.add(0, cached)
+        return self.known.all
 
     def resident_under(self, starts: np.ndarray, ends: np.ndarray) -> bool:
         """Whether every page under the byte extents is resident (one mincore of their span, two lookups).
@@ -219,18 +215,14 @@ class MappedFile:
         first, last = starts // PAGE, (ends - 1) // PAGE
         if int((last - first).max()) > 1:
             return False
-        known = self._known
-        if known[first].all() and known[last].all():
+        if self.known.cover(first, last):
             return True
         lo, hi = int(first.min()), int(last.max()) + 1  # mincore of the extents' span, not of the file
         cached = resident(self.address, lo, hi - lo)
         if cached is None:
             return False
-        known[lo:hi] |= cached
-        covered = bool(known[first].all() and known[last].all())
-        if covered and hi - lo == known.size:
-            self._all_known = bool(known.all())
-        return covered
+        self.known.add(lo, cached)
+        return self.known.cover(first, last)
 
     def prefetch(self, starts: np.ndarray, ends: np.ndarray) -> int:
         """Ask the kernel to read, in the background, exactly the pages under the byte extents
@@ -247,8 +239,7 @@ class MappedFile:
                 return self.prefetched_pages  # advice only: reads fault the pages in anyway
         asked = int((runs_end - runs_first).sum()) if runs_first.size else 0
         self.prefetched_pages += asked
-        for a, b in zip(runs_first.tolist(), runs_end.tolist()):
-            self._known[a:b] = True  # asked for: the next gather does not ask again
+        self.known.add_runs(runs_first.tolist(), runs_end.tolist())  # asked for: the next gather does not ask again
         return asked
 
     def reserve_all(self) -> None:

@@ -20,6 +20,7 @@ from farm_grids.errors import (
 from farm_grids.stores.dense import DenseArrayStore
 from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
 from farm_grids.stores.extents import plan_tile_extents, tile_extents, tile_mask_extents
+from farm_grids.stores.known_pages import plan_page_rectangles
 from farm_grids.stores.files import (
     grid_file_name,
     lock_file_name,
@@ -270,8 +271,14 @@ class MemmapStore(DenseArrayStore):
             return
         # A large gather first asks whether the whole file is cached (one mincore): then it
         # need not compute its pages at all. A small one (observe(i)) checks just its span.
-        if plan.count >= _WHOLE_FILE_CHECK and mapped.fully_resident():
-            return
+        if plan.count >= _WHOLE_FILE_CHECK:
+            if mapped.fully_resident():
+                return
+            # A partly cached row-major file (a layer written only where agents went): each
+            # window's rectangle of pages against the known ones, four lookups a window.
+            rectangles = plan_page_rectangles(plan, entry.dtype.itemsize) if entry.array is not None else None
+            if rectangles is not None and mapped.known.cover_rectangles(*rectangles):
+                return
         starts, ends = self._plan_bytes(entry, plan)
         if not mapped.resident_under(starts, ends):  # a warm gather asks for nothing
             mapped.prefetch(starts, ends)

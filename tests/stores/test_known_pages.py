@@ -1,0 +1,104 @@
+"""The per-window page rectangles and the summed-table check of known pages, against a naive loop over cells."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from farm_grids.stores import known_pages
+from farm_grids.stores.known_pages import KnownPages, plan_page_rectangles
+from farm_grids.stores.pagecache import PAGE
+from farm_grids.windows import plan_windows
+
+# (height, width, itemsize): a row of several pages, of one page, and several rows per page.
+ALIGNED = st.sampled_from([(40, 2048, 4), (33, 1024, 4), (64, 256, 4), (50, 128, 8), (37, 512, 1), (70, 64, 4)])
+
+
+def window_pages(shape: tuple[int, int], itemsize: int, ys: np.ndarray, xs: np.ndarray, radius: int) -> list[set[int]]:
+    """The pages each window's in-grid cells lie on, cell by cell."""
+    height, width = shape
+    pages = []
+    for y, x in zip(ys.tolist(), xs.tolist()):
+        pages.append({
+            (row * width + col) * itemsize // PAGE
+            for row in range(max(y - radius, 0), min(y + radius + 1, height))
+            for col in range(max(x - radius, 0), min(x + radius + 1, width))
+        })
+    return pages
+
+
+@st.composite
+def worlds(draw):
+    height, width, itemsize = draw(ALIGNED)
+    radius = draw(st.integers(0, 6))
+    count = draw(st.integers(1, 12))
+    # Centres anywhere a window still touches the grid, edges included with high probability.
+    ys = draw(st.lists(st.one_of(st.sampled_from([0, height - 1, -radius, height - 1 + radius]),
+                                 st.integers(-radius, height - 1 + radius)), min_size=count, max_size=count))
+    xs = draw(st.lists(st.one_of(st.sampled_from([0, width - 1, -radius, width - 1 + radius]),
+                                 st.integers(-radius, width - 1 + radius)), min_size=count, max_size=count))
+    return (height, width), itemsize, np.array(ys), np.array(xs), radius
+
+
+@settings(max_examples=150, deadline=None)
+@given(worlds())
+def test_each_window_rectangle_holds_exactly_the_pages_of_its_cells(world):
+    shape, itemsize, ys, xs, radius = world
+    plan = plan_windows(shape, ys, xs, radius)
+    grid, r0, r1, c0, c1 = plan_page_rectangles(plan, itemsize)
+    # Interior windows first, in the plan's order, then the edge windows.
+    order = np.arange(plan.count) if plan.interior is None else np.concatenate([plan.interior, plan.edge])
+    expected = window_pages(shape, itemsize, ys[order], xs[order], radius)
+    columns = grid[1]
+    assert grid[0] * columns == -(-shape[0] * shape[1] * itemsize // PAGE)
+    for i, pages in enumerate(expected):
+        rectangle = {r * columns + c for r in range(r0[i], r1[i]) for c in range(c0[i], c1[i])}
+        assert rectangle == pages, (i, ys[order][i], xs[order][i])
+
+
+@settings(max_examples=150, deadline=None)
+@given(worlds(), st.data())
+def test_rectangles_are_covered_exactly_when_every_page_of_every_window_is_known(world, data):
+    shape, itemsize, ys, xs, radius = world
+    plan = plan_windows(shape, ys, xs, radius)
+    pages = -(-shape[0] * shape[1] * itemsize // PAGE)
+    needed = set().union(*window_pages(shape, itemsize, ys, xs, radius))
+    known = KnownPages(pages)
+    # Known: every needed page, then maybe one of them forgotten, plus some others.
+    bits = np.array(data.draw(st.lists(st.booleans(), min_size=pages, max_size=pages)))
+    bits[sorted(needed)] = True
+    if data.draw(st.booleans()):
+        bits[data.draw(st.sampled_from(sorted(needed)))] = False
+    known.add(0, bits)
+    expected = all(bits[p] for p in needed)
+    assert known.cover_rectangles(*plan_page_rectangles(plan, itemsize)) is expected
+    assert known.all is bool(bits.all())
+
+
+def test_the_summed_table_follows_pages_learnt_later():
+    plan = plan_windows((64, 1024), np.array([10, 40]), np.array([5, 900]), 3)
+    rectangles = plan_page_rectangles(plan, 4)
+    known = KnownPages(64)
+    assert not known.cover_rectangles(*rectangles)
+    known.add_runs([7], [14])  # rows 7..13: the first window
+    assert not known.cover_rectangles(*rectangles)
+    known.add(37, np.ones(7, dtype=bool))  # rows 37..43: the second
+    assert known.cover_rectangles(*rectangles)
+
+
+def test_a_row_that_is_not_a_whole_number_of_pages_has_no_rectangles():
+    plan = plan_windows((20, 1000), np.array([5]), np.array([5]), 2)
+    assert plan_page_rectangles(plan, 4) is None
+    plan = plan_windows((20, 300), np.array([5]), np.array([5]), 2)
+    assert plan_page_rectangles(plan, 4) is None
+
+
+def test_a_table_too_large_to_build_answers_no_and_the_exact_path_decides(monkeypatch):
+    plan = plan_windows((64, 1024), np.array([10]), np.array([5]), 3)
+    known = KnownPages(64)
+    known.add(0, np.arange(64) < 63)  # all but the last page known
+    with monkeypatch.context() as patch:
+        patch.setattr(known_pages, "MAX_TABLE_PAGES", 32)
+        assert not known.cover_rectangles(*plan_page_rectangles(plan, 4))
+    assert known.cover_rectangles(*plan_page_rectangles(plan, 4))
