@@ -10,7 +10,7 @@ import numpy as np
 
 from farm_grids.stores.extents import merge_runs
 
-__all__ = ["PAGE", "needed_pages", "page_runs", "resident"]
+__all__ = ["PAGE", "needed_pages", "resident", "run_mask"]
 
 PAGE = mmap.PAGESIZE
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
@@ -38,21 +38,9 @@ def resident(address: int, first_page: int, pages: int) -> np.ndarray | None:
     return (vector & 1).astype(bool)
 
 
-def page_runs(first: np.ndarray, end: np.ndarray, address: int, total_pages: int) -> tuple[np.ndarray, np.ndarray]:
-    """The runs ``[a, b)`` of ``[first, end)`` that are not resident yet, coalesced.
-
-    One mincore over the runs' span, then the missing pages are regrouped into runs, so a
-    warm read asks for nothing and a cold one makes one madvise per missing run.
-    """
-    if first.size == 0:
-        return first, end
-    lo, hi = int(first[0]), min(int(end[-1]), total_pages)
-    wanted = np.zeros(hi - lo + 1, dtype=np.int32)
-    np.add.at(wanted, first - lo, 1)
-    np.add.at(wanted, np.minimum(end, hi) - lo, -1)
-    needed = np.cumsum(wanted[:-1]) > 0
-    cached = resident(address, lo, hi - lo)
-    if cached is not None:
-        needed &= ~cached
-    pages = np.flatnonzero(needed) + lo
-    return merge_runs(pages, pages)
+def run_mask(first: np.ndarray, end: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """The pages ``lo .. hi`` as a mask, True on every page of the runs ``[first[i], end[i])``."""
+    span = hi - lo + 1
+    # Counting starts and ends (bincount, not np.add.at: ~10x faster on 10^4 runs).
+    edges = np.bincount(first - lo, minlength=span) - np.bincount(np.minimum(end, hi) - lo, minlength=span)
+    return np.cumsum(edges[:-1]) > 0

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["cached_pages", "mincore_available"]
+__all__ = ["cached_page_mask", "cached_pages", "mincore_available"]
 
 PAGE = mmap.PAGESIZE
 
@@ -18,9 +18,16 @@ def mincore_available() -> bool:
 
 
 def cached_pages(path: Path) -> tuple[int, int]:
-    """(pages of ``path`` in the page cache, pages in the file).
+    """(pages of ``path`` in the page cache, pages in the file)."""
+    mask = cached_page_mask(path)
+    return sum(mask), len(mask)
 
-    The file is mapped but never touched, so asking does not fault a page in.
+
+def cached_page_mask(path: Path) -> list[bool]:
+    """Whether each page of ``path`` is in the page cache.
+
+    The file is mapped but never touched, so asking does not fault a page in (a read that
+    refuses to wait, RWF_NOWAIT, would: it starts readahead of what it cannot return).
     """
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mmap.restype = ctypes.c_void_p
@@ -30,7 +37,7 @@ def cached_pages(path: Path) -> tuple[int, int]:
     size = os.path.getsize(path)
     pages = -(-size // PAGE)
     if pages == 0:
-        return 0, 0
+        return []
     fd = os.open(path, os.O_RDONLY)
     try:
         address = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
@@ -40,7 +47,7 @@ def cached_pages(path: Path) -> tuple[int, int]:
             vector = (ctypes.c_ubyte * pages)()
             if libc.mincore(address, size, vector) != 0:
                 raise OSError(ctypes.get_errno(), f"mincore {path}")
-            return sum(v & 1 for v in vector), pages
+            return [bool(v & 1) for v in vector]
         finally:
             libc.munmap(address, size)
     finally:
