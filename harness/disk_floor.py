@@ -1,9 +1,13 @@
-"""The disk's floor under cold reads: O_DIRECT sequential and random reads, and a given set of pages read direct."""
+"""The disk's floor under cold reads: O_DIRECT sequential and random reads, and a given set of pages read direct (by fio when installed)."""
 
 from __future__ import annotations
 
+import json
 import mmap
 import os
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -92,6 +96,56 @@ def read_pages_direct(path: Path, pages: np.ndarray, *, threads: int = 32) -> tu
         return time.perf_counter() - start, int(done), direct
     finally:
         os.close(fd)
+
+
+def queue_depth(path: Path) -> int:
+    """Reads the device under ``path`` takes in flight: the smaller of the block layer's
+    requests (nr_requests) and the hardware queue's tags (128 if unknown).
+
+    A page-cache prefetch can have no more in flight than this, so the floor is read at it.
+    """
+    device = os.stat(path).st_dev
+    try:
+        block = Path(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}").resolve()
+        if (block / "partition").exists():
+            block = block.parent
+        depths = [int((block / "queue" / "nr_requests").read_text())]
+        depths += [int(tags.read_text()) for tags in block.glob("mq/*/nr_tags")]
+        return max(1, min(depths))
+    except (OSError, ValueError):
+        return 128
+
+
+def read_pages_fio(path: Path, pages: np.ndarray, *, iodepth: int) -> tuple[float, int]:
+    """Read exactly ``pages`` of ``path`` (coalesced into runs, in file order) with fio: O_DIRECT,
+    libaio, ``iodepth`` in flight, replayed from an I/O log with no stalls.
+
+    Returns (seconds, bytes read). fio submits from C with no Python between reads, so this
+    is the device's floor where the thread reader (read_pages_direct) is its own bound.
+    """
+    fio = shutil.which("fio")
+    if fio is None:
+        raise HarnessUsageError("fio is not installed (apt-get install fio)")
+    pieces = list(_pieces(*page_runs(pages)))
+    name = str(Path(path).resolve())
+    with tempfile.NamedTemporaryFile("w", suffix=".iolog") as log:
+        log.write(f"fio version 2 iolog\n{name} add\n{name} open\n")
+        log.writelines(f"{name} read {offset} {length}\n" for offset, length in pieces)
+        log.write(f"{name} close\n")
+        log.flush()
+        done = subprocess.run(
+            [fio, "--name=floor", f"--read_iolog={log.name}", "--ioengine=libaio", f"--iodepth={iodepth}",
+             "--direct=1", "--replay_no_stall=1", "--output-format=json"],
+            capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise HarnessUsageError(f"fio failed ({done.returncode}): {done.stderr.strip()[-300:]}")
+    job = json.loads(done.stdout)["jobs"][0]
+    read = job["read"]
+    # fio's byte count reads 0 for a run under 1 ms; its I/O count is exact.
+    if job.get("error") or read["total_ios"] != len(pieces) or read["short_ios"]:
+        raise HarnessUsageError(f"fio read {read['total_ios']} of {len(pieces)} pieces of {path} "
+                                f"({read['short_ios']} short, error {job.get('error')})")
+    return read["runtime"] / 1000, sum(length for _, length in pieces)
 
 
 def measure_floor(path: Path, *, seconds: float = 2.0, threads: int = 32, seed: int = 0) -> DiskFloor:

@@ -40,7 +40,7 @@ class OutOfCorePlan:
     tiled_probes: bool = False  # also probe every memory size in the tiled layout (full, big)
     us_line: bool = False  # judge us/window (only on a grid of >= 1 GiB, where the target is set)
     judge_slope: bool = False  # judge the RssFile slope (only over sizes up to 16384^2)
-    floor: bool = False  # read the tiles gather's pages with O_DIRECT for the disk's floor
+    floor: bool = False  # read the tiles gather's pages direct (fio when installed) for the disk's floor
 
     @property
     def layouts(self) -> tuple[str, str]:

@@ -55,7 +55,7 @@ def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=int_at_least(1), default=3, help="cold trials per setting (default 3)")
     parser.add_argument("--windows", type=int_at_least(1), default=GATHER_WINDOWS)
     parser.add_argument("--floor", action="store_true",
-                        help="also read each setting's pages with O_DIRECT, 32 in flight: the disk's floor")
+                        help="also read each layout's pages direct from the device: the disk's floor (fio, as many in flight as the device takes, when installed; else 32 Python threads)")
     parser.add_argument("--frontier-size", type=int_at_least(0), default=0,
                         help="also time frontier ticks in a world of this side (0: none; e.g. 8192)")
     parser.add_argument("--frontier-layouts", type=comma_list, default=("rows", "tiles32"))
