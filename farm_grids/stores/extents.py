@@ -115,8 +115,8 @@ def tile_extents(grid: TileGrid, itemsize: int, tile_rows: slice, tile_cols: sli
     return starts, starts + (tile_cols.stop - tile_cols.start) * tile_bytes
 
 
-def plan_tile_extents(grid: TileGrid, itemsize: int, plan: WindowPlan) -> tuple[np.ndarray, np.ndarray]:
-    """Byte extents of every tile a planned gather reads from a tile-major file."""
+def plan_tile_bounds(grid: TileGrid, plan: WindowPlan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The first and last tile row and tile column (inclusive) each planned window reads."""
     t, height, width = grid.tile, grid.shape[0], grid.shape[1]
     y0, x0 = np.divmod(plan.positions.astype(np.int64), width)
     lows_y, highs_y, lows_x, highs_x = [y0], [y0 + plan.side - 1], [x0], [x0 + plan.side - 1]
@@ -128,6 +128,12 @@ def plan_tile_extents(grid: TileGrid, itemsize: int, plan: WindowPlan) -> tuple[
         highs_x.append(np.clip(plan.edge_xs + r, 0, width - 1))
     ly, hy = np.concatenate(lows_y) // t, np.concatenate(highs_y) // t
     lx, hx = np.concatenate(lows_x) // t, np.concatenate(highs_x) // t
+    return ly, hy, lx, hx
+
+
+def plan_tile_extents(grid: TileGrid, itemsize: int, plan: WindowPlan) -> tuple[np.ndarray, np.ndarray]:
+    """Byte extents of every tile a planned gather reads from a tile-major file."""
+    ly, hy, lx, hx = plan_tile_bounds(grid, plan)
     tile_ids = []
     for dy in range(int((hy - ly).max(initial=-1)) + 1):
         for dx in range(int((hx - lx).max(initial=-1)) + 1):
@@ -136,5 +142,5 @@ def plan_tile_extents(grid: TileGrid, itemsize: int, plan: WindowPlan) -> tuple[
     if not tile_ids:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     ids = np.unique(np.concatenate(tile_ids))
-    tile_bytes = t * t * itemsize
+    tile_bytes = grid.tile * grid.tile * itemsize
     return ids * tile_bytes, (ids + 1) * tile_bytes

@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from farm_grids.stores.extents import plan_tile_bounds
 from farm_grids.stores.pagecache import PAGE
 
 if TYPE_CHECKING:
+    from farm_grids.stores.tiled import TileGrid
     from farm_grids.windows import WindowPlan
 
-__all__ = ["MAX_TABLE_PAGES", "KnownPages", "plan_page_rectangles"]
+__all__ = ["MAX_TABLE_PAGES", "KnownPages", "plan_page_rectangles", "plan_tile_page_rectangles"]
 
 # A summed table over more pages than this is not built: at 2^20 pages (a 4 GiB grid) a
 # rebuild costs a few ms, which a warm gather of 1,000 windows must not pay once per tick.
@@ -117,3 +119,20 @@ def plan_page_rectangles(
     r0, r1 = y0 // rows_per_page, (y1 - 1) // rows_per_page + 1
     c0, c1 = (x0 * itemsize) // PAGE, (x1 * itemsize - 1) // PAGE + 1
     return grid, r0, r1, c0, c1
+
+
+def plan_tile_page_rectangles(
+    grid: TileGrid, itemsize: int, plan: WindowPlan
+) -> tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The rectangle of pages of the whole tiles each planned window reads in a tile-major file.
+
+    Tile (ty, tx) is pages ``(ty * nx + tx) * k .. + k`` for a tile of k whole pages, so in a
+    page grid of (ny, nx * k) it is row ty, columns ``tx * k .. (tx + 1) * k``: the tiles
+    ``plan_tile_extents`` lists. None when a tile is not a whole number of pages.
+    """
+    tile_bytes = grid.tile * grid.tile * itemsize
+    if tile_bytes % PAGE:
+        return None
+    pages = tile_bytes // PAGE
+    ly, hy, lx, hx = plan_tile_bounds(grid, plan)
+    return (grid.ny, grid.nx * pages), ly, hy + 1, lx * pages, (hx + 1) * pages

@@ -20,7 +20,7 @@ from farm_grids.errors import (
 from farm_grids.stores.dense import DenseArrayStore
 from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
 from farm_grids.stores.extents import plan_tile_extents, tile_extents, tile_mask_extents
-from farm_grids.stores.known_pages import plan_page_rectangles
+from farm_grids.stores.known_pages import plan_page_rectangles, plan_tile_page_rectangles
 from farm_grids.stores.files import (
     grid_file_name,
     lock_file_name,
@@ -276,9 +276,11 @@ class MemmapStore(DenseArrayStore):
             fresh = not mapped.whole_checked  # this call reads the whole file's residency now
             if mapped.fully_resident():
                 return
-            # A partly cached row-major file (a layer written only where agents went): each
-            # window's rectangle of pages against the known ones, four lookups a window.
-            rectangles = plan_page_rectangles(plan, entry.dtype.itemsize) if entry.array is not None else None
+            # A partly cached file (a layer written only where agents went): each window's
+            # rectangle of pages (or of whole tiles) against the known ones, four lookups a window.
+            itemsize = entry.dtype.itemsize
+            rectangles = (plan_page_rectangles(plan, itemsize) if entry.array is not None
+                          else plan_tile_page_rectangles(self._tile_grid(entry), itemsize, plan))
             if rectangles is not None and mapped.known.cover_rectangles(*rectangles):
                 return
         starts, ends = self._plan_bytes(entry, plan)

@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from farm_grids.stores import known_pages
-from farm_grids.stores.known_pages import KnownPages, plan_page_rectangles
+from farm_grids.stores.known_pages import KnownPages, plan_page_rectangles, plan_tile_page_rectangles
 from farm_grids.stores.pagecache import PAGE
+from farm_grids.stores.tiled import TileGrid, tile_buffer_cells
 from farm_grids.windows import plan_windows
 
 # (height, width, itemsize): a row of several pages, of one page, and several rows per page.
@@ -102,3 +103,30 @@ def test_a_table_too_large_to_build_answers_no_and_the_exact_path_decides(monkey
         patch.setattr(known_pages, "MAX_TABLE_PAGES", 32)
         assert not known.cover_rectangles(*plan_page_rectangles(plan, 4))
     assert known.cover_rectangles(*plan_page_rectangles(plan, 4))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from([(32, 4, (100, 70)), (64, 4, (130, 200)), (32, 8, (64, 64)), (64, 1, (200, 90))]),
+       st.integers(0, 6), st.data())
+def test_each_window_tile_rectangle_holds_the_pages_of_the_whole_tiles_it_reads(case, radius, data):
+    tile, itemsize, shape = case
+    grid = TileGrid(np.zeros(tile_buffer_cells(shape, tile), dtype=np.uint8), shape, tile)
+    count = data.draw(st.integers(1, 10))
+    ys = np.array(data.draw(st.lists(st.integers(-radius, shape[0] - 1 + radius), min_size=count, max_size=count)))
+    xs = np.array(data.draw(st.lists(st.integers(-radius, shape[1] - 1 + radius), min_size=count, max_size=count)))
+    plan = plan_windows(shape, ys, xs, radius)
+    (rows, columns), r0, r1, c0, c1 = plan_tile_page_rectangles(grid, itemsize, plan)
+    pages_per_tile = tile * tile * itemsize // PAGE
+    assert rows * columns == grid.ny * grid.nx * pages_per_tile
+    order = np.arange(plan.count) if plan.interior is None else np.concatenate([plan.interior, plan.edge])
+    for i, (y, x) in enumerate(zip(ys[order].tolist(), xs[order].tolist())):
+        tiles = {(row // tile) * grid.nx + col // tile
+                 for row in range(max(y - radius, 0), min(y + radius + 1, shape[0]))
+                 for col in range(max(x - radius, 0), min(x + radius + 1, shape[1]))}
+        pages = {t * pages_per_tile + k for t in tiles for k in range(pages_per_tile)}
+        assert {r * columns + c for r in range(r0[i], r1[i]) for c in range(c0[i], c1[i])} == pages
+
+
+def test_a_tile_that_is_not_a_whole_number_of_pages_has_no_rectangles():
+    grid = TileGrid(np.zeros(tile_buffer_cells((64, 64), 16), dtype=np.float32), (64, 64), 16)
+    assert plan_tile_page_rectangles(grid, 4, plan_windows((64, 64), np.array([5]), np.array([5]), 2)) is None
