@@ -212,15 +212,16 @@ def measure_settings(directory: Path, size: int, settings: Sequence[GatherSettin
                      windows: int = GATHER_WINDOWS, seed: int = 0, floor: bool = False,
                      progress: Any = None) -> list[ColdGather]:
     """Each layout's dense grid built once (then removed), every setting of it measured cold;
-    with ``floor``, the disk's floor under each layout's pages beside it."""
+    with ``floor``, the disk's floor under the layout's pages, read just before each setting, beside it."""
     results: list[ColdGather] = []
     layouts = list(dict.fromkeys(s.layout for s in settings))
     done = 0
     for layout in layouts:
         manifest, path = build_dense_grid(directory, size, layout)
         try:
-            floor_us = gather_floor_us(path, size, layout, windows, GATHER_RADIUS, seed) if floor else None
             for setting in (s for s in settings if s.layout == layout):
+                # The device's speed drifts on a shared host: each setting has its floor read just before it.
+                floor_us = gather_floor_us(path, size, layout, windows, GATHER_RADIUS, seed) if floor else None
                 gather = measure_cold_gather(manifest, path, size, setting, trials=trials, windows=windows, seed=seed)
                 results.append(dataclasses.replace(gather, floor_us_per_window=floor_us))
                 done += 1
