@@ -316,3 +316,15 @@ def test_read_windows_property(grid: np.ndarray, data: st.DataObject) -> None:
     assert result.dtype == np.float32 and not np.shares_memory(result, grid)
     planned = read_planned_windows(grid, plan_windows(grid.shape, ys, xs, r))
     np.testing.assert_array_equal(planned, result)
+
+
+def test_a_window_plan_counts_its_float32_output_against_the_request_limit() -> None:
+    from farm_grids import RequestTooLargeError
+    from farm_grids.limits import request_limit
+
+    # 10 windows of radius 1: 10 x 3 x 3 float32 cells = 360 bytes.
+    ys = xs = np.arange(10)
+    with request_limit(360):
+        assert plan_windows((20, 20), ys, xs, 1).count == 10
+    with request_limit(359), pytest.raises(RequestTooLargeError, match="10 windows of radius 1 needs 360 bytes"):
+        plan_windows((20, 20), ys, xs, 1)

@@ -76,12 +76,15 @@ def _same(a, b):
     "action, error",
     [
         (lambda env: env.observe(10_000), UnknownAgentError),
+        (lambda env: env.observe(env.num_agents), UnknownAgentError),  # one past the last id
+        (lambda env: env.kill([env.num_agents]), UnknownAgentError),
         (lambda env: env.observe(-1), GridNotFoundError),
         (lambda env: env.move_agents([0], [999], [0]), InvalidGridSpecError),
         (lambda env: env.add_agents([0, 1], [0, 48]), InvalidGridSpecError),
         (lambda env: env.add_agents([-1], [0]), InvalidGridSpecError),
         (lambda env: env.add_agents([0, 1], [0]), InvalidGridSpecError),
         (lambda env: env.add_agents([0], [0], hp=float("nan")), InvalidGridSpecError),
+        (lambda env: env.add_agents([0], [0], hp=1e39), InvalidGridSpecError),  # hp is float32: no 1e39
         (lambda env: env.add_agents([0.5], [0]), InvalidGridSpecError),
         (lambda env: env.set_hp([0], -1.0), InvalidGridSpecError),
         (lambda env: env.kill([99999]), UnknownAgentError),
@@ -102,6 +105,13 @@ def test_bad_input_is_typed_and_changes_nothing(tmp_path, backend, action, error
         with pytest.raises(error):
             action(env)
         _same(before, _snapshot(env))
+
+
+def test_a_team_that_is_not_an_integer_is_refused_by_name(tmp_path):
+    with Environment(make_config(tmp_path, "ram")) as env:
+        with pytest.raises(InvalidGridSpecError, match="team must hold integers, got dtype float64"):
+            env.add_agents([0], [0], team=0.5)
+        assert env.num_agents == 0
 
 
 def test_unknown_errors_are_key_and_value_errors():

@@ -10,7 +10,7 @@ import torch
 
 from farm_grids.channels import ChannelBehavior, default_registry
 from farm_grids.environment import Environment
-from farm_grids.errors import InvalidGridSpecError
+from farm_grids.errors import InvalidGridSpecError, UnknownChannelError
 from farm_grids.sim import WorkloadDriver
 
 from .conftest import edge_agents, make_config, random_world
@@ -259,3 +259,21 @@ def test_observe_all_rejects_a_bad_out(tmp_path, bad):
         edge_agents(env, 0)
         with pytest.raises(InvalidGridSpecError):
             env.observe_all(out=bad(env.observation_shape()))
+
+
+def test_a_behaviour_given_by_name_is_the_named_behaviour():
+    registry = default_registry()
+    index = registry.register("BEACON", "dynamic", lambda ctx, out: None, gamma=0.5)
+    assert registry.names[index] == "BEACON"
+    assert registry.spec("BEACON").behavior is ChannelBehavior.DYNAMIC and registry.spec("BEACON").gamma == 0.5
+    with pytest.raises(InvalidGridSpecError, match="'LAMP' needs a finite gamma"):
+        registry.register("LAMP", "Dynamic", lambda ctx, out: None)  # a dynamic channel by name needs its gamma
+    with pytest.raises(InvalidGridSpecError, match="unknown channel behaviour 'glowing'"):
+        registry.register("GLOW", "glowing", lambda ctx, out: None)
+    assert "LAMP" not in registry and "GLOW" not in registry
+
+
+def test_an_unknown_channel_error_lists_the_known_channels():
+    registry = default_registry()
+    with pytest.raises(UnknownChannelError, match=re.escape(f"unknown channel 'SMELL' (known: {', '.join(registry.names)})")):
+        registry.index("SMELL")

@@ -41,6 +41,8 @@ class ManagerContract(abc.ABC):
         assert manager.has_memmap is manager.store.file_backed
         assert (manager.height, manager.width) == (HEIGHT, WIDTH)
         assert store_factory.backend in repr(manager)
+        kind = type(manager).__name__
+        assert repr(manager) == f"{kind}({HEIGHT}x{WIDTH}, {store_factory.backend}, {len(manager.names())} grids)"
 
     def test_files_are_the_grids_it_created(self, manager: GridManager, grid_dir: pathlib.Path) -> None:
         files = manager.files()
@@ -112,6 +114,7 @@ class ManagerContract(abc.ABC):
         manager.close()
         manager.close()
         assert manager.closed and manager.names() == []
+        assert repr(manager).endswith(", closed)")
         assert all(path.exists() for path in files)  # kept: a later run may reopen them
         with pytest.raises(StoreClosedError):
             manager.get_window(name, 0, 1, 0, 1)

@@ -64,6 +64,28 @@ class ResourceSuite:
             assert 0 < sites < 500 and sites == resources.site_count
             resources.close(delete_files=True)
 
+    def test_clustered_placement_on_a_one_column_world(self, memmap_config: MemmapConfig) -> None:
+        # Cluster centres are drawn from every column, here the only one (x = 0).
+        config = ResourceConfig(count=60, distribution="clustered", clusters=3, cluster_spread=2.0)
+        with ResourceManager(HEIGHT, 1, resource_config=config, memmap_config=memmap_config, seed=0) as resources:
+            grid = resources.get()
+            assert grid.shape == (HEIGHT, 1)
+            assert 0 < np.count_nonzero(grid) == resources.site_count <= 60
+            resources.close(delete_files=True)
+
+    def test_reset_without_a_seed_leaves_only_the_new_sites(self, memmap_config: MemmapConfig) -> None:
+        # Unseeded, the new placement differs: the old sites must be cleared, not left behind.
+        with self.make(memmap_config, seed=None) as resources:
+            resources.reset()
+            grid = resources.get()
+            assert np.count_nonzero(grid) == resources.site_count == 200
+            assert set(np.unique(grid)) == {0.0, 4.0} and resources.total() == 800.0
+            resources.close(delete_files=True)
+
+    def test_the_grid_lives_in_the_resources_namespace(self, resources: ResourceManager) -> None:
+        assert resources.store.namespace == "resources"
+        assert all(path.name.startswith("resources_RESOURCES_") for path in resources.files())
+
     def test_consume_serves_duplicates_in_request_order(self, resources: ResourceManager) -> None:
         ys, xs = site_cells(resources)
         y, x = int(ys[0]), int(xs[0])

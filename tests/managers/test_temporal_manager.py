@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from farm_grids.config import MemmapConfig, ObservationConfig
-from farm_grids.errors import ReadOnlyGridError
+from farm_grids.errors import InvalidGridSpecError, ReadOnlyGridError
 from farm_grids.managers import TEMPORAL_CHANNELS, TemporalGridManager
 from farm_grids.stores import MemmapStore, RamStore
 
@@ -179,6 +181,21 @@ class TemporalSuite:
         assert grid[2, 2] == np.float32(0.2)  # set, last wins
         assert temporal.deposit("TRAILS", [-5], [-5], [1.0]) == 0
         assert temporal.deposit("TRAILS", [3, 4], [3, 4], 0.5) == 2  # scalar broadcast
+
+    def test_bad_deposit_values_are_refused_naming_the_channel(self, temporal: TemporalGridManager) -> None:
+        with pytest.raises(InvalidGridSpecError, match=re.escape("values for 'TRAILS' must be a scalar or have length 2")):
+            temporal.deposit("TRAILS", [1, 2], [1, 2], [0.5, 0.5, 0.5])
+        assert not temporal.has_any_data("TRAILS")
+
+    def test_a_bad_gamma_in_a_loaded_state_is_refused_naming_the_channel(self, temporal: TemporalGridManager) -> None:
+        state = temporal.export_state()
+        state["gammas"]["TRAILS"] = 1.5  # type: ignore[index]
+        with pytest.raises(InvalidGridSpecError, match=re.escape("gamma for TRAILS must be in (0, 1], got 1.5")):
+            temporal.load_state(state)
+
+    def test_a_store_without_a_float_dtype_is_refused(self) -> None:
+        with pytest.raises(InvalidGridSpecError, match="temporal channels need a float dtype, the store's is int32"):
+            TemporalGridManager(HEIGHT, WIDTH, store=RamStore(default_dtype="int32"))
 
     def test_nothing_is_flushed_by_deposit_or_decay(self) -> None:
         class CountingStore(RamStore):

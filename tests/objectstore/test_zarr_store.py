@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -110,6 +111,19 @@ def test_the_registry_builds_it_by_name(tmp_path: Path) -> None:
     with store:
         assert isinstance(store, ZarrStore) and store.layout == "chunks"
         assert Path(store.location) == tmp_path / "env.zarr"
+
+
+def test_the_registry_puts_the_group_under_the_directory_as_named_or_the_temp_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A directory name ending in "X" keeps its "X"; no directory means the system temp dir.
+    named = tmp_path / "worldX"
+    with build_store("zarr", MemmapConfig(backend="zarr", directory=str(named)), namespace="env") as store:
+        assert Path(store.location) == named / "env.zarr"
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temp"))  # tempfile's own setting
+    (tmp_path / "temp").mkdir()
+    with build_store("zarr", MemmapConfig(backend="zarr"), namespace="env", simulation_id="run") as store:
+        assert Path(store.location) == tmp_path / "temp" / "env_run.zarr"
 
 
 def test_writes_stay_in_the_cache_until_flush_and_only_dirty_chunks_go_back(tmp_path: Path) -> None:

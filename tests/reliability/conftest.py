@@ -90,6 +90,21 @@ def _mount_tmpfs(target: Path, size: str) -> str | None:
 
 
 @pytest.fixture
+def tmpfs_few_inodes(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MiB tmpfs with room for 32 inodes only (root only), unmounted at teardown."""
+    target = tmp_path / "tmpfs"
+    reason = _mount_tmpfs(target, "4m,nr_inodes=32")
+    if reason is not None:
+        pytest.skip(reason)
+    try:
+        yield target
+    finally:
+        done = subprocess.run(["umount", str(target)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
+
+
+@pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A real 4 MiB tmpfs (root only; skipped with the reason otherwise), unmounted at teardown."""
     target = tmp_path / "tmpfs"

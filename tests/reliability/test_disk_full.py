@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from farm_grids.errors import DiskFullError, SparseOvercommitWarning
+from farm_grids.errors import DiskFullError, InvalidGridSpecError, SparseOvercommitWarning
 from farm_grids.stores import MemmapStore
 
 from .helpers import FILL_DISK_CODE, run_child
@@ -259,3 +259,48 @@ def test_sparse_creates_deletes_and_closes_on_a_full_disk_stay_consistent(tmpfs:
     # kept), and every grid file on disk is listed: no orphan from a refused create.
     assert report["listed"] == sorted({*report["registered"], "first"})
     assert report["dat"] == report["listed"]
+
+
+def test_no_inode_left_for_a_grid_file_is_a_disk_full_error(tmpfs_few_inodes: Path) -> None:
+    """ENOSPC when the grid file itself cannot be created (no inode left): typed and named, nothing changed.
+    Nothing is mapped, so this runs in the test process."""
+    store = MemmapStore(tmpfs_few_inodes / "store")
+    store.create("a", (8, 8), fill=1.0)  # the directory, lock file, manifest and spare take inodes too
+    fillers = []
+    while True:
+        try:
+            fillers.append(tmpfs_few_inodes / f"filler{len(fillers)}")
+            fillers[-1].touch()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+            fillers.pop()
+            break
+    with pytest.raises(DiskFullError, match="no space left to create the grid file") as caught:
+        store.create("b", (8, 8))
+    assert caught.value.errno == errno.ENOSPC
+    assert store.names() == ["a"] and float(store.read("a").sum()) == 64.0
+    for filler in fillers:
+        filler.unlink()
+    store.close_all()
+
+
+def test_a_grid_file_beyond_the_file_size_limit_is_refused_by_name(tmp_path: Path) -> None:
+    """EFBIG (here from RLIMIT_FSIZE, as from a filesystem's size limit) is an InvalidGridSpecError naming
+    the file, and no file is left behind."""
+    import resource
+
+    store = MemmapStore(tmp_path / "store")
+    store.create("small", (4, 4))
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of the signal
+    try:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, hard))
+        with pytest.raises(InvalidGridSpecError, match="the file would exceed the filesystem's size limit") as caught:
+            store.create("big", (1024, 1024))  # 4 MiB
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert str(tmp_path / "store") in str(caught.value)
+    assert store.names() == ["small"]
+    assert not [p for p in (tmp_path / "store").iterdir() if p.suffix == ".dat" and "big" in p.name]
+    store.close_all(delete_files=True)

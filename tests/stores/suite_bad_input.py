@@ -114,6 +114,7 @@ BAD_CASES = [
     BadCase("add-many-lengths", lambda w: w.store.add_many("a", [1, 2, 3], [1, 2], 1.0), INVALID, "3 and 2"),
     BadCase("add-many-values", lambda w: w.store.add_many("a", [1, 2], [1, 2], [1.0, 2.0, 3.0]), INVALID, "(3,)"),
     BadCase("add-many-clip-nan", lambda w: w.store.add_many("a", [1], [1], 1.0, clip_max=NAN), INVALID, "nan"),
+    BadCase("add-many-clip-named", lambda w: w.store.add_many("a", [1], [1], 1.0, clip_max=NAN), INVALID, "clip_max"),
     # non-finite scalars, bad normalisers, out= buffers and regions
     BadCase("fill-nan", lambda w: w.store.fill("a", NAN), INVALID, "nan"),
     BadCase("fill-region-step", lambda w: w.store.fill("a", 1.0, region=(slice(0, 4, 2), slice(None))), INVALID,

@@ -10,9 +10,11 @@ from farm_grids.stores.extents import (
     merge_runs,
     plan_extents,
     region_extents,
+    tile_extents,
     tile_mask_extents,
     window_extents,
 )
+from farm_grids.stores.tiled import TileGrid, tile_buffer_cells
 from farm_grids.windows import plan_windows
 
 SHAPE = (9, 13)
@@ -93,3 +95,18 @@ def test_merge_runs_joins_overlapping_and_adjacent_ranges_only() -> None:
     assert first.tolist() == [0, 7, 12] and last.tolist() == [6, 10, 13]
     empty = merge_runs(np.array([], dtype=np.int64), np.array([], dtype=np.int64))
     assert empty[0].size == 0 and empty[1].size == 0
+
+
+@pytest.mark.parametrize(("tile_rows", "tile_cols"), [(slice(0, 1), slice(0, 1)), (slice(1, 3), slice(1, 3)),
+                                                      (slice(0, 3), slice(2, 4)), (slice(2, 3), slice(0, 4))])
+def test_tile_extents_cover_exactly_the_tiles_of_a_rectangle(tile_rows: slice, tile_cols: slice) -> None:
+    shape, tile = (20, 27), 8  # 3 x 4 tiles, the last row and column of tiles padded
+    grid = TileGrid(np.zeros(tile_buffer_cells(shape, tile), dtype=np.float32), shape, tile)
+    tile_bytes = tile * tile * ITEMSIZE
+    size = grid.ny * grid.nx * tile_bytes
+    expected = np.zeros(size, dtype=bool)
+    for ty in range(tile_rows.start, tile_rows.stop):  # tile-major: tile (ty, tx) is the (ty * nx + tx)-th block
+        for tx in range(tile_cols.start, tile_cols.stop):
+            first = (ty * grid.nx + tx) * tile_bytes
+            expected[first : first + tile_bytes] = True
+    np.testing.assert_array_equal(covered(*tile_extents(grid, ITEMSIZE, tile_rows, tile_cols), size), expected)

@@ -17,6 +17,7 @@ from farm_grids import (
     GridNotFoundError,
     MemmapStore,
 )
+from farm_grids.errors import UncleanShutdownWarning, UnsafeManifestError
 
 from .support import random_grid, signed, snapshot_directory, temp_files_in
 
@@ -295,3 +296,55 @@ def test_writer_active_follows_the_writer_lock_from_both_sides(tmp_path: Path) -
         assert reader.store_info().writer_active is False
     finally:
         reader.close_all()
+
+
+def _closed_store(directory: Path) -> Path:
+    with MemmapStore(directory) as store:
+        store.create("g", (4, 4), fill=2.0)
+        assert store.store_info().clean is True  # a new store starts clean
+        return store.manifest_path
+
+
+def test_a_manifest_left_unclean_opens_with_a_warning_and_reports_it(tmp_path: Path) -> None:
+    manifest = _closed_store(tmp_path)
+    with MemmapStore.open(manifest, "r") as reader:
+        assert reader.store_info().clean is True
+    payload = json.loads(manifest.read_text())
+    payload["clean"] = False  # what a writer killed before close leaves (re-signed)
+    manifest.write_text(json.dumps(signed(payload)))
+    with pytest.warns(UncleanShutdownWarning):
+        reader = MemmapStore.open(manifest, "r")
+    with reader:
+        assert reader.store_info().clean is False and reader.read("g").sum() == 32.0
+
+
+def test_a_manifest_naming_an_unsupported_dtype_is_refused(tmp_path: Path) -> None:
+    manifest = _closed_store(tmp_path)
+    payload = json.loads(manifest.read_text())
+    payload["grids"]["g"]["dtype"] = "complex64"  # a real numpy dtype, but no grid's
+    manifest.write_text(json.dumps(signed(payload)))
+    with pytest.raises(GridFileMismatchError, match="unsupported dtype 'complex64'"):
+        MemmapStore.open(manifest, "r")
+
+
+def test_a_grid_path_outside_the_directory_is_refused_naming_the_manifest(tmp_path: Path) -> None:
+    manifest = _closed_store(tmp_path)
+    payload = json.loads(manifest.read_text())
+    payload["grids"]["g"]["path"] = "../elsewhere.dat"
+    manifest.write_text(json.dumps(signed(payload)))
+    with pytest.raises(UnsafeManifestError, match="is not a file name inside the store directory") as caught:
+        MemmapStore.open(manifest, "r")
+    assert repr(str(manifest)) in str(caught.value)
+
+
+@pytest.mark.parametrize("grids", [1, 200])
+def test_the_manifest_spare_leaves_room_for_the_manifest_to_double(tmp_path: Path, grids: int) -> None:
+    """The spare a manifest is rewritten into is reserved in advance (at least 64 KiB, and at least twice
+    the manifest), so a rewrite on a full disk needs no new block."""
+    with MemmapStore(tmp_path) as store:
+        for i in range(grids):
+            store.create(f"g{i:03d}", (1, 1))
+        text = len(store.manifest_path.read_bytes().rstrip())  # a manifest written into a spare is padded
+        (spare,) = tmp_path.glob("*.spare")
+        assert spare.stat().st_size >= max(64 * 1024, 2 * text), (spare.stat().st_size, text)
+        assert os.stat(spare).st_blocks * 512 >= spare.stat().st_size  # its blocks are reserved, not a hole

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -92,3 +93,23 @@ def test_default_directory_is_the_system_temp_dir() -> None:
     finally:
         store.close_all(delete_files=True)
     assert not info.path.exists() and not store.manifest_path.exists()
+
+
+def test_decaying_a_tile_of_a_tile_major_file_reserves_the_blocks_under_it_only(tmp_path: Path) -> None:
+    """scale_tiles reserves disk blocks before it writes (a full disk is then an error, not SIGBUS):
+    exactly the 64 KiB blocks holding the decay tile's cells, so the sparse file stays sparse elsewhere."""
+    from farm_grids.stores.mapped_file import BLOCK_BYTES
+
+    with MemmapStore(tmp_path, layout="tiles", tile_size=8) as store:
+        store.create("g", (512, 512))  # 1 MiB, sparse
+        path = store.info("g").path
+        mask = np.zeros((8, 8), dtype=bool)
+        mask[2, 3] = True  # decay tile (2, 3) of side 64: rows 128..191, columns 192..255
+        store.scale_tiles("g", mask, 64, 0.5)
+        store.flush()
+        allocated = os.stat(path).st_blocks * 512
+    t, tiles_per_row = 8, 512 // 8
+    blocks = {((y // t) * tiles_per_row * t * t + (x // t) * t * t + (y % t) * t + x % t) * 4 // BLOCK_BYTES
+              for y in range(128, 192) for x in range(192, 256)}  # tile-major offsets, by hand
+    needed = len(blocks) * BLOCK_BYTES
+    assert needed <= allocated < needed + BLOCK_BYTES, (allocated, needed)

@@ -50,3 +50,15 @@ def test_tiles_are_made_only_where_something_was_written() -> None:
         expected = np.full((3 * TILE, 2 * TILE + 5), 1.5, dtype=np.float32)
         expected[0, 2 * TILE + 4] = expected[2 * TILE + 3, 0] = 2.5
         np.testing.assert_array_equal(store.read("a"), expected)
+
+
+@pytest.mark.usefixtures("tile_dict_backend")
+def test_cells_read_back_exactly_in_an_int64_grid() -> None:
+    # The backend has no point fast path: get_cells reads cell by cell, in the grid's own dtype
+    # (2**53 + 1 has no float64).
+    big = 2**53 + 1
+    with build_store(BACKEND_NAME, MemmapConfig(backend=BACKEND_NAME), namespace="cells") as store:
+        store.create("g", (3, 3), dtype="int64")
+        store.add_at("g", 1, 2, big)
+        values = store.get_cells("g", [1, 0, 5], [2, 0, 5])
+        assert values.dtype == np.int64 and values.tolist() == [big, 0, 0]

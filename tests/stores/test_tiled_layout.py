@@ -67,8 +67,9 @@ def test_reopening_in_another_layout_is_a_typed_error(tmp_path: Path) -> None:
     with MemmapStore(tmp_path, layout="tiles", tile_size=16) as store:
         store.create("g", (40, 40), fill=1.0)
         manifest = store.manifest_path
-    with pytest.raises(LayoutMismatchError, match="'tiles'"):
+    with pytest.raises(LayoutMismatchError, match="'tiles'") as caught:
         MemmapStore.open(manifest, mode="r", layout="rows")
+    assert repr(str(manifest)) in str(caught.value)
     with MemmapStore.open(manifest, mode="r", layout="tiles") as reopened:
         assert reopened.tile_size == 16 and reopened.read("g").sum() == 1600.0
 
@@ -103,3 +104,21 @@ def test_an_unknown_layout_or_access_is_a_typed_error(tmp_path: Path, key: str, 
 def test_a_tile_larger_than_the_world_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="larger than"):
         SimulationConfig(width=20, height=30).with_overrides({"memmap.layout": "tiles", "memmap.tile_size": 64})
+
+
+@pytest.mark.parametrize("backend", ["ram", "memmap"])
+@pytest.mark.parametrize("radius", [0, 1, 2, 3, 4])
+def test_windows_at_every_centre_equal_the_padded_reference(tmp_path: Path, backend: str, radius: int) -> None:
+    """Every centre of a 20x27 grid in 8-tiles: windows inside one tile, across a tile edge in y only, in x
+    only, in both, and at the grid's edge, each against a slice of the zero-padded array (deterministic)."""
+    values = np.arange(20 * 27, dtype=np.float32).reshape(20, 27) + 1
+    ys, xs = (axis.reshape(-1) for axis in np.mgrid[0:20, 0:27])
+    side = 2 * radius + 1
+    padded = np.pad(values, radius)
+    expected = np.stack([padded[y : y + side, x : x + side] for y, x in zip(ys.tolist(), xs.tolist())])
+    store = RamStore(layout="tiles", tile_size=TILE) if backend == "ram" else \
+        MemmapStore(tmp_path, layout="tiles", tile_size=TILE)
+    with store:
+        store.create("g", values.shape)
+        store.write("g", values)
+        np.testing.assert_array_equal(store.get_windows("g", ys, xs, radius), expected)
