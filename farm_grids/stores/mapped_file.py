@@ -18,7 +18,7 @@ from farm_grids.errors import (
 )
 from farm_grids.stores.extents import merge_runs
 from farm_grids.stores.known_pages import KnownPages
-from farm_grids.stores.pagecache import PAGE, needed_pages, resident, run_mask
+from farm_grids.stores.pagecache import PAGE, needed_pages, resident, run_pages
 
 __all__ = ["BLOCK_BYTES", "MappedFile", "is_memory_filesystem"]
 
@@ -26,6 +26,12 @@ __all__ = ["BLOCK_BYTES", "MappedFile", "is_memory_filesystem"]
 # few fallocate calls and few extents, fine enough that a sparse grid stays sparse on disk.
 BLOCK_BYTES = 64 * 1024
 _TMPFS_MAGIC = 0x01021994
+# mincore costs ~84 ns a page it looks at, cached or not (a 1 GiB file: 22 ms); asking for a
+# run that is already cached costs ~1-2 us (one madvise, no I/O). So the whole-file check is
+# made only on files up to WHOLE_CHECK_PAGES, and a gather looks before it asks only when its
+# span is at most _LOOK_PAGES_PER_RUN pages per run it would ask for.
+WHOLE_CHECK_PAGES = 1 << 16  # 256 MiB: the check costs <= 6 ms, once per mapping
+_LOOK_PAGES_PER_RUN = 16
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -94,6 +100,7 @@ class MappedFile:
         # eviction starts with none known).
         self.known = KnownPages(-(-nbytes // PAGE))
         self._whole_checked = False  # the one whole-file mincore was done (it is not repeated)
+        self._fresh = False  # known was just read from the whole file: the next prefetch need not look
         self.tiles = None  # the TileGrid over this file when the grid is stored tile-major
         blocks = -(-nbytes // BLOCK_BYTES)
         self._reserved = np.zeros(blocks, dtype=bool)
@@ -188,7 +195,9 @@ class MappedFile:
         """Whether every page of the mapping is known to be cached (one mincore per mapping; False if unknown).
 
         A warm gather checks this first and skips computing its pages: on a 1024^2 grid the
-        page plan of 10,000 windows cost 5x the gather itself.
+        page plan of 10,000 windows cost 5x the gather itself. A file of more than
+        WHOLE_CHECK_PAGES is not checked whole: it answers False, and gathers learn its pages
+        from their own.
         """
         if self._mapping is None:
             return False
@@ -197,43 +206,43 @@ class MappedFile:
         if self._whole_checked:  # once per mapping: later gathers learn pages from their own spans
             return False
         self._whole_checked = True
+        if self.known.bits.size > WHOLE_CHECK_PAGES:
+            return False
         cached = resident(self.address, 0, self.known.bits.size)
         if cached is None:
             return False
         self.known.add(0, cached)
+        self._fresh = True
         return self.known.all
 
-    @property
-    def whole_checked(self) -> bool:
-        """Whether the one whole-file mincore of this mapping has been done."""
-        return self._whole_checked
-
-    def prefetch(self, starts: np.ndarray, ends: np.ndarray, *, known_is_fresh: bool = False) -> int:
+    def prefetch(self, starts: np.ndarray, ends: np.ndarray) -> int:
         """Ask the kernel to read, in the background, exactly the pages under the byte extents
         that are not resident yet (one madvise(WILLNEED) per run); returns pages asked for.
 
         Pages already known (``known``) cost no system call, so a warm gather makes none. The
-        others are looked up with one mincore of the extents' span, or not at all when the
-        known pages were just read from the whole file (``known_is_fresh``): a cold gather of
-        a 1 GiB file paid three mincores of ~20 ms each before.
+        others are looked up with one mincore of their span when that costs less than asking
+        for them blind, and not at all right after the whole-file check (a cold gather of a
+        1 GiB file paid three mincores of ~22 ms each before).
         """
+        fresh, self._fresh = self._fresh, False
         advice = getattr(mmap, "MADV_WILLNEED", None)
         if self._mapping is None or advice is None or starts.size == 0:
             return 0
         first_page, last_page = starts // PAGE, (ends - 1) // PAGE
         if int((last_page - first_page).max()) <= 1 and self.known.cover(first_page, last_page):
             return 0  # two lookups an extent: the warm path of a small gather (observe(i))
-        first, end = needed_pages(starts, ends)
-        lo, hi = int(first[0]), min(int(end[-1]), self.known.bits.size)
-        missing = run_mask(first, end, lo, hi) & ~self.known.bits[lo:hi]
-        if not missing.any():
+        pages = run_pages(*needed_pages(starts, ends))
+        pages = pages[(pages < self.known.bits.size)]
+        pages = pages[~self.known.bits[pages]]
+        if not pages.size:
             return 0
-        if not known_is_fresh:
+        lo, hi = int(pages[0]), int(pages[-1]) + 1
+        runs = int(np.count_nonzero(np.diff(pages) > 1)) + 1
+        if not fresh and hi - lo <= _LOOK_PAGES_PER_RUN * runs:
             cached = resident(self.address, lo, hi - lo)
             if cached is not None:
                 self.known.add(lo, cached)
-                missing &= ~cached
-        pages = np.flatnonzero(missing) + lo
+                pages = pages[~cached[pages - lo]]
         runs_first, runs_end = merge_runs(pages, pages)
         for a, b in zip(runs_first.tolist(), runs_end.tolist()):
             try:

@@ -271,9 +271,7 @@ class MemmapStore(DenseArrayStore):
             return
         # A large gather first asks whether the whole file is cached (one mincore): then it
         # need not compute its pages at all. A small one (observe(i)) checks just its span.
-        fresh = False
         if plan.count >= _WHOLE_FILE_CHECK:
-            fresh = not mapped.whole_checked  # this call reads the whole file's residency now
             if mapped.fully_resident():
                 return
             # A partly cached file (a layer written only where agents went): each window's
@@ -284,7 +282,7 @@ class MemmapStore(DenseArrayStore):
             if rectangles is not None and mapped.known.cover_rectangles(*rectangles):
                 return
         starts, ends = self._plan_bytes(entry, plan)
-        mapped.prefetch(starts, ends, known_is_fresh=fresh)  # a warm gather asks for nothing
+        mapped.prefetch(starts, ends)  # a warm gather asks for nothing
 
     def _needs_read_reserve(self, entry: GridEntry) -> bool:
         mapped = entry.state

@@ -10,7 +10,7 @@ import numpy as np
 
 from farm_grids.stores.extents import merge_runs
 
-__all__ = ["PAGE", "needed_pages", "resident", "run_mask"]
+__all__ = ["PAGE", "needed_pages", "resident", "run_pages"]
 
 PAGE = mmap.PAGESIZE
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
@@ -38,9 +38,8 @@ def resident(address: int, first_page: int, pages: int) -> np.ndarray | None:
     return (vector & 1).astype(bool)
 
 
-def run_mask(first: np.ndarray, end: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """The pages ``lo .. hi`` as a mask, True on every page of the runs ``[first[i], end[i])``."""
-    span = hi - lo + 1
-    # Counting starts and ends (bincount, not np.add.at: ~10x faster on 10^4 runs).
-    edges = np.bincount(first - lo, minlength=span) - np.bincount(np.minimum(end, hi) - lo, minlength=span)
-    return np.cumsum(edges[:-1]) > 0
+def run_pages(first: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Every page of the sorted disjoint runs ``[first[i], end[i])``, in order."""
+    lengths = end - first
+    starts_in_out = np.cumsum(lengths) - lengths
+    return np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(first - starts_in_out, lengths)

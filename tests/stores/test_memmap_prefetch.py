@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from farm_grids.stores import MemmapStore
+from farm_grids.stores import MemmapStore, mapped_file
 
 PAGE = mmap.PAGESIZE
 SHAPE = (96, 2048)  # float32: a row is two pages
@@ -72,7 +72,15 @@ def centres(rng, count: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(-1, 41, count), rng.integers(-1, SHAPE[1] + 1, count)
 
 
-def test_a_cold_gather_reads_exactly_the_pages_of_its_windows(evicted_grid):
+# (whole-file check up to this many pages, look before asking up to this span per run): the
+# defaults, a file too large for the whole-file check, and one that never looks before asking.
+LOOKING = [(mapped_file.WHOLE_CHECK_PAGES, mapped_file._LOOK_PAGES_PER_RUN), (0, 16), (0, 0)]
+
+
+@pytest.mark.parametrize("whole, look", LOOKING, ids=["defaults", "no-whole-check", "never-look"])
+def test_a_cold_gather_reads_exactly_the_pages_of_its_windows(evicted_grid, monkeypatch, whole, look):
+    monkeypatch.setattr(mapped_file, "WHOLE_CHECK_PAGES", whole)
+    monkeypatch.setattr(mapped_file, "_LOOK_PAGES_PER_RUN", look)
     manifest, path, pages = evicted_grid
     ys, xs = centres(np.random.default_rng(3), 300)  # large enough for the whole-file check
     store = MemmapStore.open(manifest, mode="r")
