@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.cold_gather import ColdGather, GatherSetting, build_dense_grid, gather_floor_us, measure_cold_gather
+from harness.cold_gather import (
+    GATHER_RADIUS,
+    GATHER_WINDOWS,
+    ColdGather,
+    GatherSetting,
+    build_dense_grid,
+    gather_floor_us,
+    measure_cold_gather,
+)
 from harness.criteria_c9 import (
     FRONTIER_RATIO,
     ROWS_READ_RATIO,
@@ -70,11 +78,14 @@ def measure_gathers(directory: Path, plan: OutOfCorePlan, progress: Any = None) 
     for index, layout in enumerate(plan.layouts, start=1):
         manifest, path = build_dense_grid(directory, plan.gather_size, layout)
         try:
+            # The floor first, as `outofcore --floor` does: it reads the same pages under the same
+            # device conditions, and the gather does not start while the grid just written is
+            # still being flushed below the file system.
+            if plan.floor and layout != "rows":
+                run.floors[layout] = gather_floor_us(path, plan.gather_size, layout, GATHER_WINDOWS, GATHER_RADIUS)
             gather = measure_cold_gather(manifest, path, plan.gather_size, GatherSetting(layout),
                                          trials=plan.gather_trials)
             run.gathers.append(gather)
-            if plan.floor and layout != "rows":
-                run.floors[layout] = gather_floor_us(path, plan.gather_size, layout, gather.windows, gather.radius)
         finally:
             for leftover in (path, manifest, *manifest.parent.glob(manifest.name + "*")):
                 Path(leftover).unlink(missing_ok=True)

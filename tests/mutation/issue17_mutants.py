@@ -44,7 +44,7 @@ MUTANTS = (
            "0 <= y0 <= y1 <= height\n", "0 <= y0 <= y1 <= height + 1\n",
            ("tests/stores/test_ram_store.py::TestRamStore::test_get_window_equals_the_naive_zero_padded_reference",)),
     Mutant("memmap store serves a RAM copy, never writes its file", "farm_grids/stores/memmap.py",
-           "backing = mapped.array(shape, dtype)", "backing = np.array(mapped.array(shape, dtype))",
+           "mapped.buffer(dtype, cells), path, mapped)", "np.array(mapped.buffer(dtype, cells)), path, mapped)",
            ("tests/environment/test_observe.py::test_ram_and_memmap_bitwise_equal_over_20_ticks",)),
 )
 
