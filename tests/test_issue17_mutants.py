@@ -7,6 +7,7 @@ going stale silently when the code it mutates is rewritten.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("issue17_mutants", ROOT / "tests" / "mutation" / "issue17_mutants.py")
 issue17 = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = issue17  # dataclasses look their module up there
 _spec.loader.exec_module(issue17)
 
 
