@@ -89,26 +89,9 @@ def _mount_tmpfs(target: Path, size: str) -> str | None:
     return None
 
 
-@pytest.fixture
-def tmpfs_few_inodes(tmp_path: Path) -> Iterator[Path]:
-    """A real 4 MiB tmpfs with room for 32 inodes only (root only), unmounted at teardown."""
-    target = tmp_path / "tmpfs"
-    reason = _mount_tmpfs(target, "4m,nr_inodes=32")
-    if reason is not None:
-        pytest.skip(reason)
-    try:
-        yield target
-    finally:
-        done = subprocess.run(["umount", str(target)], capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
-
-
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A real 4 MiB tmpfs (root only; skipped with the reason otherwise), unmounted at teardown."""
-    target = tmp_path / "tmpfs"
-    reason = _mount_tmpfs(target, "4m")
+def _mounted(target: Path, options: str) -> Iterator[Path]:
+    """Mount a real tmpfs at ``target`` (skipped with the reason when that cannot be done), yield it, unmount it."""
+    reason = _mount_tmpfs(target, options)
     if reason is not None:
         pytest.skip(reason)
     try:
@@ -117,3 +100,15 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
         done = subprocess.run(["umount", str(target)], capture_output=True, text=True, check=False)
         if done.returncode != 0:  # something still holds it (a leaked child): detach lazily
             subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def tmpfs_few_inodes(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MiB tmpfs with room for 32 inodes only (root only), unmounted at teardown."""
+    yield from _mounted(tmp_path / "tmpfs", "4m,nr_inodes=32")
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MiB tmpfs (root only; skipped with the reason otherwise), unmounted at teardown."""
+    yield from _mounted(tmp_path / "tmpfs", "4m")

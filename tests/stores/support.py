@@ -18,6 +18,7 @@ from farm_grids.stores import SUPPORTED_DTYPES, GridStore
 
 __all__ = [
     "ALL_DTYPES",
+    "evict_from_page_cache",
     "fresh_name",
     "store_directory",
     "IN_CI",
@@ -173,3 +174,13 @@ def run_python(code: str, *args: str, timeout: float = 60.0) -> str:
     )
     assert done.returncode == 0, f"child failed ({done.returncode}):\n{done.stderr}"
     return done.stdout
+
+
+def evict_from_page_cache(path: Path) -> None:
+    """Drop the file's clean pages from the page cache (nothing may map it now)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)

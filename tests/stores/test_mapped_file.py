@@ -14,20 +14,12 @@ from farm_grids.stores import MemmapStore
 from farm_grids.stores.mapped_file import BLOCK_BYTES, MappedFile
 from farm_grids.stores.pagecache import PAGE, resident
 
+from .support import evict_from_page_cache
+
 
 def allocated_bytes(path: Path) -> int:
     """Disk space the file holds (st_blocks counts reserved, unwritten blocks too)."""
     return os.stat(path).st_blocks * 512
-
-
-def evict(path: Path) -> None:
-    """Drop the file's clean pages from the page cache (nothing maps it now)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 def require_cold(address: int, pages: int) -> None:
@@ -67,7 +59,7 @@ def test_reserve_gives_disk_space_to_the_blocks_under_an_extent(tmp_path: Path, 
 def test_prefetch_asks_for_the_uncached_pages_under_the_extents(tmp_path: Path) -> None:
     path = tmp_path / "grid.dat"
     path.write_bytes(np.arange(16 * PAGE // 4, dtype=np.float32).tobytes())  # 16 pages
-    evict(path)
+    evict_from_page_cache(path)
     mapped = MappedFile.open_existing(path, 16 * PAGE, writable=False)
     try:
         require_cold(mapped.address, 16)
@@ -88,7 +80,7 @@ def test_a_cold_gather_asks_for_pages_only_with_prefetch_on(tmp_path: Path, pref
         store.write("g", values)
         store.flush()
         manifest, path = store.manifest_path, store.info("g").path
-    evict(path)
+    evict_from_page_cache(path)
     ys, xs, radius = [10, 100, 200], [10, 50, 250], 2
     padded = np.pad(values, radius)
     expected = np.stack([padded[y : y + 2 * radius + 1, x : x + 2 * radius + 1] for y, x in zip(ys, xs)])

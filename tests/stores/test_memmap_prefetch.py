@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from farm_grids.stores import MemmapStore, mapped_file
+from .support import evict_from_page_cache
 
 PAGE = mmap.PAGESIZE
 SHAPE = (96, 2048)  # float32: a row is two pages
@@ -55,12 +56,7 @@ def evicted_grid(tmp_path):
     store.flush()
     path, manifest = store.info("g").path, store.manifest_path
     store.close_all(delete_files=False)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
+    evict_from_page_cache(path)
     pages = -(-SHAPE[0] * SHAPE[1] * 4 // PAGE)
     if cached(path, pages).any():
         pytest.skip(f"{tmp_path} keeps pages cached after POSIX_FADV_DONTNEED (tmpfs?)")
