@@ -269,8 +269,9 @@ class MemmapStore(DenseArrayStore):
         mapped = entry.state
         if not self.prefetch or mapped is None or not plan.count:
             return
-        # A large gather first asks whether the whole file is cached (one mincore): then it
-        # need not compute its pages at all. A small one (observe(i)) checks just its span.
+        # A large gather first asks whether the whole file is cached (one mincore per mapping,
+        # on files up to 256 MiB): then it need not compute its pages at all. A small one
+        # (observe(i)) checks just its own pages.
         if plan.count >= _WHOLE_FILE_CHECK:
             if mapped.fully_resident():
                 return
