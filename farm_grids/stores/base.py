@@ -144,6 +144,10 @@ class GridStore(GridOperations, abc.ABC):
     def _reserve(self, entry: GridEntry, starts: np.ndarray | None, ends: np.ndarray | None) -> None:
         """Secure what a write of byte extents ``[starts, ends)`` (None: all) will touch."""
 
+    def _reserve_cells(self, entry: GridEntry, flat: np.ndarray) -> None:
+        """``_reserve`` for the cells at row-major flat indices ``flat`` (file backends: one lookup)."""
+        self._reserve(entry, *self._cell_bytes(entry, flat))
+
     def _reserve_tiles(self, entry: GridEntry, mask: np.ndarray, tile_size: int) -> None:
         """``_reserve`` for the tiles ``mask`` marks (file backends cache it per tile size)."""
 

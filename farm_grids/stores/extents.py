@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from farm_grids.windows import WindowPlan
 
 __all__ = ["cell_extents", "merge_runs", "plan_extents", "plan_tile_extents", "region_extents", "tile_extents",
-           "tile_mask_extents", "window_extents"]
+           "tile_mask_extents", "tile_segment_end_cells", "window_extents"]
 
 
 def cell_extents(flat_index: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,6 +54,21 @@ def tile_mask_extents(
     starts = (rows * width + x0)[keep] * itemsize
     ends = (rows * width + x1)[keep] * itemsize
     return starts, ends
+
+
+def tile_segment_end_cells(shape: tuple[int, int], ty: np.ndarray, tx: np.ndarray, tile_size: int) -> np.ndarray:
+    """Flat indices of the first and the last cell of every in-grid row segment of tiles ``(ty, tx)``.
+
+    A segment no longer than a block lies in the blocks of its two end cells, so these
+    cells reserve exactly the blocks the tiles' rows touch.
+    """
+    height, width = shape
+    rows = ty.astype(np.int64)[:, None] * tile_size + np.arange(tile_size, dtype=np.int64)[None, :]
+    x0 = (tx.astype(np.int64) * tile_size)[:, None]
+    x1 = np.minimum(x0 + tile_size, width)
+    keep = rows < height
+    line = rows * width
+    return np.concatenate([(line + x0)[keep], (line + x1 - 1)[keep]])
 
 
 def window_extents(

@@ -261,6 +261,28 @@ class MappedFile:
         self._fallocate(0, self.nbytes)
         self._mark_all_reserved()
 
+    @property
+    def reserve_pending(self) -> bool:
+        """Whether a write may still need disk space reserved (False: every block is, or none can be)."""
+        return self._reserve_fd is not None and not self.fully_reserved
+
+    def reserve_items(self, offsets: np.ndarray, itemsize: int) -> None:
+        """Give disk space to the blocks under the ``itemsize``-byte items at element ``offsets``.
+
+        A scattered write's cheap case: an aligned item of a power-of-two size never straddles
+        a block, so one shift finds its block and cells already reserved cost three array ops.
+        """
+        if not self.reserve_pending or offsets.size == 0:
+            return
+        if itemsize & (itemsize - 1) or BLOCK_BYTES % itemsize:
+            starts = offsets.astype(np.int64, copy=False) * itemsize
+            self.reserve(starts, starts + itemsize)
+            return
+        blocks = offsets >> ((BLOCK_BYTES // itemsize).bit_length() - 1)  # offset * itemsize // BLOCK_BYTES
+        pending = blocks[~self._reserved[blocks]]
+        if pending.size:
+            self._reserve_runs(*merge_runs(pending, pending))
+
     def reserve(self, starts: np.ndarray, ends: np.ndarray) -> None:
         """Give disk space to the blocks under the byte extents ``[starts[i], ends[i])``.
 
@@ -282,7 +304,11 @@ class MappedFile:
                 run_first, run_last = merge_runs(
                     np.concatenate([run_first, extra[:, 0]]), np.concatenate([run_last, extra[:, 1]]) - 1
                 )
-        for a, b in zip(run_first.tolist(), run_last.tolist()):
+        self._reserve_runs(run_first, run_last)
+
+    def _reserve_runs(self, run_first: np.ndarray, run_end: np.ndarray) -> None:
+        """fallocate the block runs ``[run_first[i], run_end[i])`` and remember them."""
+        for a, b in zip(run_first.tolist(), run_end.tolist()):
             offset = a * BLOCK_BYTES
             self._fallocate(offset, min(b * BLOCK_BYTES, self.nbytes) - offset)
             self._reserved[a:b] = True

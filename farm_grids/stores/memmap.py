@@ -19,7 +19,7 @@ from farm_grids.errors import (
 )
 from farm_grids.stores.dense import DenseArrayStore
 from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
-from farm_grids.stores.extents import plan_tile_extents, tile_extents, tile_mask_extents
+from farm_grids.stores.extents import plan_tile_extents, tile_extents, tile_mask_extents, tile_segment_end_cells
 from farm_grids.stores.known_pages import plan_page_rectangles, plan_tile_page_rectangles
 from farm_grids.stores.files import (
     grid_file_name,
@@ -31,7 +31,7 @@ from farm_grids.stores.files import (
 )
 from farm_grids.stores.locks import WRITER_BYTE, StoreLock, is_held
 from farm_grids.stores.manifest import Manifest, ManifestEntry, remove_manifest, write_manifest
-from farm_grids.stores.mapped_file import MappedFile
+from farm_grids.stores.mapped_file import BLOCK_BYTES, MappedFile
 from farm_grids.stores.reopen import reopen
 from farm_grids.stores.tiled import DEFAULT_TILE, TileGrid, tile_buffer_cells
 from farm_grids.windows import WindowPlan
@@ -220,7 +220,16 @@ class MemmapStore(DenseArrayStore):
         else:
             mapped.reserve(starts, ends)
 
+    def _reserve_cells(self, entry: GridEntry, flat: np.ndarray) -> None:
+        mapped = entry.state
+        if mapped is None or not mapped.reserve_pending:
+            return  # every block reserved (or none can be): a scattered write computes nothing
+        offsets = flat if entry.array is not None else self._tile_grid(entry).offsets(flat)
+        mapped.reserve_items(offsets, entry.dtype.itemsize)
+
     def _reserve_tiles(self, entry: GridEntry, mask: np.ndarray, tile_size: int) -> None:
+        if entry.state is None or not entry.state.reserve_pending:
+            return
         # Decay touches the same active tiles tick after tick: remember which are reserved.
         key = (entry.info.name, tile_size)
         done = self._tiles_reserved.get(key)
@@ -233,11 +242,18 @@ class MemmapStore(DenseArrayStore):
         # instead of large ones that raise glibc's mmap threshold and stay in the heap.
         marked = np.flatnonzero(pending)
         step = max(1, 4096 // tile_size)
+        itemsize = entry.dtype.itemsize
         for first in range(0, marked.size, step):
+            chosen = marked[first : first + step]
+            if entry.array is not None and tile_size * itemsize <= BLOCK_BYTES:
+                # Row segments within a block or two: their end cells name every block they touch.
+                ty, tx = np.divmod(chosen, pending.shape[1])
+                entry.state.reserve_items(tile_segment_end_cells(entry.shape, ty, tx, tile_size), itemsize)
+                continue
             part = np.zeros(pending.shape, dtype=bool)
-            part.reshape(-1)[marked[first : first + step]] = True
+            part.reshape(-1)[chosen] = True
             if entry.array is not None:
-                self._reserve(entry, *tile_mask_extents(entry.shape, entry.dtype.itemsize, part, tile_size))
+                self._reserve(entry, *tile_mask_extents(entry.shape, itemsize, part, tile_size))
                 continue
             for ty, tx in zip(*np.nonzero(part)):  # tile-major: the storage tiles under each decay tile
                 rows = slice(int(ty) * tile_size, min((int(ty) + 1) * tile_size, entry.shape[0]))

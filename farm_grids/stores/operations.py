@@ -85,7 +85,7 @@ class GridOperations:
             raise InvalidGridSpecError(f"cell ({row}, {col}) is outside grid {name!r} {height}x{width}")
         flat = np.array([row * width + col], dtype=np.intp)
         if self.reserves:
-            self._reserve(entry, *self._cell_bytes(entry, flat))
+            self._reserve_cells(entry, flat)
         self._scatter(entry, flat, np.array([amount], dtype=entry.dtype), True, None)
 
     def add_many(self, name: str, ys: object, xs: object, values: object, *, accumulate: bool = True,
@@ -100,7 +100,7 @@ class GridOperations:
         cap = None if clip_max is None else checked_scalar(clip_max, dtype, "clip_max")
         if flat.size:
             if self.reserves:
-                self._reserve(entry, *self._cell_bytes(entry, flat))
+                self._reserve_cells(entry, flat)
             self._scatter(entry, flat, amounts, bool(accumulate), cap)
         return int(flat.size)
 
@@ -169,6 +169,6 @@ class GridOperations:
         flat = rows[inside] * width + cols[inside]
         if flat.size:
             if self._needs_read_reserve(entry):
-                self._reserve(entry, *self._cell_bytes(entry, flat))
+                self._reserve_cells(entry, flat)
             result[inside] = self._read_cells(entry, flat)
         return result

@@ -12,6 +12,7 @@ from farm_grids.stores.extents import (
     region_extents,
     tile_extents,
     tile_mask_extents,
+    tile_segment_end_cells,
     window_extents,
 )
 from farm_grids.stores.tiled import TileGrid, tile_buffer_cells
@@ -87,6 +88,25 @@ def test_cell_and_tile_mask_extents_cover_exactly_their_cells() -> None:
     cells = [(y, x) for ty, tx in zip(*np.nonzero(mask)) for y in range(ty * 4, min(ty * 4 + 4, 9))
              for x in range(tx * 4, min(tx * 4 + 4, 13))]
     np.testing.assert_array_equal(covered(*tile_mask_extents(SHAPE, ITEMSIZE, mask, 4), size), cells_mask(cells))
+
+
+@pytest.mark.parametrize(("shape", "tile", "block"), [((9, 13), 4, 64), ((40, 37), 8, 128), ((64, 64), 16, 64)])
+def test_tile_segment_end_cells_name_every_block_the_tiles_rows_touch(
+    shape: tuple[int, int], tile: int, block: int
+) -> None:
+    # block: a block size in bytes at least one tile row long (the case the store uses them for).
+    rng = np.random.default_rng(shape[0])
+    ny, nx = -(-shape[0] // tile), -(-shape[1] // tile)
+    marked = rng.choice(ny * nx, size=min(5, ny * nx), replace=False)
+    ty, tx = np.divmod(marked, nx)
+    ends = tile_segment_end_cells(shape, ty, tx, tile)
+    named = {int(c) * ITEMSIZE // block for c in ends}
+    touched = {((y * shape[1] + x) * ITEMSIZE) // block  # naive: every cell of every marked tile
+               for a, b in zip(ty.tolist(), tx.tolist())
+               for y in range(a * tile, min(a * tile + tile, shape[0]))
+               for x in range(b * tile, min(b * tile + tile, shape[1]))}
+    assert named == touched
+    assert ends.min() >= 0 and ends.max() < shape[0] * shape[1]
 
 
 def test_merge_runs_joins_overlapping_and_adjacent_ranges_only() -> None:

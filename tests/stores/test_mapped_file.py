@@ -90,3 +90,48 @@ def test_a_cold_gather_asks_for_pages_only_with_prefetch_on(tmp_path: Path, pref
         np.testing.assert_array_equal(reader.get_windows("g", ys, xs, radius), expected)
         assert (mapped.prefetched_pages > 0) is prefetch, mapped.prefetched_pages
 
+
+
+def reserved_blocks(mapped: MappedFile) -> set[int]:
+    return {int(b) for b in np.flatnonzero(mapped._reserved)}
+
+
+@pytest.mark.parametrize("itemsize", [1, 2, 4, 8])
+def test_reserve_items_reserves_the_blocks_under_the_items_and_no_other(tmp_path: Path, itemsize: int) -> None:
+    rng = np.random.default_rng(itemsize)
+    nbytes = 9 * BLOCK_BYTES
+    path = tmp_path / "grid.dat"
+    mapped = MappedFile.create(path, nbytes)
+    try:
+        expected: set[int] = set()
+        for round_ in range(4):  # later rounds meet blocks already reserved
+            offsets = rng.integers(0, nbytes // itemsize, size=3 + round_).astype(np.intp)
+            offsets[0] = BLOCK_BYTES // itemsize - 1  # the last item of a block: no straddle
+            mapped.reserve_items(offsets, itemsize)
+            expected |= {int(o) * itemsize // BLOCK_BYTES for o in offsets}  # naive: each item's byte
+            assert reserved_blocks(mapped) == expected
+        if allocated_bytes(path) != 0:  # a filesystem that does not allocate on create
+            assert allocated_bytes(path) >= len(expected) * BLOCK_BYTES
+    finally:
+        mapped.release()
+
+
+def test_reserve_items_of_an_odd_size_takes_the_general_path(tmp_path: Path) -> None:
+    mapped = MappedFile.create(tmp_path / "grid.dat", 3 * BLOCK_BYTES)
+    try:
+        # 12-byte items: item 5461 spans bytes [65532, 65544), across the first block edge.
+        mapped.reserve_items(np.array([5461], dtype=np.intp), 12)
+        assert reserved_blocks(mapped) == {0, 1}
+    finally:
+        mapped.release()
+
+
+def test_reserve_items_once_every_block_is_reserved_is_a_no_op(tmp_path: Path) -> None:
+    mapped = MappedFile.create(tmp_path / "grid.dat", 2 * BLOCK_BYTES)
+    try:
+        mapped.reserve_all()
+        assert not mapped.reserve_pending
+        mapped.reserve_items(np.array([0, 20000], dtype=np.intp), 4)
+        assert mapped.fully_reserved and reserved_blocks(mapped) == {0, 1}
+    finally:
+        mapped.release()
