@@ -6,12 +6,15 @@ import dataclasses
 import math
 import numbers
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from farm_grids.errors import InvalidGridSpecError
 from farm_grids.limits import check_request
+
+T = TypeVar("T")
 
 __all__ = [
     "WindowPlan",
@@ -159,10 +162,18 @@ class WindowPlan:
     edge_inside: np.ndarray  # (E, S, S) True where the edge window lies inside the grid
     edge_ys: np.ndarray = field(default_factory=lambda: _NO_ROWS)  # (E,) edge window centres
     edge_xs: np.ndarray = field(default_factory=lambda: _NO_ROWS)  # (for backends without an array)
+    _derived: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def side(self) -> int:
         return 2 * self.radius + 1
+
+    def derived(self, key: object, compute: Callable[[], T]) -> T:
+        """``compute()``, once per plan and ``key``: a plan never changes, so what a backend
+        derives from it (e.g. the pages each window reads) serves every layer of the pass."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]  # type: ignore[return-value]
 
 
 def plan_windows(shape: tuple[int, int], ys: object, xs: object, radius: int) -> WindowPlan:

@@ -64,6 +64,21 @@ def _builder(name: str, backend: str | None = None, baseline: Method | None = No
     return build
 
 
+def _across_backends(method: Method, name: str = "observe_all") -> Builder:
+    """``method`` on the RAM workload (baseline) vs ``method`` on the memmap one (candidate)."""
+
+    def build(size: int, directory: Path) -> ComparisonPair:
+        with contextlib.ExitStack() as stack:
+            sides = []
+            for backend in ("ram", "memmap"):
+                workload = build_workload(name, backend, size, directory=directory)
+                stack.callback(workload.close)
+                sides.append(method(workload))
+            return ComparisonPair(sides[0], sides[1], stack.pop_all())
+
+    return build
+
+
 def _layout_builder(name: str, tile_size: int = 32) -> Builder:
     """The memmap workload in the row layout (baseline) vs the same in ``tiles`` of ``tile_size`` (candidate)."""
 
@@ -89,11 +104,17 @@ def _observe_each(workload: Workload) -> Callable[[], object]:
     return observe_every_agent
 
 
-def _plain_layer_gathers(workload: Workload) -> Callable[[], object]:
+def _written_layer_gathers(workload: Workload) -> Callable[[], object]:
+    """``_plain_layer_gathers`` over copies of the grids: the same values, every page written."""
+    return _plain_layer_gathers(workload, written=True)
+
+
+def _plain_layer_gathers(workload: Workload, *, written: bool = False) -> Callable[[], object]:
     """The floor of an ``observe_all`` pass: plain numpy window gathers of every grid the pass
     reads (world layers, resources, temporal channels with data, team HP rasters) into a
     reused (N, C, S, S) buffer. No channel logic, masks or edge padding: centres are clipped
-    to the interior so every window is one fancy-index copy."""
+    to the interior so every window is one fancy-index copy. ``written``: gather from copies,
+    whose every page is a real one (no read of the kernel's zero page)."""
     env = workload.env
     env.hp_raster.refresh()
     grids = [env.environmental.get(layer) for layer in ENVIRONMENTAL_LAYERS if env.environmental.is_set(layer)]
@@ -102,6 +123,8 @@ def _plain_layer_gathers(workload: Workload) -> Callable[[], object]:
     grids += [env.hp_raster.store.get(env.hp_raster.grid_name(team)) for team in env.hp_raster.teams()]
     r = env.config.observation.radius
     side = 2 * r + 1
+    if written:
+        grids = [np.array(grid, copy=True) for grid in grids]
     views = [np.lib.stride_tricks.sliding_window_view(np.asarray(grid), (side, side)) for grid in grids]
     ys = np.clip(env.agents.ys, r, env.height - 1 - r) - r
     xs = np.clip(env.agents.xs, r, env.width - 1 - r) - r
@@ -168,6 +191,17 @@ def _specs() -> tuple[ComparisonSpec, ...]:
             f"floor.layer_gathers.{size}", "plain numpy gathers of every grid observe_all reads vs observe(i)",
             size, _builder("observe_all", "ram", _observe_each, _plain_layer_gathers), 1 / 20,
             agents, "agent", min_block_s=0.002))
+    # What the pages under a world cost plain numpy, engine aside. RAM's sparse grids read the
+    # kernel's shared zero page where never written, in 2 MiB pages (numpy asks for huge pages);
+    # a memmap world's sparse grids read 4 KiB page-cache pages, so that resident file memory
+    # tracks the work. Below 1: never-written RAM reads are cheaper than written ones.
+    specs.append(ComparisonSpec(
+        "floor.zero_page_gathers.4096", "plain numpy layer gathers, RAM grids as found vs every page written",
+        4096, _builder("observe_all", "ram", _written_layer_gathers, _plain_layer_gathers), 1.0,
+        agents, "agent", min_block_s=0.002))
+    specs.append(ComparisonSpec(
+        "floor.memmap_pages_gathers.4096", "plain numpy layer gathers, memmap world's grids vs RAM world's",
+        4096, _across_backends(_plain_layer_gathers), 1.05, agents, "agent", min_block_s=0.002))
     specs.append(ComparisonSpec("temporal_decay.memmap_vs_ram.4096", "apply_decay, 3 dense channels", 4096,
                                 _builder("temporal_decay"), 1.25, 1, "tick"))
     specs.append(ComparisonSpec("sparse_decay.active_vs_full.8192", "active-tile decay vs full-grid multiply", 8192,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,7 +14,8 @@ if TYPE_CHECKING:
     from farm_grids.stores.tiled import TileGrid
     from farm_grids.windows import WindowPlan
 
-__all__ = ["MAX_TABLE_PAGES", "KnownPages", "plan_page_rectangles", "plan_tile_page_rectangles"]
+__all__ = ["MAX_TABLE_PAGES", "KnownPages", "RectangleCorners", "plan_corners", "plan_page_rectangles",
+           "plan_tile_page_rectangles", "rectangle_corners"]
 
 # A summed table over more pages than this is not built: at 2^20 pages (a 4 GiB grid) a
 # rebuild costs a few ms, which a warm gather of 1,000 windows must not pay once per tick.
@@ -61,19 +63,20 @@ class KnownPages:
         unknown pages answers each rectangle with four lookups: a 1,000-window gather is
         checked in ~30 us where the exact page list of its 13,000 row segments cost ~0.35 ms.
         """
+        return self.cover_corners(rectangle_corners(grid, r0, r1, c0, c1))
+
+    def cover_corners(self, corners: RectangleCorners) -> bool:
+        """``cover_rectangles`` with the rectangles' corners already found (one take, two sums)."""
         if self.all:
             return True
-        table = self._summed_table(grid)
+        table = self._summed_table(corners.grid)
         if table is None:
             return False
         # Every rectangle's count of unknown pages is >= 0, so all are 0 exactly when their
-        # sum is: two sums of corner lookups in the flat table, not four 2-D fancy indexes.
-        columns = grid[1] + 1
-        top, bottom = r0 * columns, r1 * columns
-        flat = table.reshape(-1)
-        plus = flat.take(np.concatenate([bottom + c1, top + c0])).sum(dtype=np.int64)
-        minus = flat.take(np.concatenate([top + c1, bottom + c0])).sum(dtype=np.int64)
-        return bool(plus == minus)
+        # sum is: the sum of the corners added equals the sum of the corners taken away.
+        values = table.reshape(-1).take(corners.index)
+        half = corners.index.size // 2
+        return bool(values[:half].sum(dtype=np.int64) == values[half:].sum(dtype=np.int64))
 
     def _summed_table(self, grid: tuple[int, int]) -> np.ndarray | None:
         rows, columns = grid
@@ -87,6 +90,40 @@ class KnownPages:
             np.cumsum(table[1:, 1:], axis=1, out=table[1:, 1:])
             self._table, self._table_key = table, key
         return self._table
+
+
+@dataclass(frozen=True)
+class RectangleCorners:
+    """Where rectangles of a page grid have their corners in its summed table (``grid[1] + 1`` wide).
+
+    ``index`` holds the corners added (bottom-right, top-left) and then those taken away
+    (top-right, bottom-left): a plan computes it once for every layer it gathers.
+    """
+
+    grid: tuple[int, int]
+    index: np.ndarray
+
+
+def rectangle_corners(grid: tuple[int, int], r0: np.ndarray, r1: np.ndarray, c0: np.ndarray,
+                      c1: np.ndarray) -> RectangleCorners:
+    """The summed-table corners of rectangles ``[r0, r1) x [c0, c1)`` of page grid ``grid``."""
+    columns = grid[1] + 1
+    top, bottom = r0 * columns, r1 * columns
+    index = np.concatenate([bottom + c1, top + c0, top + c1, bottom + c0])
+    # A table is built only up to MAX_TABLE_PAGES, so int32 indexes it: half the memory that
+    # each layer's lookups pull through a cache the gathers between them have just swept.
+    return RectangleCorners(grid, index.astype(np.int32) if index.size and index.max() < 2**31 else index)
+
+
+def plan_corners(plan: WindowPlan, itemsize: int, tiles: TileGrid | None = None) -> RectangleCorners | None:
+    """The page-rectangle corners of ``plan``'s windows (rows layout, or ``tiles``), once per plan."""
+    key = ("page-corners", itemsize, None if tiles is None else tiles.tile)
+
+    def compute() -> RectangleCorners | None:
+        found = plan_page_rectangles(plan, itemsize) if tiles is None else plan_tile_page_rectangles(tiles, itemsize, plan)
+        return None if found is None else rectangle_corners(*found)
+
+    return plan.derived(key, compute)
 
 
 def plan_page_rectangles(

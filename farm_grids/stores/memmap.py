@@ -20,7 +20,7 @@ from farm_grids.errors import (
 from farm_grids.stores.dense import DenseArrayStore
 from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
 from farm_grids.stores.extents import plan_tile_extents, tile_extents, tile_mask_extents, tile_segment_end_cells
-from farm_grids.stores.known_pages import plan_page_rectangles, plan_tile_page_rectangles
+from farm_grids.stores.known_pages import plan_corners
 from farm_grids.stores.files import (
     grid_file_name,
     lock_file_name,
@@ -293,10 +293,9 @@ class MemmapStore(DenseArrayStore):
                 return
             # A partly cached file (a layer written only where agents went): each window's
             # rectangle of pages (or of whole tiles) against the known ones, four lookups a window.
-            itemsize = entry.dtype.itemsize
-            rectangles = (plan_page_rectangles(plan, itemsize) if entry.array is not None
-                          else plan_tile_page_rectangles(self._tile_grid(entry), itemsize, plan))
-            if rectangles is not None and mapped.known.cover_rectangles(*rectangles):
+            # The corners are the plan's: computed for the first layer, reused by the others.
+            corners = plan_corners(plan, entry.dtype.itemsize, None if entry.array is not None else self._tile_grid(entry))
+            if corners is not None and mapped.known.cover_corners(corners):
                 return
         starts, ends = self._plan_bytes(entry, plan)
         mapped.prefetch(starts, ends)  # a warm gather asks for nothing

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from farm_grids.stores import known_pages
-from farm_grids.stores.known_pages import KnownPages, plan_page_rectangles, plan_tile_page_rectangles
+from farm_grids.stores.known_pages import KnownPages, plan_corners, plan_page_rectangles, plan_tile_page_rectangles
 from farm_grids.stores.pagecache import PAGE
 from farm_grids.stores.tiled import TileGrid, tile_buffer_cells
 from farm_grids.windows import plan_windows
@@ -130,3 +130,18 @@ def test_each_window_tile_rectangle_holds_the_pages_of_the_whole_tiles_it_reads(
 def test_a_tile_that_is_not_a_whole_number_of_pages_has_no_rectangles():
     grid = TileGrid(np.zeros(tile_buffer_cells((64, 64), 16), dtype=np.float32), (64, 64), 16)
     assert plan_tile_page_rectangles(grid, 4, plan_windows((64, 64), np.array([5]), np.array([5]), 2)) is None
+
+
+def test_a_plan_finds_its_corners_once_for_every_layer_and_apart_for_each_storage():
+    plan = plan_windows((64, 1024), np.array([10, 40]), np.array([5, 900]), 3)
+    rows = plan_corners(plan, 4)
+    assert plan_corners(plan, 4) is rows  # the second layer of a pass reuses the first one's
+    assert plan_corners(plan, 8) is not rows  # another item size reads other pages
+    tiles = TileGrid(np.zeros(tile_buffer_cells((64, 1024), 32), dtype=np.float32), (64, 1024), 32)
+    assert plan_corners(plan, 4, tiles) is not rows  # and a tile-major file other pages again
+    known = KnownPages(64)
+    known.add(7, np.ones(7, dtype=bool))
+    known.add(37, np.ones(7, dtype=bool))
+    assert known.cover_corners(rows) is known.cover_rectangles(*plan_page_rectangles(plan, 4)) is True
+    fresh = plan_windows((64, 1024), np.array([10, 50]), np.array([5, 900]), 3)
+    assert not known.cover_corners(plan_corners(fresh, 4))  # rows 47..53: not known
