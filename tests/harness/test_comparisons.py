@@ -184,3 +184,13 @@ def test_python_dash_m_harness_comparisons_is_farm_harness_compare() -> None:
                                cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 2
     assert completed.stderr.startswith("farm-harness compare: error: --only 'warp_drive' matches no comparison")
+
+
+def test_the_zero_page_floor_gathers_the_same_values_from_written_copies(tmp_path) -> None:
+    workload = build_workload("observe_all", "ram", TINY, directory=tmp_path)
+    try:
+        as_found = _plain_layer_gathers(workload)().copy()
+        written = _plain_layer_gathers(workload, written=True)()
+        np.testing.assert_array_equal(written, as_found)  # only the pages under them differ
+    finally:
+        workload.close()
