@@ -36,9 +36,13 @@ _PROPERTIES = ("test_get_window_equals_the_naive_zero_padded_reference",
                "test_scale_tiles_equals_multiplying_the_marked_tiles")
 
 
+def _skipped_property(self: object) -> None:
+    """A property this group leaves to the memory:// one (a named function: pytest will not mark a lambda)."""
+
+
 def _without_properties(cls: type) -> type:
     for name in _PROPERTIES:
-        setattr(cls, name, _PROPERTY(lambda self: None))
+        setattr(cls, name, _PROPERTY(_skipped_property))
     return cls
 
 
