@@ -265,12 +265,13 @@ def read_planned_windows(
         grid = np.ascontiguousarray(grid)  # stores are contiguous; this guards foreign arrays
     if plan.positions.size:
         view = _window_view(grid, side)
-        if out is None and plan.interior is None and grid.dtype == np.dtype(out_dtype):
-            out = view[plan.positions]  # fancy indexing returns a fresh array: the fast path
+        positions, rows = _every_position(plan)
+        if out is None and rows is None and grid.dtype == np.dtype(out_dtype):
+            out = view[positions]  # fancy indexing returns a fresh array: the fast path
         else:
             if out is None:
                 out = np.empty((plan.count, side, side), dtype=out_dtype)
-            _gather_into(view, plan.positions, out, plan.interior)
+            _gather_into(view, positions, out, rows)
     elif out is None:
         out = np.empty((plan.count, side, side), dtype=out_dtype)
     if plan.edge.size and grid.size == 0:
@@ -281,6 +282,28 @@ def read_planned_windows(
     if norm is not None:
         np.divide(out, norm, out=out, casting="unsafe")
     return out
+
+
+def _every_position(plan: WindowPlan) -> tuple[np.ndarray, np.ndarray | None]:
+    """The origins to gather and the rows of ``out`` they go to (None: rows 0, 1, ...).
+
+    A plan with edge windows fills every row of ``out`` in slices too: each edge window
+    first copies the first interior window (pages the gather reads anyway), and its row is
+    then overwritten with its padded values. Rows chosen by fancy indexing cost ~10 % more
+    on the whole gather than slices do. A retargeted plan (one team's rows) keeps its rows.
+    """
+    if plan.interior is None:
+        return plan.positions, None
+    if plan.interior.size + plan.edge.size != plan.count:
+        return plan.positions, plan.interior
+
+    def compute() -> np.ndarray:
+        every = np.empty(plan.count, dtype=plan.positions.dtype)
+        every[plan.interior] = plan.positions
+        every[plan.edge] = plan.positions[0]
+        return every
+
+    return plan.derived("every-position", compute), None
 
 
 def _gather_into(

@@ -241,6 +241,23 @@ def test_a_retargeted_plan_fills_only_its_rows() -> None:
     np.testing.assert_array_equal(out[[2, 4]], -1.0)  # rows of no centre are left alone
 
 
+def test_a_plan_with_edge_windows_fills_every_row_the_same_on_every_gather() -> None:
+    # Interior and edge windows mixed, and a retargeted plan whose rows are all of out (permuted):
+    # both gather every row in slices, each edge row padded afterwards.
+    ys, xs = np.array([4, 0, 7, 3, 9, 5]), np.array([5, 10, 0, 4, -2, 6])
+    plans = [plan_windows(GRID.shape, ys, xs, 2)]
+    order = np.array([3, 0, 5, 1, 4, 2])
+    plans.append(retarget_plan(plans[0], order, 6))
+    expected = naive_square(GRID, ys, xs, 2)
+    for plan, rows in zip(plans, (np.arange(6), order)):
+        for _ in range(2):  # the second gather reuses what the plan derived on the first
+            out = np.full((6, 5, 5), -1.0, dtype=np.float32)
+            read_planned_windows(GRID, plan, out=out)
+            np.testing.assert_array_equal(out[rows], expected)
+            fresh = read_planned_windows(GRID, plan)
+            np.testing.assert_array_equal(fresh[rows], expected)
+
+
 @pytest.mark.parametrize(("rows", "count"), [([0, 1], 4), ([0, 1, 2, 4], 4), ([0, -1, 2, 3], 4)],
                          ids=["too-few", "beyond-count", "negative"])
 def test_retarget_plan_refuses_bad_rows(rows: list[int], count: int) -> None:
