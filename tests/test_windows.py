@@ -244,18 +244,20 @@ def test_a_retargeted_plan_fills_only_its_rows() -> None:
 def test_a_plan_with_edge_windows_fills_every_row_the_same_on_every_gather() -> None:
     # Interior and edge windows mixed, and a retargeted plan whose rows are all of out (permuted):
     # both gather every row in slices, each edge row padded afterwards.
-    ys, xs = np.array([4, 0, 7, 3, 9, 5]), np.array([5, 10, 0, 4, -2, 6])
-    plans = [plan_windows(GRID.shape, ys, xs, 2)]
-    order = np.array([3, 0, 5, 1, 4, 2])
-    plans.append(retarget_plan(plans[0], order, 6))
-    expected = naive_square(GRID, ys, xs, 2)
-    for plan, rows in zip(plans, (np.arange(6), order)):
-        for _ in range(2):  # the second gather reuses what the plan derived on the first
-            out = np.full((6, 5, 5), -1.0, dtype=np.float32)
-            read_planned_windows(GRID, plan, out=out)
-            np.testing.assert_array_equal(out[rows], expected)
-            fresh = read_planned_windows(GRID, plan)
-            np.testing.assert_array_equal(fresh[rows], expected)
+    for ys, xs in ((np.array([4, 0, 7, 3, 9, 5]), np.array([5, 10, 0, 4, -2, 6])),
+                   (np.array([0, 4, 9]), np.array([0, 5, 12]))):  # one interior window among edges
+        n = ys.size
+        plans = [plan_windows(GRID.shape, ys, xs, 2)]
+        order = np.roll(np.arange(n), 1)
+        plans.append(retarget_plan(plans[0], order, n))
+        expected = naive_square(GRID, ys, xs, 2)
+        for plan, rows in zip(plans, (np.arange(n), order)):
+            for _ in range(2):  # the second gather reuses what the plan derived on the first
+                out = np.full((n, 5, 5), -1.0, dtype=np.float32)
+                read_planned_windows(GRID, plan, out=out)
+                np.testing.assert_array_equal(out[rows], expected)
+                fresh = read_planned_windows(GRID, plan)
+                np.testing.assert_array_equal(fresh[rows], expected)
 
 
 @pytest.mark.parametrize(("rows", "count"), [([0, 1], 4), ([0, 1, 2, 4], 4), ([0, -1, 2, 3], 4)],

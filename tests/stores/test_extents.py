@@ -106,7 +106,15 @@ def test_tile_segment_end_cells_name_every_block_the_tiles_rows_touch(
                for y in range(a * tile, min(a * tile + tile, shape[0]))
                for x in range(b * tile, min(b * tile + tile, shape[1]))}
     assert named == touched
-    assert ends.min() >= 0 and ends.max() < shape[0] * shape[1]
+    assert ends.dtype.kind == "i" and ends.min() >= 0 and ends.max() < shape[0] * shape[1]
+
+
+def test_a_segment_ending_on_the_first_cell_of_a_block_names_that_block() -> None:
+    # 17 cells a row, 16 a (64-byte) block: tile (0, 1)'s second row is cells 25..32, and cell 32
+    # alone lies in block 2.
+    ends = tile_segment_end_cells((3, 17), np.array([0]), np.array([1]), 8)
+    assert sorted(ends.tolist()) == [8, 15, 25, 32, 42, 49]
+    assert {c * ITEMSIZE // 64 for c in ends.tolist()} == {0, 1, 2, 3}
 
 
 def test_merge_runs_joins_overlapping_and_adjacent_ranges_only() -> None:

@@ -126,6 +126,17 @@ def test_reserve_items_of_an_odd_size_takes_the_general_path(tmp_path: Path) -> 
         mapped.release()
 
 
+def test_reserve_items_over_every_block_leaves_the_file_fully_reserved(tmp_path: Path) -> None:
+    mapped = MappedFile.create(tmp_path / "grid.dat", 3 * BLOCK_BYTES)
+    try:
+        mapped.reserve_items(np.array([0, BLOCK_BYTES // 4], dtype=np.intp), 4)  # blocks 0 and 1
+        assert mapped.reserve_pending and not mapped.fully_reserved
+        mapped.reserve_items(np.array([2 * BLOCK_BYTES // 4 + 7], dtype=np.intp), 4)  # block 2: the last
+        assert mapped.fully_reserved and not mapped.reserve_pending
+    finally:
+        mapped.release()
+
+
 def test_reserve_items_once_every_block_is_reserved_is_a_no_op(tmp_path: Path) -> None:
     mapped = MappedFile.create(tmp_path / "grid.dat", 2 * BLOCK_BYTES)
     try:

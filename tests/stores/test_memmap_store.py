@@ -113,3 +113,53 @@ def test_decaying_a_tile_of_a_tile_major_file_reserves_the_blocks_under_it_only(
               for y in range(128, 192) for x in range(192, 256)}  # tile-major offsets, by hand
     needed = len(blocks) * BLOCK_BYTES
     assert needed <= allocated < needed + BLOCK_BYTES, (allocated, needed)
+
+
+def _blocks_of_row_major_cells(cells: list[tuple[int, int]], width: int, itemsize: int = 4) -> set[int]:
+    from farm_grids.stores.mapped_file import BLOCK_BYTES
+
+    return {(y * width + x) * itemsize // BLOCK_BYTES for y, x in cells}
+
+
+def _allocated(path: Path) -> int:
+    return os.stat(path).st_blocks * 512  # reserved (fallocated) blocks count, written or not
+
+
+def test_decaying_a_tile_of_a_row_major_file_reserves_the_blocks_under_it_only(tmp_path: Path) -> None:
+    from farm_grids.stores.mapped_file import BLOCK_BYTES
+
+    with MemmapStore(tmp_path) as store:
+        # A row is 16 KiB, a block 4 rows: a 32-cell tile row dirties one 4 KiB page of each
+        # row, so only the reservation can make the file hold whole blocks under the tiles.
+        store.create("g", (128, 4096))
+        path = store.info("g").path
+        if _allocated(path):
+            pytest.skip("this filesystem allocates on create")
+        mask = np.zeros((4, 128), dtype=bool)
+        mask[1, 3] = mask[3, 100] = True  # rows 32..63 and 96..127
+        store.scale_tiles("g", mask, 32, 0.5)
+        allocated = _allocated(path)
+    cells = [(y, x) for ty, tx in ((1, 3), (3, 100)) for y in range(ty * 32, ty * 32 + 32) for x in range(tx * 32, tx * 32 + 32)]
+    needed = len(_blocks_of_row_major_cells(cells, 4096)) * BLOCK_BYTES
+    assert needed <= allocated < needed + BLOCK_BYTES, (allocated, needed)
+
+
+@pytest.mark.parametrize("layout", ["rows", "tiles"])
+def test_a_scattered_write_reserves_the_blocks_under_its_cells_before_it_writes(tmp_path: Path, layout: str) -> None:
+    """add_many and add_at reserve (fallocate) the 64 KiB blocks under their cells: a full disk is
+    then a DiskFullError before any cell changes, not SIGBUS at the store. Without the reservation
+    the file would hold only the 4 KiB pages the writes dirtied."""
+    from farm_grids.stores.mapped_file import BLOCK_BYTES
+
+    with MemmapStore(tmp_path, layout=layout, tile_size=32) as store:
+        store.create("g", (512, 512))
+        path = store.info("g").path
+        if _allocated(path):
+            pytest.skip("this filesystem allocates on create")
+        # Rows 0, 100 and 300: blocks 0, 3 and 9 in both layouts (a row of 32x32 tiles is 16 tiles
+        # a block, and a tile row is 32 grid rows, as a block is 32 rows of a row-major file).
+        store.add_many("g", [0, 100, 300], [5, 5, 5], [1.0, 2.0, 3.0])
+        assert _allocated(path) >= 3 * BLOCK_BYTES
+        store.add_at("g", 500, 7, 4.0)  # block 15
+        assert _allocated(path) >= 4 * BLOCK_BYTES
+        np.testing.assert_array_equal(store.get_cells("g", [0, 100, 300, 500], [5, 5, 5, 7]), [1, 2, 3, 4])
