@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from farm_grids.windows import WindowPlan
 
 __all__ = ["cell_extents", "merge_runs", "plan_extents", "plan_tile_extents", "region_extents", "tile_extents",
-           "tile_mask_extents", "tile_segment_end_cells", "window_extents"]
+           "tile_segment_end_cells", "window_extents"]
 
 
 def cell_extents(flat_index: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
@@ -36,24 +36,6 @@ def region_extents(
         return np.array([y0 * width * itemsize], dtype=np.int64), np.array([y1 * width * itemsize], dtype=np.int64)
     starts = (np.arange(y0, y1, dtype=np.int64) * width + x0) * itemsize
     return starts, starts + (x1 - x0) * itemsize
-
-
-def tile_mask_extents(
-    shape: tuple[int, int], itemsize: int, mask: np.ndarray, tile_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Byte ``[start, end)`` of every row segment of the ``tile_size``-square tiles ``mask`` marks.
-
-    One vectorised pass (K tiles x tile_size rows), not a Python loop over rectangles.
-    """
-    height, width = shape
-    ty, tx = np.nonzero(mask)
-    rows = ty.astype(np.int64)[:, None] * tile_size + np.arange(tile_size, dtype=np.int64)[None, :]
-    x0 = (tx.astype(np.int64) * tile_size)[:, None]
-    x1 = np.minimum(x0 + tile_size, width)
-    keep = rows < height
-    starts = (rows * width + x0)[keep] * itemsize
-    ends = (rows * width + x1)[keep] * itemsize
-    return starts, ends
 
 
 def tile_segment_end_cells(shape: tuple[int, int], ty: np.ndarray, tx: np.ndarray, tile_size: int) -> np.ndarray:

@@ -19,7 +19,7 @@ from farm_grids.errors import (
 )
 from farm_grids.stores.dense import DenseArrayStore
 from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
-from farm_grids.stores.extents import plan_tile_extents, tile_extents, tile_mask_extents, tile_segment_end_cells
+from farm_grids.stores.extents import plan_tile_extents, tile_extents, tile_segment_end_cells
 from farm_grids.stores.known_pages import plan_corners
 from farm_grids.stores.files import (
     grid_file_name,
@@ -244,20 +244,19 @@ class MemmapStore(DenseArrayStore):
         step = max(1, 4096 // tile_size)
         itemsize = entry.dtype.itemsize
         for first in range(0, marked.size, step):
-            chosen = marked[first : first + step]
-            if entry.array is not None and tile_size * itemsize <= BLOCK_BYTES:
-                # Row segments within a block or two: their end cells name every block they touch.
-                ty, tx = np.divmod(chosen, pending.shape[1])
-                entry.state.reserve_items(tile_segment_end_cells(entry.shape, ty, tx, tile_size), itemsize)
-                continue
-            part = np.zeros(pending.shape, dtype=bool)
-            part.reshape(-1)[chosen] = True
+            ty, tx = np.divmod(marked[first : first + step], pending.shape[1])
             if entry.array is not None:
-                self._reserve(entry, *tile_mask_extents(entry.shape, itemsize, part, tile_size))
+                ends = tile_segment_end_cells(entry.shape, ty, tx, tile_size)
+                if tile_size * itemsize <= BLOCK_BYTES:
+                    # Row segments within a block or two: their end cells name every block they touch.
+                    entry.state.reserve_items(ends, itemsize)
+                else:
+                    half = ends.size // 2
+                    entry.state.reserve(ends[:half] * itemsize, (ends[half:] + 1) * itemsize)
                 continue
-            for ty, tx in zip(*np.nonzero(part)):  # tile-major: the storage tiles under each decay tile
-                rows = slice(int(ty) * tile_size, min((int(ty) + 1) * tile_size, entry.shape[0]))
-                cols = slice(int(tx) * tile_size, min((int(tx) + 1) * tile_size, entry.shape[1]))
+            for y, x in zip(ty.tolist(), tx.tolist()):  # tile-major: the storage tiles under each decay tile
+                rows = slice(y * tile_size, min((y + 1) * tile_size, entry.shape[0]))
+                cols = slice(x * tile_size, min((x + 1) * tile_size, entry.shape[1]))
                 self._reserve(entry, *self._region_bytes(entry, rows, cols))
         done |= pending
 

@@ -11,7 +11,6 @@ from farm_grids.stores.extents import (
     plan_extents,
     region_extents,
     tile_extents,
-    tile_mask_extents,
     tile_segment_end_cells,
     window_extents,
 )
@@ -78,16 +77,11 @@ def test_region_extents_cover_exactly_the_region(region: tuple[slice, slice]) ->
         assert starts.size == 1  # whole rows: one contiguous extent
 
 
-def test_cell_and_tile_mask_extents_cover_exactly_their_cells() -> None:
+def test_cell_extents_cover_exactly_their_cells() -> None:
     size = SHAPE[0] * SHAPE[1] * ITEMSIZE
     flat = np.array([0, 14, 116])
     np.testing.assert_array_equal(covered(*cell_extents(flat, ITEMSIZE), size),
                                   cells_mask([divmod(int(i), SHAPE[1]) for i in flat]))
-    mask = np.zeros((3, 4), dtype=bool)  # 4x4 tiles over 9x13: the far row and column of tiles are cut
-    mask[0, 1] = mask[2, 3] = mask[2, 0] = True
-    cells = [(y, x) for ty, tx in zip(*np.nonzero(mask)) for y in range(ty * 4, min(ty * 4 + 4, 9))
-             for x in range(tx * 4, min(tx * 4 + 4, 13))]
-    np.testing.assert_array_equal(covered(*tile_mask_extents(SHAPE, ITEMSIZE, mask, 4), size), cells_mask(cells))
 
 
 @pytest.mark.parametrize(("shape", "tile", "block"), [((9, 13), 4, 64), ((40, 37), 8, 128), ((64, 64), 16, 64)])

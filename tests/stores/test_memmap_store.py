@@ -163,3 +163,18 @@ def test_a_scattered_write_reserves_the_blocks_under_its_cells_before_it_writes(
         store.add_at("g", 500, 7, 4.0)  # block 15
         assert _allocated(path) >= 4 * BLOCK_BYTES
         np.testing.assert_array_equal(store.get_cells("g", [0, 100, 300, 500], [5, 5, 5, 7]), [1, 2, 3, 4])
+
+
+def test_decaying_a_tile_whose_rows_are_longer_than_a_block_reserves_every_block_of_them(tmp_path: Path) -> None:
+    from farm_grids.stores.mapped_file import BLOCK_BYTES
+
+    with MemmapStore(tmp_path) as store:
+        # One float64 row of 32,768 cells is 256 KiB, four blocks: its end cells alone would name
+        # only the first and the last.
+        store.create("g", (2, 32768), dtype=np.float64)
+        path = store.info("g").path
+        if _allocated(path):
+            pytest.skip("this filesystem allocates on create")
+        store.scale_tiles("g", np.array([[True]]), 32768, 0.5)
+        allocated = _allocated(path)
+    assert 8 * BLOCK_BYTES <= allocated < 9 * BLOCK_BYTES, allocated
