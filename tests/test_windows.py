@@ -347,3 +347,13 @@ def test_a_window_plan_counts_its_float32_output_against_the_request_limit() -> 
         assert plan_windows((20, 20), ys, xs, 1).count == 10
     with request_limit(359), pytest.raises(RequestTooLargeError, match="10 windows of radius 1 needs 360 bytes"):
         plan_windows((20, 20), ys, xs, 1)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (4, 0)])
+def test_windows_of_an_empty_grid_are_all_zero_in_a_fresh_and_a_reused_out(shape: tuple[int, int]) -> None:
+    grid = np.zeros(shape, dtype=np.float32)
+    plan = plan_windows(shape, np.array([0, 3]), np.array([1, 2]), 1)
+    np.testing.assert_array_equal(read_planned_windows(grid, plan), np.zeros((2, 3, 3)))
+    out = np.full((2, 3, 3), 7.0, dtype=np.float32)  # stale values from an earlier tick
+    read_planned_windows(grid, plan, out=out)
+    np.testing.assert_array_equal(out, 0.0)
