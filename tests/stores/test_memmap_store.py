@@ -178,3 +178,20 @@ def test_decaying_a_tile_whose_rows_are_longer_than_a_block_reserves_every_block
         store.scale_tiles("g", np.array([[True]]), 32768, 0.5)
         allocated = _allocated(path)
     assert 8 * BLOCK_BYTES <= allocated < 9 * BLOCK_BYTES, allocated
+
+
+def test_a_large_gather_on_a_grid_whose_rows_are_not_whole_pages_reads_every_window(tmp_path: Path) -> None:
+    # 300 float32 cells a row: no page-rectangle shortcut exists, so a gather of >= 256 windows over
+    # a partly cached file takes the exact page plan instead (and must not trip over the missing one).
+    rng = np.random.default_rng(5)
+    values = np.zeros((300, 300), dtype=np.float32)
+    ys, xs = rng.integers(0, 300, 5), rng.integers(0, 300, 5)
+    values[ys, xs] = rng.random(5, dtype=np.float32) + 1.0
+    with MemmapStore(tmp_path) as store:
+        store.create("g", (300, 300))  # 88 pages, sparse
+        store.add_many("g", ys, xs, values[ys, xs], accumulate=False)  # five pages written, the rest holes
+        cy, cx = rng.integers(-3, 303, 300), rng.integers(-3, 303, 300)
+        got = store.get_windows("g", cy, cx, 3)
+    padded = np.pad(values, 6)  # a window centred at (y, x) is padded[y + 3 : y + 10, x + 3 : x + 10]
+    expected = np.stack([padded[y + 3:y + 10, x + 3:x + 10] for y, x in zip(cy.tolist(), cx.tolist())])
+    np.testing.assert_array_equal(got, expected)
