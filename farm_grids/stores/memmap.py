@@ -269,12 +269,6 @@ class MemmapStore(DenseArrayStore):
             return super()._region_bytes(entry, rows, cols)
         return tile_extents(self._tile_grid(entry), entry.dtype.itemsize, *self._tile_grid(entry).tiles_of_region(rows, cols))
 
-    def _cell_bytes(self, entry: GridEntry, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if entry.array is not None:
-            return super()._cell_bytes(entry, flat)
-        starts = self._tile_grid(entry).offsets(flat) * entry.dtype.itemsize
-        return starts, starts + entry.dtype.itemsize
-
     def _plan_bytes(self, entry: GridEntry, plan: WindowPlan) -> tuple[np.ndarray, np.ndarray]:
         if entry.array is not None:
             return super()._plan_bytes(entry, plan)
