@@ -154,20 +154,24 @@ def _visibility(ctx: ObservationContext, out: np.ndarray) -> None:
 
 def _known_empty(ctx: ObservationContext, out: np.ndarray) -> None:
     # Visible cells holding no resource, obstacle or agent: derived from channels
-    # already gathered this tick, so no extra world read.
-    empty: np.ndarray | None = None
-    for name in ("RESOURCES", "OBSTACLES", "ALLIES_HP", "ENEMIES_HP", "SELF_HP"):
-        plane = ctx.computed(name)
-        if plane is None:
-            continue
-        if empty is None:
-            empty = plane == 0
-        else:
-            empty &= plane == 0
-    if empty is None:
+    # already gathered this tick, so no extra world read. The masks live in two bool
+    # buffers kept across ticks (fresh ones would fault their pages in every pass), and
+    # the last AND with the disk writes the float plane directly (no multiply pass).
+    planes = [plane for name in _OCCUPANCY_CHANNELS if (plane := ctx.computed(name)) is not None]
+    if not planes:
         out[...] = ctx.fov_disk
-    else:
-        np.multiply(empty, ctx.fov_disk, out=out)
+        return
+    empty = ctx.env.scratch("known-empty", out.shape, dtype=np.bool_)
+    np.equal(planes[0], 0, out=empty)
+    if len(planes) > 1:
+        zero = ctx.env.scratch("known-empty-plane", out.shape, dtype=np.bool_)
+        for plane in planes[1:]:
+            np.equal(plane, 0, out=zero)
+            np.logical_and(empty, zero, out=empty)
+    np.logical_and(empty, ctx.fov_disk != 0, out=out)
+
+
+_OCCUPANCY_CHANNELS = ("RESOURCES", "OBSTACLES", "ALLIES_HP", "ENEMIES_HP", "SELF_HP")
 
 
 def _transient(channel: str, ctx: ObservationContext, out: np.ndarray) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from types import TracebackType
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from farm_grids.agents import AgentTable, HpRaster
@@ -145,11 +146,11 @@ class Environment:
             if spec.behavior is ChannelBehavior.DYNAMIC and spec.world_layer in self.sparse_events
         )
 
-    def scratch(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
-        """A float32 work buffer kept across ticks (contents undefined): fresh pages cost faults."""
+    def scratch(self, key: str, shape: tuple[int, ...], dtype: npt.DTypeLike = np.float32) -> np.ndarray:
+        """A work buffer kept across ticks (contents undefined): fresh pages cost faults."""
         buffer = self._scratch.get(key)
-        if buffer is None or buffer.shape != shape:
-            buffer = self._scratch[key] = np.empty(shape, dtype=np.float32)
+        if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
+            buffer = self._scratch[key] = np.empty(shape, dtype=dtype)
         return buffer
 
     def agent_memory(self, channel: str) -> np.ndarray:
