@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fnmatch
+import itertools
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -138,6 +139,45 @@ def _plain_layer_gathers(workload: Workload, *, written: bool = False) -> Callab
     return gather_every_layer
 
 
+# Ticks a write_path world runs before its cell floor is timed: the agents' neighbourhoods have
+# then been written, as they have in the write_path comparison it stands beside.
+_CELL_FLOOR_TICKS = 20
+_CELL_FLOOR_STEPS = 32  # precomputed one-cell steps of every agent, cycled through
+
+
+def _agent_steps(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int], count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``count`` successive seeded 8-neighbourhood steps of every agent, clipped to the grid."""
+    rng = np.random.default_rng(0)
+    steps = []
+    for _ in range(count):
+        ys = np.clip(ys + rng.integers(-1, 2, ys.size), 0, shape[0] - 1)
+        xs = np.clip(xs + rng.integers(-1, 2, xs.size), 0, shape[1] - 1)
+        steps.append((ys, xs))
+    return steps
+
+
+def _plain_cell_reads(workload: Workload) -> Callable[[], np.ndarray]:
+    """The floor of a ``write_path`` tick's scattered access: plain numpy reads of every agent's
+    cell in each grid the tick writes by cell (temporal channels, resources), no engine code.
+    Each call the agents take the next of ``_agent_steps``, as the driver's take one a tick."""
+    env = workload.env
+    for _ in range(_CELL_FLOOR_TICKS):
+        workload.run()
+    grids = [np.asarray(env.temporal.get(channel)) for channel in TEMPORAL_CHANNELS]
+    grids.append(np.asarray(env.resources.get()))
+    steps = _agent_steps(env.agents.ys, env.agents.xs, (env.height, env.width), _CELL_FLOOR_STEPS)
+    out = np.empty((len(grids), env.num_agents), dtype=np.float32)
+    calls = itertools.count()
+
+    def read_every_cell() -> np.ndarray:
+        ys, xs = steps[next(calls) % _CELL_FLOOR_STEPS]
+        for row, grid in enumerate(grids):
+            out[row] = grid[ys, xs]
+        return out
+
+    return read_every_cell
+
+
 @dataclass(frozen=True)
 class ComparisonSpec:
     """One named comparison: what is compared, at what size, and the target it must meet."""
@@ -202,6 +242,12 @@ def _specs() -> tuple[ComparisonSpec, ...]:
     specs.append(ComparisonSpec(
         "floor.memmap_pages_gathers.4096", "plain numpy layer gathers, memmap world's grids vs RAM world's",
         4096, _across_backends(_plain_layer_gathers), 1.05, agents, "agent", min_block_s=0.002))
+    # The same for write_path's scattered cells: its memmap/RAM line (<= 1.05) beside what plain
+    # reads of those cells cost on each world's pages.
+    for size in (1024, 4096):
+        specs.append(ComparisonSpec(
+            f"floor.memmap_pages_cells.{size}", "plain numpy reads at each tick's cells, memmap world's write_path grids vs RAM world's",
+            size, _across_backends(_plain_cell_reads, "write_path"), 1.05, agents, "agent", min_block_s=0.002))
     specs.append(ComparisonSpec("temporal_decay.memmap_vs_ram.4096", "apply_decay, 3 dense channels", 4096,
                                 _builder("temporal_decay"), 1.25, 1, "tick"))
     specs.append(ComparisonSpec("sparse_decay.active_vs_full.8192", "active-tile decay vs full-grid multiply", 8192,

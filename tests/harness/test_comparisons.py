@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from farm_grids.managers import ENVIRONMENTAL_LAYERS
+from farm_grids.managers import ENVIRONMENTAL_LAYERS, TEMPORAL_CHANNELS
 from harness.cli import main as cli_main
-from harness.comparisons import COMPARISONS, _plain_layer_gathers, judge, results_frame, run_comparison, select
+from harness.comparisons import COMPARISONS, _agent_steps, _plain_cell_reads, _plain_layer_gathers, judge, results_frame, run_comparison, select
 from harness.errors import HarnessUsageError
 from harness.stats import median_interval
 from harness.timing import PairedTiming
@@ -192,5 +192,25 @@ def test_the_zero_page_floor_gathers_the_same_values_from_written_copies(tmp_pat
         as_found = _plain_layer_gathers(workload)().copy()
         written = _plain_layer_gathers(workload, written=True)()
         np.testing.assert_array_equal(written, as_found)  # only the pages under them differ
+    finally:
+        workload.close()
+
+
+
+def test_the_cell_floor_reads_every_agents_next_cell_in_every_grid_a_tick_writes(tmp_path) -> None:
+    # A floor of write_path's scattered access must read the grids the tick writes by cell, at
+    # the cells of the agents' next steps: checked cell by cell against a Python loop.
+    workload = build_workload("write_path", "memmap", TINY, directory=tmp_path)
+    try:
+        env = workload.env
+        read = _plain_cell_reads(workload)  # runs the warm-up ticks first
+        grids = [env.temporal.get(channel) for channel in TEMPORAL_CHANNELS] + [env.resources.get()]
+        steps = _agent_steps(env.agents.ys, env.agents.xs, (env.height, env.width), 2)
+        for ys, xs in steps:
+            rows = read()
+            expected = [[float(grid[y, x]) for y, x in zip(ys.tolist(), xs.tolist())] for grid in grids]
+            np.testing.assert_array_equal(rows, np.array(expected, dtype=np.float32))
+        assert rows.any(), "after the warm-up ticks the agents' cells hold trails"
+        assert not np.array_equal(steps[0][0], steps[1][0]) or not np.array_equal(steps[0][1], steps[1][1])
     finally:
         workload.close()
