@@ -129,6 +129,33 @@ def test_known_empty_excludes_obstacles_resources_and_agents(tmp_path: Path) -> 
         assert_observes_like_the_model(env, model, "known empty")
 
 
+
+@pytest.mark.parametrize("occupancy", [(), ("RESOURCES",), ("RESOURCES", "OBSTACLES"), ("OBSTACLES", "SELF_HP")])
+def test_known_empty_reads_only_the_occupancy_channels_a_registry_holds(tmp_path: Path, occupancy) -> None:
+    # A registry of fewer channels: KNOWN_EMPTY is the disk less the cells the present
+    # occupancy channels mark, whatever their number (none: the whole disk).
+    from farm_grids.channels import ChannelRegistry, default_registry
+
+    specs = {spec.name: spec for spec in default_registry()}
+    names = (*occupancy, "KNOWN_EMPTY")
+    cfg = make_config(tmp_path, "ram", overrides={"height": H, "width": W, "observation.radius": RADIUS,
+                                                  "observation.fov_radius": FOV, "resources.count": 0,
+                                                  "resources.max_amount": MAX_AMOUNT})
+    with Environment(cfg, channels=ChannelRegistry(tuple(specs[name] for name in names))) as env:
+        obstacles = np.zeros((H, W), np.float32)
+        obstacles[5, 7] = 1.0
+        env.set_environmental_layer("OBSTACLES", obstacles)
+        env.resources.store.add_many("RESOURCES", [6], [6], [1.0], accumulate=False)
+        env.add_agents([5, 4], [6, 6], team=[0, 1], hp=[0.5, 0.5])
+        obs = env.observe_all().numpy()[0]
+        r = RADIUS
+        expected = env.fov_disk.copy()
+        marked = {"RESOURCES": (r + 1, r), "OBSTACLES": (r, r + 1), "SELF_HP": (r, r)}
+        for name in occupancy:
+            expected[marked[name]] = 0
+        np.testing.assert_array_equal(obs[names.index("KNOWN_EMPTY")], expected)
+
+
 def test_resources_are_normalised_by_max_amount(tmp_path: Path) -> None:
     env, model = world_pair(tmp_path, "ram", True)
     with env:

@@ -277,3 +277,12 @@ def test_an_unknown_channel_error_lists_the_known_channels():
     registry = default_registry()
     with pytest.raises(UnknownChannelError, match=re.escape(f"unknown channel 'SMELL' (known: {', '.join(registry.names)})")):
         registry.index("SMELL")
+
+
+def test_a_scratch_buffer_is_kept_per_key_and_remade_for_another_shape_or_dtype(tmp_path):
+    with Environment(make_config(tmp_path, "ram")) as env:
+        first = env.scratch("k", (3, 5, 5))
+        assert first.dtype == np.float32 and env.scratch("k", (3, 5, 5)) is first
+        as_bool = env.scratch("k", (3, 5, 5), dtype=np.bool_)
+        assert as_bool.dtype == np.bool_ and as_bool.shape == (3, 5, 5)
+        assert env.scratch("k", (4, 5, 5), dtype=np.bool_).shape == (4, 5, 5)

@@ -13,7 +13,7 @@ import pytest
 
 from farm_grids.managers import ENVIRONMENTAL_LAYERS, TEMPORAL_CHANNELS
 from harness.cli import main as cli_main
-from harness.comparisons import COMPARISONS, _agent_steps, _plain_cell_reads, _plain_layer_gathers, judge, results_frame, run_comparison, select
+from harness.comparisons import _CELL_FLOOR_TICKS, COMPARISONS, _agent_steps, _plain_cell_reads, _plain_layer_gathers, judge, results_frame, run_comparison, select
 from harness.errors import HarnessUsageError
 from harness.stats import median_interval
 from harness.timing import PairedTiming
@@ -203,7 +203,9 @@ def test_the_cell_floor_reads_every_agents_next_cell_in_every_grid_a_tick_writes
     workload = build_workload("write_path", "memmap", TINY, directory=tmp_path)
     try:
         env = workload.env
+        ticks = env.tick
         read = _plain_cell_reads(workload)  # runs the warm-up ticks first
+        assert env.tick == ticks + _CELL_FLOOR_TICKS
         grids = [env.temporal.get(channel) for channel in TEMPORAL_CHANNELS] + [env.resources.get()]
         steps = _agent_steps(env.agents.ys, env.agents.xs, (env.height, env.width), 2)
         for ys, xs in steps:
@@ -214,3 +216,19 @@ def test_the_cell_floor_reads_every_agents_next_cell_in_every_grid_a_tick_writes
         assert not np.array_equal(steps[0][0], steps[1][0]) or not np.array_equal(steps[0][1], steps[1][1])
     finally:
         workload.close()
+
+
+def test_agent_steps_move_each_agent_one_cell_at_most_and_reach_every_edge() -> None:
+    shape = (9, 7)
+    corner = np.full(300, shape[0] - 1), np.full(300, shape[1] - 1)
+    origin = np.zeros(300, dtype=np.int64), np.zeros(300, dtype=np.int64)
+    for ys, xs in (corner, origin):
+        previous = ys, xs
+        for step_ys, step_xs in _agent_steps(ys, xs, shape, 5):
+            assert np.abs(step_ys - previous[0]).max() <= 1 and np.abs(step_xs - previous[1]).max() <= 1
+            assert step_ys.min() >= 0 and step_ys.max() <= shape[0] - 1
+            assert step_xs.min() >= 0 and step_xs.max() <= shape[1] - 1
+            previous = step_ys, step_xs
+    first_ys, first_xs = _agent_steps(*corner, shape, 1)[0]
+    assert (first_ys == shape[0] - 1).any() and (first_xs == shape[1] - 1).any()  # clipped onto the edge, not inside it
+    assert (first_ys < shape[0] - 1).any()  # and some really moved
