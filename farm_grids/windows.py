@@ -193,7 +193,8 @@ def plan_windows(shape: tuple[int, int], ys: object, xs: object, radius: int) ->
             edge_rows=_NO_ROWS, edge_cols=_NO_ROWS, edge_inside=_NO_ROWS,
         )
     edge = np.flatnonzero(~interior)
-    check_request(edge.size * side * (side * 3 + 16), f"{edge.size} edge windows of radius {r}")
+    # The index temporaries, and the flat sources a gather derives from them (_edge_sources).
+    check_request(edge.size * side * (side * 11 + 16), f"{edge.size} edge windows of radius {r}")
     offsets = np.arange(-r, r + 1)
     rows = y[edge, None, None] + offsets[None, :, None]
     cols = x[edge, None, None] + offsets[None, None, :]
@@ -277,7 +278,7 @@ def read_planned_windows(
     if plan.edge.size and grid.size == 0:
         out[plan.edge] = 0
     elif plan.edge.size:
-        values = grid[plan.edge_rows, plan.edge_cols]
+        values = grid.reshape(-1).take(_edge_sources(plan))
         out[plan.edge] = np.where(plan.edge_inside, values, np.zeros((), dtype=grid.dtype))
     if norm is not None:
         np.divide(out, norm, out=out, casting="unsafe")
@@ -304,6 +305,16 @@ def _every_position(plan: WindowPlan) -> tuple[np.ndarray, np.ndarray | None]:
         return every
 
     return plan.derived("every-position", compute), None
+
+
+def _edge_sources(plan: WindowPlan) -> np.ndarray:
+    """The flat grid index of every (clipped) cell of the plan's edge windows, ``(E, S, S)``.
+
+    Found once per plan: ``take`` with it costs a quarter of indexing the grid with the
+    broadcast row and column arrays, and every layer of a pass reuses it.
+    """
+    width = plan.shape[1]
+    return plan.derived("edge-sources", lambda: plan.edge_rows * width + plan.edge_cols)
 
 
 def _gather_into(
