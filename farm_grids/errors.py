@@ -121,3 +121,7 @@ class ConfigFieldError(ConfigError):
     def from_source(self, source: str) -> ConfigFieldError:
         """The same error naming the file (or other source) the bad value came from."""
         return ConfigFieldError(self.key, self.reason, source)
+
+
+class ForkedStoreError(FarmGridsError, RuntimeError):
+    """A store was used in a process forked from the one that opened it; reopen it there instead."""

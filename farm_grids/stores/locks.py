@@ -162,6 +162,14 @@ class StoreLock:
         os.close(self._fd)
         self._fd = None
 
+    def forget(self) -> None:
+        """Close this process's descriptor only: no unlock, no unlink (a forked child's copy of a parent's lock).
+
+        The lock belongs to the open file description, which the parent's descriptor keeps
+        open: closing a copy never drops it, where an unlock through the copy would.
+        """
+        self.release(unlink=False)
+
     def release_tidily(self) -> None:
         """Drop the lock, removing the lock file when no one else holds any part of it.
 

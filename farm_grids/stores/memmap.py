@@ -21,6 +21,7 @@ from farm_grids.stores.dense import DenseArrayStore
 from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
 from farm_grids.stores.extents import plan_tile_extents, tile_extents, tile_segment_end_cells
 from farm_grids.stores.known_pages import plan_corners
+from farm_grids.stores.fork_guard import ForkGuarded, track
 from farm_grids.stores.files import (
     grid_file_name,
     lock_file_name,
@@ -44,7 +45,7 @@ ACCESS_MODES = ("auto", "random", "normal")
 _WHOLE_FILE_CHECK = 256
 
 
-class MemmapStore(DenseArrayStore):
+class MemmapStore(ForkGuarded, DenseArrayStore):
     """Grids in memory-mapped files, one file per grid, with a manifest to reopen them.
 
     Files are created sparse, so a zero-filled grid costs neither RAM nor disk blocks
@@ -56,6 +57,10 @@ class MemmapStore(DenseArrayStore):
     sets the kernel's readahead for faults ("random", "normal", or "auto": random while
     ``prefetch`` is on), and ``prefetch`` asks, before each batched gather, for exactly the
     pages the windows cover that are not resident yet.
+
+    A forked child may not use a store its parent opened (ForkedStoreError: reopen it there
+    with ``open(manifest, mode="r")``); closing it in the child leaves the parent's lock and
+    files as they are.
     """
 
     backend = "memmap"
@@ -108,6 +113,7 @@ class MemmapStore(DenseArrayStore):
         self._lock: StoreLock | None = None  # the manifest's lock (writer, or reader)
         self._owner_lock: StoreLock | None = None  # this store's own token, when they differ
         self._tiles_reserved: dict[tuple[str, int], np.ndarray] = {}
+        track(self)  # a forked child lets go of this store's lock descriptors at once
 
     # -- names and locks ------------------------------------------------------------------
     @property
