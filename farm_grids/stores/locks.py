@@ -11,6 +11,7 @@ live store from a dead one.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -19,7 +20,7 @@ import struct
 import time
 from pathlib import Path
 
-from farm_grids.errors import FarmGridsError, StoreLockedError, StorageDirectoryError
+from farm_grids.errors import DiskFullError, FarmGridsError, StoreLockedError, StorageDirectoryError
 
 __all__ = ["READER_BYTE", "WRITER_BYTE", "StoreLock", "is_held", "lock_holder"]
 
@@ -84,8 +85,9 @@ def lock_holder(path: Path) -> str:
 class StoreLock:
     """A held writer, reader or cleaner lock on one lock file; ``release`` drops it."""
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(self, path: Path, fd: int, *, created: bool = False) -> None:
         self.path, self._fd = path, fd
+        self.created = created  # this lock made the file (so a failed acquire may remove it)
 
     @classmethod
     def acquire_writer(cls, path: Path) -> StoreLock:
@@ -100,10 +102,19 @@ class StoreLock:
             time.sleep(0.005)
         if lock is None:
             raise StoreLockedError(f"store {str(path)!r} is open for writing by {lock_holder(path)}")
-        # Record who holds it, for the error message a second writer gets.
-        record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
-        os.ftruncate(lock._fd, 0)
-        os.pwrite(lock._fd, record.encode("utf-8"), 0)
+        # Record who holds it, for the error message a second writer gets: written before the
+        # old record is cut, so a write that fails leaves the file as it was.
+        record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}).encode("utf-8")
+        try:
+            os.pwrite(lock._fd, record, 0)
+            os.ftruncate(lock._fd, len(record))
+        except OSError as exc:
+            # Nothing may stay behind: the descriptor (a mount would stay busy) nor a lock file we made.
+            if lock.created:
+                lock.release_tidily()
+            else:
+                lock.release()
+            raise _storage_error(exc, path, "write the lock record") from exc
         return lock
 
     @classmethod
@@ -134,7 +145,7 @@ class StoreLock:
     def _acquire(cls, path: Path, wanted: tuple[tuple[int, int], ...], *, writable: bool) -> StoreLock | None:
         """The locks ``wanted`` ((kind, byte) pairs) on the file now at ``path``, or None if held."""
         for _ in range(_RETRIES):
-            fd = _open_lock_file(path, writable=writable)
+            fd, created = _open_lock_file(path, writable=writable)
             if not all(_try_lock(fd, kind, byte) for kind, byte in wanted):
                 os.close(fd)  # closing drops whatever part was taken
                 return None
@@ -145,7 +156,7 @@ class StoreLock:
             except FileNotFoundError:
                 same = False
             if same:
-                return cls(path, fd)
+                return cls(path, fd, created=created)
             os.close(fd)
         return None
 
@@ -182,16 +193,29 @@ class StoreLock:
         self.release(unlink=unused)
 
 
-def _open_lock_file(path: Path, *, writable: bool) -> int:
-    """Open (creating if allowed) the lock file; never through a symlink."""
+def _open_lock_file(path: Path, *, writable: bool) -> tuple[int, bool]:
+    """Open (creating if allowed) the lock file, never through a symlink; also whether this call made it."""
+    flags = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        try:
+            return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644), True
+        except FileExistsError:
+            return os.open(path, flags), False
     except PermissionError:
         if writable:
             raise
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise StorageDirectoryError(f"cannot open lock file {str(path)!r}: {exc}") from exc
-    # A reader in a directory it cannot write: an existing lock file opens read-only.
-    return os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        if writable or exc.errno != errno.EROFS:
+            raise _storage_error(exc, path, "open lock file") from exc
+    # A reader in a directory it cannot write, or on read-only media: an existing lock file
+    # opens read-only (a shared lock needs no more); a missing one means reading unlocked.
+    return os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW), False
+
+
+def _storage_error(exc: OSError, path: Path, what: str) -> OSError:
+    """The typed error for an OSError on a lock file: a full disk is DiskFullError."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(f"no space left to {what}", str(path))
+    return StorageDirectoryError(f"cannot {what} {str(path)!r}: {exc}")

@@ -21,10 +21,19 @@ from farm_grids.errors import (
     UnsafeManifestError,
 )
 from farm_grids.limits import MAX_DIMENSION
+from farm_grids.stores.entry import GridInfo
 from farm_grids.stores.tiled import tile_buffer_cells, validate_layout
 from farm_grids.stores.validation import SUPPORTED_DTYPES
 
-__all__ = ["MANIFEST_SCHEMA", "Manifest", "ManifestEntry", "read_manifest", "remove_manifest", "write_manifest"]
+__all__ = [
+    "MANIFEST_SCHEMA",
+    "Manifest",
+    "ManifestEntry",
+    "manifest_entry",
+    "read_manifest",
+    "remove_manifest",
+    "write_manifest",
+]
 
 MANIFEST_SCHEMA = "farm-grids/manifest/v2"
 _OLD_SCHEMAS = ("farm-grids/manifest/v1",)
@@ -60,6 +69,13 @@ class ManifestEntry:
         if self.layout != "rows":
             record.update(layout=self.layout, tile=self.tile)
         return record
+
+
+def manifest_entry(info: GridInfo, layout: str, tile: int) -> ManifestEntry:
+    """One open grid's manifest entry; the path is a bare file name so the directory may move."""
+    assert info.path is not None
+    return ManifestEntry(info.path.name, info.shape, np.dtype(info.dtype), info.nbytes, layout,
+                         tile if layout == "tiles" else 0)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from farm_grids.stores.files import (
     temp_prefix,
 )
 from farm_grids.stores.locks import WRITER_BYTE, StoreLock, is_held
-from farm_grids.stores.manifest import Manifest, ManifestEntry, remove_manifest, write_manifest
+from farm_grids.stores.manifest import Manifest, ManifestEntry, manifest_entry, remove_manifest, write_manifest
 from farm_grids.stores.mapped_file import BLOCK_BYTES, MappedFile
 from farm_grids.stores.reopen import reopen
 from farm_grids.stores.tiled import DEFAULT_TILE, TileGrid, tile_buffer_cells
@@ -185,6 +185,17 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
             path.unlink(missing_ok=True)
             raise
 
+    def create(self, name: str, shape: tuple[int, int], *, dtype: object = None, mode: str | None = None,
+               fill: float = 0.0) -> np.ndarray | None:
+        """``GridStore.create``; a refused first grid (a full disk) also drops the lock it took."""
+        first = self._lock is None
+        try:
+            return super().create(name, shape, dtype=dtype, mode=mode, fill=fill)
+        except BaseException:
+            if first and not self._entries and not self._kept:
+                self._release_locks()  # the directory is left as it was found
+            raise
+
     def _warn_if_overcommitted(self, name: str, nbytes: int) -> None:
         if self.preallocate:
             return  # preallocation itself refuses what does not fit
@@ -196,7 +207,7 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
                 f"grid {name!r} is {nbytes} bytes but {self.directory} has {free} free: writes beyond "
                 "the free space will raise DiskFullError (preallocate=True refuses it up front)",
                 SparseOvercommitWarning,
-                stacklevel=4,
+                stacklevel=5,  # past create (ours, then the contract's) and _allocate: the caller
             )
 
     def _release(self, entry: GridEntry, delete_file: bool) -> None:
@@ -211,7 +222,7 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
             self._kept[name] = self._record(entry.info)
 
     def _record(self, info: GridInfo) -> ManifestEntry:
-        return _record(info, self.layout, self.tile_size)
+        return manifest_entry(info, self.layout, self.tile_size)
 
     def _flush_entry(self, entry: GridEntry) -> None:
         if entry.state is not None:
@@ -386,10 +397,3 @@ def _advise_huge_pages(mapped: MappedFile) -> None:
     advice = getattr(mmap, "MADV_HUGEPAGE", None)
     if advice is not None:
         mapped.advise(advice)
-
-
-def _record(info: GridInfo, layout: str, tile: int) -> ManifestEntry:
-    """One grid's manifest entry; the path is a bare file name so the directory may move."""
-    assert info.path is not None
-    return ManifestEntry(info.path.name, info.shape, np.dtype(info.dtype), info.nbytes, layout,
-                         tile if layout == "tiles" else 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import signal
 import warnings
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from farm_grids.errors import DiskFullError, InvalidGridSpecError, SparseOvercommitWarning
 from farm_grids.stores import MemmapStore
 
-from .helpers import FILL_DISK_CODE, run_child
+from .helpers import FILL_DISK_CODE, fill_disk, run_child, tree_state
 
 # The child builds a store on the tmpfs, fills the disk to the last byte, tries one operation,
 # then checks on the still-full disk that the store and manifest are whole and that close,
@@ -304,3 +305,66 @@ def test_a_grid_file_beyond_the_file_size_limit_is_refused_by_name(tmp_path: Pat
     assert store.names() == ["small"]
     assert not [p for p in (tmp_path / "store").iterdir() if p.suffix == ".dat" and "big" in p.name]
     store.close_all(delete_files=True)
+
+
+def descriptors_under(directory: Path) -> list[str]:
+    """What this process holds open below ``directory`` (an open one makes ``umount`` say busy)."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(directory) + os.sep):
+            held.append(target)
+    return held
+
+
+def test_a_full_disk_at_a_stores_first_grid_is_disk_full_error_and_leaves_nothing(tmpfs: Path) -> None:
+    """No block left for the lock record: DiskFullError, the lock's descriptor closed, its file removed.
+    Nothing is mapped, so this runs in the test process."""
+    directory = tmpfs / "store"
+    directory.mkdir()
+    (directory / "notes.txt").write_text("not ours")
+    filler = Path(fill_disk(tmpfs))
+    store = MemmapStore(directory)
+    before = tree_state(tmpfs)
+    with pytest.raises(DiskFullError) as caught, pytest.warns(SparseOvercommitWarning) as warned:
+        store.create("A", (64, 64), fill=1.0)
+    assert caught.value.errno == errno.ENOSPC and str(directory) in str(caught.value)
+    assert warned[0].filename == __file__  # the warning names the caller's line
+    assert descriptors_under(tmpfs) == []
+    assert tree_state(tmpfs) == before  # our lock file gone, the user's file and the filler untouched
+    assert store.names() == []
+    filler.unlink()
+    store.create("A", (64, 64), fill=1.0)  # with room again the same store works
+    assert float(store.read("A").sum()) == 64 * 64
+    store.close_all(delete_files=True)
+    assert descriptors_under(tmpfs) == []
+
+
+def test_no_inode_for_a_stores_first_grid_file_releases_its_lock(tmpfs_few_inodes: Path) -> None:
+    """The lock file took the last inode and the grid file gets none: DiskFullError, no lock held or left."""
+    directory = tmpfs_few_inodes / "store"
+    directory.mkdir()
+    fillers = []
+    while True:
+        try:
+            fillers.append(tmpfs_few_inodes / f"filler{len(fillers)}")
+            fillers[-1].touch()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+            fillers.pop()
+            break
+    fillers.pop().unlink()  # one inode left: the lock file's
+    store = MemmapStore(directory)
+    before = tree_state(tmpfs_few_inodes)
+    with pytest.raises(DiskFullError, match="no space left to create the grid file"):
+        store.create("A", (8, 8), fill=1.0)
+    assert descriptors_under(tmpfs_few_inodes) == []
+    assert tree_state(tmpfs_few_inodes) == before
+    for filler in fillers:
+        filler.unlink()
+    store.create("A", (8, 8), fill=1.0)
+    store.close_all(delete_files=True)
+    assert descriptors_under(tmpfs_few_inodes) == []
