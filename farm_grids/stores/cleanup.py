@@ -65,6 +65,12 @@ def cleanup_stale(directory: str | os.PathLike[str], *, dry_run: bool = False) -
         if token is not None and entry.is_file() and not entry.is_symlink():
             groups[token].append(entry)
     live = {token for token, files in groups.items() if any(_is_lock(p.name) and _live(p) for p in files)}
+    if not dry_run and set(groups) - live and _read_only(root):
+        # Checked before the first file: an archive on read-only media is refused whole.
+        raise StorageDirectoryError(
+            f"{str(root)!r} is on a read-only filesystem: nothing was removed "
+            f"({len(set(groups) - live)} stale stores; dry_run=True lists their files)"
+        )
     protected = _listed_by_live_manifests(groups, live)
     removed: list[Path] = []
     freed = kept = 0
@@ -93,6 +99,9 @@ def cleanup_stale(directory: str | os.PathLike[str], *, dry_run: bool = False) -
                     path.unlink()
                 except FileNotFoundError:
                     continue  # another cleaner got there first
+                except OSError as exc:  # the directory turned unwritable (remounted read-only) meanwhile
+                    _release(held)
+                    raise StorageDirectoryError(f"cannot remove stale file {str(path)!r}: {exc}") from exc
             removed.append(path)
             freed += size
         _release(held, unlink=True)
@@ -110,6 +119,10 @@ def _listed_by_live_manifests(groups: dict[str, list[Path]], live: set[str]) -> 
                     continue
                 protected.update(path.parent / entry.file_name for entry in recorded.grids.values())
     return protected
+
+
+def _read_only(directory: Path) -> bool:
+    return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
 
 
 def _size(path: Path) -> int | None:

@@ -189,6 +189,11 @@ class StoreLock:
         """
         if self._fd is None:
             return
+        if os.O_ACCMODE & fcntl.fcntl(self._fd, fcntl.F_GETFL) == os.O_RDONLY:
+            # A reader's read-only open (read-only media, a directory it may not write): it can
+            # take no exclusive lock and may remove nothing, so it only lets go.
+            self.release()
+            return
         unused = all(_try_lock(self._fd, fcntl.F_WRLCK, byte) for byte in (WRITER_BYTE, READER_BYTE))
         self.release(unlink=unused)
 
