@@ -70,8 +70,10 @@ def reopen(
             mapped.release()
         if store is not None and store._owner_lock is not None:
             store._owner_lock.release(unlink=True)
-        if lock is not None:
+        if lock is not None and lock.created:
             lock.release_tidily()  # a refused open leaves the directory as it found it
+        elif lock is not None:
+            lock.release()  # a lock file it did not make stays, whoever made it
         raise
     if recorded.clean is False and not writer_active:
         warnings.warn(

@@ -13,6 +13,7 @@ import pytest
 
 from farm_grids.errors import DiskFullError, InvalidGridSpecError, SparseOvercommitWarning
 from farm_grids.stores import MemmapStore
+from farm_grids.stores.locks import READER_BYTE, WRITER_BYTE, is_held
 
 from .helpers import FILL_DISK_CODE, fill_disk, run_child, tree_state
 
@@ -368,3 +369,32 @@ def test_no_inode_for_a_stores_first_grid_file_releases_its_lock(tmpfs_few_inode
     store.create("A", (8, 8), fill=1.0)
     store.close_all(delete_files=True)
     assert descriptors_under(tmpfs_few_inodes) == []
+
+
+CRASHED_READER = r"""
+import os, sys
+from farm_grids.stores import MemmapStore
+MemmapStore.open(sys.argv[1], "r")
+os._exit(0)
+"""
+
+
+def test_a_full_disk_at_reopen_keeps_a_lock_file_it_did_not_make(tmpfs: Path) -> None:
+    """A crashed reader left an empty lock file: a writer whose record cannot be written leaves it as it was."""
+    store = MemmapStore(tmpfs / "store")
+    store.create("A", (16, 16), fill=1.0)
+    manifest = store.manifest_path
+    store.close_all()
+    crashed = run_child(CRASHED_READER, str(manifest))
+    assert crashed.returncode == 0, crashed.explain()
+    lock = manifest.with_name(manifest.name + ".lock")
+    assert lock.exists() and lock.stat().st_size == 0 and not is_held(lock, READER_BYTE)
+    filler = Path(fill_disk(tmpfs))
+    before = tree_state(tmpfs)
+    with pytest.raises(DiskFullError):
+        MemmapStore.open(manifest, "r+")
+    assert tree_state(tmpfs) == before and not is_held(lock, WRITER_BYTE)
+    assert descriptors_under(tmpfs) == []
+    filler.unlink()
+    with MemmapStore.open(manifest, "r+") as again:
+        assert float(again.read("A").sum()) == 256.0

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from farm_grids.errors import StoreLockedError, UncleanShutdownWarning
+from farm_grids.errors import GridFileMismatchError, StoreLockedError, UncleanShutdownWarning
 from farm_grids.stores import MemmapStore
+from farm_grids.stores.locks import READER_BYTE, WRITER_BYTE, is_held
 
-from .helpers import read_line, spawn, tree_state
+from .helpers import read_line, run_child, spawn, tree_state
 
 ADDS = 20_000
 
@@ -187,3 +188,37 @@ def test_two_process_writer_race_has_exactly_one_winner(
         listed = {Path(str(store.info(name).path)).name for name in store.names()}
     on_disk = {p.name for p in tmp_path.iterdir() if p.suffix == ".dat"}
     assert on_disk == listed, f"orphaned grid files: {sorted(on_disk - listed)}"
+
+
+CRASHED_READER = r"""
+import os, sys
+from farm_grids.stores import MemmapStore
+MemmapStore.open(sys.argv[1], "r")
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("mode", ["r+", "r"])
+def test_a_refused_open_leaves_a_lock_file_it_did_not_make(tmp_path: Path, mode: str) -> None:
+    """A crashed reader left its lock file: an open refused for a bad ``expect`` changes nothing, that file included."""
+    manifest = make_store(tmp_path)
+    crashed = run_child(CRASHED_READER, str(manifest))
+    assert crashed.returncode == 0, crashed.explain()
+    lock = manifest.with_name(manifest.name + ".lock")
+    assert lock.exists()
+    before = tree_state(tmp_path)
+    with pytest.raises(GridFileMismatchError):
+        MemmapStore.open(manifest, mode, expect={"heat": ((8, 8), "float32")})
+    after = tree_state(tmp_path)
+    if mode == "r+":  # the writer wrote its holder record into the lock file while it held it
+        assert after.pop(lock.name)[0] == before.pop(lock.name)[0] == "file"
+    assert after == before
+    assert not is_held(lock, WRITER_BYTE) and not is_held(lock, READER_BYTE)
+
+
+def test_a_refused_open_removes_the_lock_file_it_made(tmp_path: Path) -> None:
+    manifest = make_store(tmp_path)
+    before = tree_state(tmp_path)
+    with pytest.raises(GridFileMismatchError):
+        MemmapStore.open(manifest, "r+", expect={"heat": ((8, 8), "float32")})
+    assert tree_state(tmp_path) == before
