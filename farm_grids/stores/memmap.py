@@ -58,9 +58,8 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
     ``prefetch`` is on), and ``prefetch`` asks, before each batched gather, for exactly the
     pages the windows cover that are not resident yet.
 
-    A forked child may not use a store its parent opened (ForkedStoreError: reopen it there
-    with ``open(manifest, mode="r")``); closing it in the child leaves the parent's lock and
-    files as they are.
+    A forked child may not use its parent's store (ForkedStoreError; reopen it there with
+    ``open(manifest, mode="r")``), and its close leaves the parent's lock and files alone.
     """
 
     backend = "memmap"
@@ -188,6 +187,7 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
     def create(self, name: str, shape: tuple[int, int], *, dtype: object = None, mode: str | None = None,
                fill: float = 0.0) -> np.ndarray | None:
         """``GridStore.create``; a refused first grid (a full disk) also drops the lock it took."""
+        self._check_open()  # closed, or a forked child: refused before anything below is judged
         first = self._lock is None
         try:
             return super().create(name, shape, dtype=dtype, mode=mode, fill=fill)

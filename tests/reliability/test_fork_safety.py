@@ -322,3 +322,27 @@ def test_multiprocessing_workers_never_free_the_parents_store(tmp_path: Path, me
     store.close_all()
     with pytest.raises(StoreClosedError):
         store.read("A")
+
+
+def test_a_child_creating_in_a_store_without_grids_yet_touches_nothing(tmp_path: Path, quiet_fork: None) -> None:
+    """No grid yet means no lock yet: the child's refused create must not tidy what the parent will make."""
+    store = MemmapStore(tmp_path, simulation_id="fk")
+    before = tree_state(tmp_path)
+    read, write = os.pipe()
+
+    def create_in_child() -> None:
+        os.close(read)
+        try:
+            store.create("A", (8, 8))
+        except ForkedStoreError:
+            os.write(write, b"refused")
+        store.close_all()
+
+    assert fork_and_wait(create_in_child) == 0
+    os.close(write)
+    assert os.read(read, 64) == b"refused"
+    os.close(read)
+    assert tree_state(tmp_path) == before
+    store.create("A", (64, 64), fill=1.0)
+    assert_still_live(store, tree_state(tmp_path))
+    store.close_all()
