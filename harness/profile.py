@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.commandline import add_outputs, comma_list, positive_int
+from harness.commandline import add_outputs, comma_list
 from harness.errors import HarnessUsageError
 from harness.jsonfiles import write_json_atomic
+from harness.size_options import grid_side_in_memory
 from harness.tempfiles import scratch_dir
 from harness.workloads import WORKLOADS, build_workload
 
@@ -97,7 +98,7 @@ def high_water_mark(capture_path: Path) -> HighWaterMark:
 def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workload", type=comma_list, dest="workloads",
                         help=f"workload name (default {DEFAULT_WORKLOAD})")
-    parser.add_argument("--size", type=positive_int, help=f"grid side (default {DEFAULT_SIZE})")
+    parser.add_argument("--size", type=grid_side_in_memory(16), help=f"grid side, >= 16 (default {DEFAULT_SIZE})")
     add_outputs(parser, f"directory for the capture and flamegraph (default {DEFAULT_OUT})", "write the peaks as JSON here")
 
 
