@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import asv_compare
+from harness.bench_ci_schema import MODES, SCHEMA
 from harness.commandline import (
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
@@ -35,8 +36,6 @@ from harness.jsonfiles import write_json_atomic
 from harness.result import load_result
 from harness.verdicts import DEFAULT_THRESHOLD
 
-SCHEMA = "farm-harness/bench-ci/v1"
-MODES = ("change", "history", "quick", "find")
 DEFAULT_OUT = Path("bench-ci-out")
 DEFAULT_FACTOR = 1.25  # asv's -f: like the harness threshold, a change must be 25 % to count at all
 SUMMARY_COMMAND = "bench-summary"  # in reports, found through the entry points (reports -> harness only)
