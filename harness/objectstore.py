@@ -22,6 +22,7 @@ import numpy as np
 
 from harness.commandline import EXIT_PASS, int_at_least, output_file
 from harness.errors import HarnessUsageError
+from harness.jsonfiles import write_json_atomic
 from harness.size_options import count_in_memory, grid_side_in_memory, observation_bytes_per_agent
 from harness.tempfiles import scratch_dir
 from harness.timing import measure_paired
@@ -225,5 +226,5 @@ def run(args: argparse.Namespace) -> int:
     text = json.dumps(figures, indent=2)
     print(text)
     if getattr(args, "json", None) is not None:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
+        write_json_atomic(figures, args.json)
     return EXIT_PASS

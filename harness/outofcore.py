@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
 from harness.cold_gather import GATHER_RADIUS, GATHER_WINDOWS, ColdGather, GatherSetting, measure_settings
@@ -12,6 +10,7 @@ from harness.commandline import EXIT_PASS, comma_list, int_at_least, output_file
 from harness.errors import HarnessUsageError
 from harness.footprint import FileLayout
 from harness.frontier import FrontierResult, measure_frontier
+from harness.jsonfiles import write_json_atomic
 from harness.size_options import CELL_BYTES, count_in_memory, grid_side_on_disk
 from harness.tempfiles import scratch_dir
 
@@ -89,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     for f in frontier:
         print(frontier_line(f))
     if args.json is not None:
-        Path(args.json).write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+        write_json_atomic(records, args.json)
         print(f"wrote {args.json}")
     return EXIT_PASS
 

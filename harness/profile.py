@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -114,10 +117,19 @@ def run(args: argparse.Namespace) -> int:
     out_dir = args.out if args.out is not None else DEFAULT_OUT
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with scratch_dir() as scratch:
-        capture_path = capture(workloads[0], size, out_dir, scratch)
-    html = flamegraph(capture_path)
-    peak = high_water_mark(capture_path)
+    # Built in a staging directory inside out_dir, then renamed in once complete: a symlink at a
+    # final name is replaced, never written through, and nothing there is ever half-written.
+    staging = Path(tempfile.mkdtemp(prefix=".farm-harness-profile-", dir=out_dir))
+    try:
+        with scratch_dir() as scratch:
+            staged_capture = capture(workloads[0], size, staging, scratch)
+        staged_html = flamegraph(staged_capture)
+        peak = high_water_mark(staged_capture)
+        capture_path, html = out_dir / staged_capture.name, out_dir / staged_html.name
+        os.replace(staged_capture, capture_path)
+        os.replace(staged_html, html)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     print(f"{workloads[0]} {size}x{size} (memmap) under memray: {time.perf_counter() - started:.1f} s")
     print(f"heap at high-water mark: {peak.heap_bytes / MIB:.1f} MiB in {peak.heap_records} records")
     print(f"mmap at high-water mark: {peak.mmap_bytes / MIB:.1f} MiB in {peak.mmap_records} records "
