@@ -119,6 +119,7 @@ def test_a_marker_that_is_a_symlink_or_a_fifo_or_malformed_is_no_proof(tmp_path:
     cases = {}
     for kind in ("valid", "symlink", "fifo", "no-pid", "huge"):
         directory = _user_dir(root / f"{template.name}-{kind}")
+        (directory / ".owner.lock").write_bytes(b"")  # a lock nobody holds: only the marker differs
         target, fitting = directory / marker.name, record | {"name": directory.name}
         if kind == "valid":  # the control: a well-formed marker naming its directory, no live owner
             target.write_text(json.dumps(fitting), encoding="utf-8")
