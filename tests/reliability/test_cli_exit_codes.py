@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,30 @@ def test_bench_summary_out_that_is_an_existing_file_is_a_usage_error(tmp_path: P
     result = run_harness("bench-summary", "--from", str(source), "--out", str(taken), cwd=tmp_path)
     assert_usage_error(result, str(taken))
     assert taken.read_text(encoding="utf-8") == "mine\n"
+
+
+class _NotS3(http.server.BaseHTTPRequestHandler):
+    """A web server that is no object store: every request is a 404 page."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.send_error(404)
+
+    do_PUT = do_HEAD = do_POST = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_endpoint_that_is_no_object_store_is_a_usage_error(tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotS3)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = run_harness("objectstore", "--size", "64", "--agents", "1", "--blocks", "2", "--endpoint",
+                             f"http://127.0.0.1:{server.server_address[1]}", "--bucket", "nothing-here",
+                             cwd=tmp_path, env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"},
+                             timeout=180)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_usage_error(result, "nothing-here")  # the engine's ObjectStoreError, reported as bad input
