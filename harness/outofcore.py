@@ -55,7 +55,7 @@ def prepare_parser(parser: argparse.ArgumentParser) -> None:
                              f"e.g. rows:noprefetch:normal,tiles64 (default {DEFAULT_SETTINGS})")
     parser.add_argument("--trials", type=int_at_least(1), default=3, help="cold trials per setting (default 3)")
     window_bytes = (2 * GATHER_RADIUS + 1) ** 2 * CELL_BYTES  # the gather's output is held in RAM
-    parser.add_argument("--windows", type=count_in_memory(window_bytes, "gathered windows"), default=GATHER_WINDOWS)
+    parser.add_argument("--windows", type=count_in_memory(window_bytes, "a gather of {} windows"), default=GATHER_WINDOWS)
     parser.add_argument("--floor", action="store_true",
                         help="also read each layout's pages direct from the device: the disk's floor (fio, as many in flight as the device takes, when installed; else 32 Python threads)")
     parser.add_argument("--frontier-size", type=grid_side_on_disk(64, allow_zero=True), default=0,

@@ -15,6 +15,7 @@ from farm_grids.limits import MAX_DIMENSION, check_request
 
 # Every grid the harness builds is float32 (the engine's default dtype).
 CELL_BYTES = 4
+GIB = 2**30
 
 
 def _whole_number(text: str, minimum: int) -> int:
@@ -71,8 +72,8 @@ def grid_side_on_disk(minimum: int, *, allow_zero: bool = False) -> Callable[[st
         side = _side(text, minimum)
         needed, free = side * side * CELL_BYTES, free_scratch_bytes()
         if needed > free:
-            raise argparse.ArgumentTypeError(f"a {side}x{side} float32 grid file needs {needed} bytes, more than "
-                                             f"the {free} free in {tempfile.gettempdir()}")
+            raise argparse.ArgumentTypeError(f"a {side}x{side} float32 grid file needs {needed / GIB:.1f} GiB, more "
+                                             f"than the {free / GIB:.1f} GiB free in {tempfile.gettempdir()}")
         return side
 
     return parse
@@ -85,11 +86,14 @@ def observation_bytes_per_agent(config: SimulationConfig | None = None) -> int:
 
 
 def count_in_memory(bytes_each: int, what: str, minimum: int = 1) -> Callable[[str], int]:
-    """A count >= ``minimum`` of things of ``bytes_each`` bytes that all fit the request limit at once."""
+    """A count >= ``minimum`` of things of ``bytes_each`` bytes that all fit the request limit at once.
+
+    ``what`` names them all with ``{}`` for the count, e.g. "a batch of {} windows".
+    """
 
     def parse(text: str) -> int:
         count = _whole_number(text, minimum)
-        _within_request_limit(count * bytes_each, f"{count} {what}")
+        _within_request_limit(count * bytes_each, what.format(count))
         return count
 
     return parse
