@@ -198,8 +198,8 @@ def prepare_parser(parser: argparse.ArgumentParser) -> None:
     # The world and every agent's observation live in RAM: both bounded by the request limit.
     parser.add_argument("--size", type=grid_side_in_memory(64), default=4096,
                         help="world side, >= 64 (default 4096: 7 grids, 448 MiB)")
-    parser.add_argument("--agents", type=count_in_memory(observation_bytes_per_agent(), "a batch of {} agents' observations"),
-                        default=1000)
+    agents = count_in_memory(observation_bytes_per_agent(), "a batch of {} agents' observations")
+    parser.add_argument("--agents", type=agents, default=1000)
     parser.add_argument("--blocks", type=int_at_least(2), default=12, help="block pairs per warm ratio (default 12)")
     parser.add_argument("--endpoint", help="an S3-compatible endpoint URL (default: start moto on 127.0.0.1)")
     parser.add_argument("--bucket", help="bucket to write to at --endpoint")

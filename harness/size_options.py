@@ -55,6 +55,19 @@ def grid_side_in_memory(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def grid_sides_in_memory(minimum: int) -> Callable[[str], tuple[int, ...]]:
+    """Comma-separated grid sides, each one as ``grid_side_in_memory(minimum)`` takes it."""
+    one = grid_side_in_memory(minimum)
+
+    def parse(text: str) -> tuple[int, ...]:
+        items = [item.strip() for item in text.split(",")]
+        if not text.strip() or not all(items):
+            raise argparse.ArgumentTypeError(f"expected comma-separated grid sides, got {text!r}")
+        return tuple(one(item) for item in items)
+
+    return parse
+
+
 def free_scratch_bytes(directory: str | Path | None = None) -> int:
     """Free bytes of the file system scratch directories are made on (the temp dir by default)."""
     return shutil.disk_usage(directory if directory is not None else tempfile.gettempdir()).free

@@ -143,3 +143,12 @@ def test_an_endpoint_that_is_no_object_store_is_a_usage_error(tmp_path: Path) ->
         server.shutdown()
         server.server_close()
     assert_usage_error(result, "nothing-here")  # the engine's ObjectStoreError, reported as bad input
+
+
+@pytest.mark.parametrize("argv", [
+    ("compare", "--size", HUGE_SIDE, "--list"),
+    ("bench-ci", "quick", "--sizes", f"256,{HUGE_SIDE}"),
+], ids=["compare", "bench-ci"])
+def test_other_size_options_are_bounded_while_parsing_too(tmp_path: Path, argv: tuple[str, ...]) -> None:
+    result = run_harness(*argv, cwd=tmp_path, timeout=60)
+    assert_usage_error(result, HUGE_SIDE)
