@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +15,7 @@ from typing import Any
 from harness.commandline import add_outputs, comma_list
 from harness.errors import HarnessUsageError
 from harness.jsonfiles import write_json_atomic
+from harness.output_files import publish, staging_beside
 from harness.size_options import grid_side_in_memory
 from harness.tempfiles import scratch_dir
 from harness.workloads import WORKLOADS, build_workload
@@ -117,19 +115,14 @@ def run(args: argparse.Namespace) -> int:
     out_dir = args.out if args.out is not None else DEFAULT_OUT
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    # Built in a staging directory inside out_dir, then renamed in once complete: a symlink at a
-    # final name is replaced, never written through, and nothing there is ever half-written.
-    staging = Path(tempfile.mkdtemp(prefix=".farm-harness-profile-", dir=out_dir))
-    try:
+    # Captured and rendered beside out_dir, then renamed in once complete: a symlink at a final
+    # name is replaced, never written through, and nothing there is ever half-written.
+    with staging_beside(out_dir, "profile") as staging:
         with scratch_dir() as scratch:
             staged_capture = capture(workloads[0], size, staging, scratch)
         staged_html = flamegraph(staged_capture)
         peak = high_water_mark(staged_capture)
-        capture_path, html = out_dir / staged_capture.name, out_dir / staged_html.name
-        os.replace(staged_capture, capture_path)
-        os.replace(staged_html, html)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        capture_path, html = publish({p.name: p for p in (staged_capture, staged_html)}, out_dir)
     print(f"{workloads[0]} {size}x{size} (memmap) under memray: {time.perf_counter() - started:.1f} s")
     print(f"heap at high-water mark: {peak.heap_bytes / MIB:.1f} MiB in {peak.heap_records} records")
     print(f"mmap at high-water mark: {peak.mmap_bytes / MIB:.1f} MiB in {peak.mmap_records} records "
