@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from harness.bench_ci_schema import BENCH_CI_JSON_SCHEMA, SCHEMA
+from harness.bench_ci_schema import BENCH_CI_JSON_SCHEMA
 from harness.commandline import EXIT_PASS, EXIT_USAGE, one_line
 from harness.errors import USER_ERRORS
 from harness.jsonfiles import compile_schema, load_json
