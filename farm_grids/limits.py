@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from typing import Iterator
 
 from farm_grids.errors import InvalidGridSpecError, RequestTooLargeError
@@ -28,6 +29,7 @@ ENV_VAR = "FARM_GRIDS_MAX_REQUEST_BYTES"
 MAX_DIMENSION = 2**31 - 1
 
 _override: int | None = None
+_WHOLE_BYTES = re.compile(r"[0-9]{1,30}")
 
 
 def physical_memory() -> int:
@@ -42,10 +44,12 @@ def _from_environment() -> int | None:
     text = os.environ.get(ENV_VAR, "").strip()
     if not text:
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise InvalidGridSpecError(f"{ENV_VAR} must be a whole number of bytes, got {text!r}") from None
+    # ASCII digits only: int() would also take "1_000", "+7" and other scripts' digits, and a
+    # value long enough to hit Python's digit limit; the message shows at most the start of it.
+    if not _WHOLE_BYTES.fullmatch(text):
+        shown = text if len(text) <= 40 else f"{text[:40]}..."
+        raise InvalidGridSpecError(f"{ENV_VAR} must be a whole number of bytes, got {shown!r}")
+    value = int(text)
     if value <= 0:
         raise InvalidGridSpecError(f"{ENV_VAR} must be positive, got {text!r}")
     return value

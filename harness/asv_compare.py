@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import itertools
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -12,7 +11,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness.asv_schemas import CHECK_BENCHMARKS
 from harness.errors import HarnessUsageError
+from harness.jsonfiles import load_json
 
 # Verdicts of one benchmark, base -> head. Only REGRESSION and BROKE gate a change: each is a
 # change asv itself calls significant (or a benchmark that stopped running), never noise.
@@ -94,7 +95,7 @@ def load_values(results_dir: Path, machine: str, commit: str, since_ms: float | 
     except ImportError as exc:  # asv is a dev extra
         raise HarnessUsageError(f"asv is not installed ({exc}): pip install -e '.[dev]'") from None
     meta_path = results_dir / "benchmarks.json"
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    meta = load_json(meta_path, CHECK_BENCHMARKS, "asv benchmarks.json") if meta_path.is_file() else {}
     values: list[AsvValue] = []
     if not (results_dir / machine).is_dir():
         return values

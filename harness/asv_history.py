@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from harness.asv_schemas import CHECK_HTML_INDEX, CHECK_REGRESSIONS
+from harness.jsonfiles import load_json
 
 
 def _revision_hashes(html_dir: Path) -> dict[int, str]:
     index = html_dir / "index.json"
     if not index.is_file():
         return {}
-    data = json.loads(index.read_text(encoding="utf-8"))
+    data = load_json(index, CHECK_HTML_INDEX, "asv html index.json")
     return {int(rev): str(commit) for rev, commit in (data.get("revision_to_hash") or {}).items()}
 
 
@@ -26,10 +28,10 @@ def detected_steps(html_dir: Path) -> list[dict[str, Any]]:
         return []
     hashes = _revision_hashes(html_dir)
     records = []
-    for entry in json.loads(path.read_text(encoding="utf-8")).get("regressions") or []:
-        name, _graph, graph_params, _index, last, best, jumps = entry
+    for entry in load_json(path, CHECK_REGRESSIONS, "asv regressions.json").get("regressions") or []:
+        name, _graph, graph_params, _index, last, best, jumps = entry[:7]
         steps = []
-        for before_rev, after_rev, before, after in jumps or []:
+        for before_rev, after_rev, before, after in (jump[:4] for jump in jumps or []):
             steps.append({
                 "after_commit": hashes.get(after_rev), "before_commit": hashes.get(before_rev)
                 if before_rev is not None else None, "before": before, "after": after,

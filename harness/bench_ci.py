@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import asv_compare
+from harness.bench_ci_schema import MODES, SCHEMA
 from harness.commandline import (
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
@@ -26,17 +27,15 @@ from harness.commandline import (
     load_plugin,
     output_dir,
     plugin_entry_points,
-    positive_int_list,
     run_with_arguments,
     threshold_value,
 )
 from harness.errors import HarnessUsageError
 from harness.jsonfiles import write_json_atomic
 from harness.result import load_result
+from harness.size_options import grid_sides_in_memory
 from harness.verdicts import DEFAULT_THRESHOLD
 
-SCHEMA = "farm-harness/bench-ci/v1"
-MODES = ("change", "history", "quick", "find")
 DEFAULT_OUT = Path("bench-ci-out")
 DEFAULT_FACTOR = 1.25  # asv's -f: like the harness threshold, a change must be 25 % to count at all
 SUMMARY_COMMAND = "bench-summary"  # in reports, found through the entry points (reports -> harness only)
@@ -319,7 +318,7 @@ def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bench", "-b", action="append", metavar="REGEX",
                         help="asv -b: only these benchmarks (change default: time_)")
     parser.add_argument("--range", help="history/find: an asv range such as A..B (history default: NEW)")
-    parser.add_argument("--sizes", type=positive_int_list, help="pytest-benchmark sizes (change 1024, quick 256)")
+    parser.add_argument("--sizes", type=grid_sides_in_memory(16), help="pytest-benchmark sizes (change 1024, quick 256)")
     parser.add_argument("--max-time", type=float, default=0.2, dest="max_time",
                         help="pytest-benchmark --benchmark-max-time per benchmark, s (default 0.2)")
     parser.add_argument("--validate", choices=("quick", "full"), default="quick", help="validate mode (default quick)")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from farm_grids.stores import cleanup_stale
 from harness.commandline import existing_dir
-from harness.tempfiles import stale_scratch_dirs
+from harness.tempfiles import remove_stale_scratch, stale_scratch_dirs
 
 
 @dataclass(frozen=True)
@@ -23,16 +22,12 @@ class CleanPlan:
 
 
 def clean(directory: Path, *, dry_run: bool = False) -> CleanPlan:
-    """Remove stale grid files (farm_grids.cleanup_stale) and stale scratch dirs; dry_run only lists."""
+    """Remove stale grid files (farm_grids.cleanup_stale) and the stale scratch dirs the harness made; dry_run only lists."""
     report = cleanup_stale(directory, dry_run=dry_run)
     stale_dirs = tuple(stale_scratch_dirs(directory))
     if dry_run:
         return CleanPlan(directory, report.removed, stale_dirs)
-    removed_dirs = []
-    for path in stale_dirs:
-        shutil.rmtree(path, ignore_errors=True)
-        if not path.exists():
-            removed_dirs.append(path)
+    removed_dirs = [path for path in stale_dirs if remove_stale_scratch(path)]
     return CleanPlan(directory, report.removed, tuple(removed_dirs))
 
 

@@ -20,7 +20,8 @@ from harness.commandline import (
     one_line,
     plugin_entry_points,
 )
-from harness.errors import HarnessUsageError
+from farm_grids.limits import max_request_bytes
+from harness.errors import USER_ERRORS
 
 DESCRIPTION = "Acceptance harness: is the memmap path as fast and lean as RAM?"
 
@@ -102,8 +103,9 @@ def _dispatch(arguments: list[str]) -> int:
         print(f"{PROG}: {args.command} is not available in this build", file=sys.stderr)
         return EXIT_USAGE
     try:
+        max_request_bytes()  # a malformed limit in the environment is refused before any work
         return int(run(args))
-    except HarnessUsageError as exc:
+    except USER_ERRORS as exc:
         print(f"{PROG} {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
 

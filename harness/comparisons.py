@@ -21,6 +21,7 @@ from harness.errors import HarnessUsageError
 from harness.jsonfiles import write_json_atomic
 from harness.micro_workloads import BATCH_CENTRES, DEPOSIT_EVENTS, SINGLE_READS
 from harness.result import machine_info
+from harness.size_options import grid_side_in_memory
 from harness.stats import median_interval
 from harness.tempfiles import scratch_dir
 from harness.timing import PairedTiming, measure_paired
@@ -372,7 +373,7 @@ def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=output_file, help="write every result (with block times' summary) here")
     parser.add_argument("--blocks", type=int, default=30, help="block pairs per comparison (default 30)")
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per comparison, >= 5 pairs (default 30)")
-    parser.add_argument("--size", type=int, help="override every comparison's size (smoke runs)")
+    parser.add_argument("--size", type=grid_side_in_memory(16), help="override every comparison's size, >= 16 (smoke runs)")
     parser.add_argument("--list", action="store_true", help="list the comparisons and their targets")
 
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from farm_grids.errors import FarmGridsError
+from farm_grids.errors import (
+    ConfigError,
+    DiskFullError,
+    FarmGridsError,
+    InvalidGridSpecError,
+    ObjectStoreError,
+    RequestTooLargeError,
+    StorageDirectoryError,
+    StoreLockedError,
+)
 
 
 class HarnessError(FarmGridsError):
@@ -19,3 +28,11 @@ class InputFileError(HarnessUsageError):
 
 class ResultSchemaError(InputFileError):
     """A result JSON file is not valid JSON or does not follow the farm-harness result schema."""
+
+
+# Errors that mean the input was bad (an option, a file, the environment, an endpoint, a store
+# held by another writer), never a bug of the harness: the CLI reports them as usage errors.
+USER_ERRORS: tuple[type[Exception], ...] = (
+    HarnessUsageError, ConfigError, InvalidGridSpecError, RequestTooLargeError, ObjectStoreError,
+    StorageDirectoryError, DiskFullError, StoreLockedError,
+)

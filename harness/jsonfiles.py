@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import enum
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import fastjsonschema
 
 from harness.errors import InputFileError
+from harness.output_files import write_file_atomic
 
 # fastjsonschema compiles a schema to plain Python: a 30,000-row result checks in a fraction
 # of a second, where an interpreting validator takes seconds.
@@ -117,18 +116,6 @@ def to_jsonable(value: Any) -> Any:
 
 
 def write_json_atomic(document: Any, path: str | os.PathLike[str]) -> Path:
-    """Write ``document`` as JSON via a temp file in the same directory and os.replace (never half-written)."""
-    target = Path(path)
+    """Write ``document`` as JSON beside ``path`` and rename it in (never half-written, never through a symlink)."""
     text = json.dumps(to_jsonable(document), indent=2, allow_nan=False) + "\n"
-    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
-    return target
+    return write_file_atomic(text.encode("utf-8"), path)

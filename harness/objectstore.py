@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,8 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from harness.commandline import EXIT_PASS, output_file
+from harness.commandline import EXIT_PASS, int_at_least, output_file
 from harness.errors import HarnessUsageError
+from harness.jsonfiles import write_json_atomic
+from harness.size_options import count_in_memory, grid_side_in_memory, observation_bytes_per_agent
+from harness.tempfiles import scratch_dir
 from harness.timing import measure_paired
 
 MIB = 2**20
@@ -55,6 +58,18 @@ def s3_target(endpoint: str | None, bucket: str | None) -> Iterator[tuple[str, d
         yield "s3://farm-harness/run", options
     finally:
         server.stop()
+
+
+def check_endpoint(endpoint: str, timeout: float = 10.0) -> None:
+    """HarnessUsageError unless an HTTP server answers at ``endpoint`` (any status will do: S3 refuses anonymous GETs)."""
+    try:
+        with urllib.request.urlopen(endpoint, timeout=timeout):
+            pass
+    except urllib.error.HTTPError:
+        return  # a server answered, with an error status
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise HarnessUsageError(f"--endpoint {endpoint}: no server answers ({reason})") from None
 
 
 def _world(size: int, agents: int, memmap: dict[str, Any] | None = None, storage_options: Any = None) -> Any:
@@ -180,9 +195,12 @@ def library_figures(size: int, scratch: Path, windows: int = 10_000) -> dict[str
 
 
 def prepare_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size", type=int, default=4096, help="world side (default 4096: 7 grids, 448 MiB)")
-    parser.add_argument("--agents", type=int, default=1000)
-    parser.add_argument("--blocks", type=int, default=12, help="block pairs per warm ratio (default 12)")
+    # The world and every agent's observation live in RAM: both bounded by the request limit.
+    parser.add_argument("--size", type=grid_side_in_memory(64), default=4096,
+                        help="world side, >= 64 (default 4096: 7 grids, 448 MiB)")
+    agents = count_in_memory(observation_bytes_per_agent(), "a batch of {} agents' observations")
+    parser.add_argument("--agents", type=agents, default=1000)
+    parser.add_argument("--blocks", type=int_at_least(2), default=12, help="block pairs per warm ratio (default 12)")
     parser.add_argument("--endpoint", help="an S3-compatible endpoint URL (default: start moto on 127.0.0.1)")
     parser.add_argument("--bucket", help="bucket to write to at --endpoint")
     parser.add_argument("--skip-s3", action="store_true", help="local figures only (no S3 server needed)")
@@ -194,8 +212,9 @@ def run(args: argparse.Namespace) -> int:
         raise HarnessUsageError("need --size >= 64, --agents >= 1 and --blocks >= 2")
     if args.endpoint is not None and not args.bucket:
         raise HarnessUsageError("--endpoint needs --bucket")
-    scratch = Path(tempfile.mkdtemp(prefix="farm-harness-objectstore-"))
-    try:
+    if args.endpoint is not None and not args.skip_s3:
+        check_endpoint(args.endpoint)  # minutes of local figures come first: fail before them
+    with scratch_dir() as scratch:
         figures: dict[str, Any] = {"size": args.size, "agents": args.agents}
         figures["local"] = snapshot_figures(args.size, args.agents, str(scratch / "snap.zarr"), None, scratch)
         if not args.skip_s3:
@@ -204,10 +223,8 @@ def run(args: argparse.Namespace) -> int:
                 figures["cold_first_tick_s3"] = cold_first_tick(args.size, args.agents, where, options)
         figures["warm_zarr_vs_ram"] = warm_ratios(min(args.size, 1024), args.agents, scratch, args.blocks)
         figures["libraries"] = library_figures(args.size, scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     text = json.dumps(figures, indent=2)
     print(text)
     if getattr(args, "json", None) is not None:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
+        write_json_atomic(figures, args.json)
     return EXIT_PASS

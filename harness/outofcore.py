@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
-from harness.cold_gather import GATHER_WINDOWS, ColdGather, GatherSetting, measure_settings
+from harness.cold_gather import GATHER_RADIUS, GATHER_WINDOWS, ColdGather, GatherSetting, measure_settings
 from harness.commandline import EXIT_PASS, comma_list, int_at_least, output_file, progress_display
 from harness.errors import HarnessUsageError
 from harness.footprint import FileLayout
 from harness.frontier import FrontierResult, measure_frontier
+from harness.jsonfiles import write_json_atomic
+from harness.size_options import CELL_BYTES, count_in_memory, grid_side_on_disk
 from harness.tempfiles import scratch_dir
 
 MIB = 1024**2
@@ -47,16 +47,18 @@ def frontier_line(f: FrontierResult) -> str:
 
 
 def prepare_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size", type=int_at_least(64), default=16384,
+    # Gather grids are written in full on the scratch file system: its free space bounds their side.
+    parser.add_argument("--size", type=grid_side_on_disk(64), default=16384,
                         help="side of the dense float32 gather grid (default 16384: 1 GiB)")
     parser.add_argument("--settings", type=_settings, default=_settings(DEFAULT_SETTINGS),
                         help="comma-separated layout[:prefetch|noprefetch][:auto|random|normal], "
                              f"e.g. rows:noprefetch:normal,tiles64 (default {DEFAULT_SETTINGS})")
     parser.add_argument("--trials", type=int_at_least(1), default=3, help="cold trials per setting (default 3)")
-    parser.add_argument("--windows", type=int_at_least(1), default=GATHER_WINDOWS)
+    window_bytes = (2 * GATHER_RADIUS + 1) ** 2 * CELL_BYTES  # the gather's output is held in RAM
+    parser.add_argument("--windows", type=count_in_memory(window_bytes, "a gather of {} windows"), default=GATHER_WINDOWS)
     parser.add_argument("--floor", action="store_true",
                         help="also read each layout's pages direct from the device: the disk's floor (fio, as many in flight as the device takes, when installed; else 32 Python threads)")
-    parser.add_argument("--frontier-size", type=int_at_least(0), default=0,
+    parser.add_argument("--frontier-size", type=grid_side_on_disk(64, allow_zero=True), default=0,
                         help="also time frontier ticks in a world of this side (0: none; e.g. 8192)")
     parser.add_argument("--frontier-layouts", type=comma_list, default=("rows", "tiles32"))
     parser.add_argument("--frontier-pairs", type=int_at_least(2), default=8)
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     for f in frontier:
         print(frontier_line(f))
     if args.json is not None:
-        Path(args.json).write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+        write_json_atomic(records, args.json)
         print(f"wrote {args.json}")
     return EXIT_PASS
 

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.commandline import add_outputs, comma_list, positive_int
+from harness.commandline import add_outputs, comma_list
 from harness.errors import HarnessUsageError
 from harness.jsonfiles import write_json_atomic
+from harness.output_files import publish, staging_beside
+from harness.size_options import grid_side_in_memory
 from harness.tempfiles import scratch_dir
 from harness.workloads import WORKLOADS, build_workload
 
@@ -97,7 +99,7 @@ def high_water_mark(capture_path: Path) -> HighWaterMark:
 def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workload", type=comma_list, dest="workloads",
                         help=f"workload name (default {DEFAULT_WORKLOAD})")
-    parser.add_argument("--size", type=positive_int, help=f"grid side (default {DEFAULT_SIZE})")
+    parser.add_argument("--size", type=grid_side_in_memory(16), help=f"grid side, >= 16 (default {DEFAULT_SIZE})")
     add_outputs(parser, f"directory for the capture and flamegraph (default {DEFAULT_OUT})", "write the peaks as JSON here")
 
 
@@ -113,10 +115,14 @@ def run(args: argparse.Namespace) -> int:
     out_dir = args.out if args.out is not None else DEFAULT_OUT
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with scratch_dir() as scratch:
-        capture_path = capture(workloads[0], size, out_dir, scratch)
-    html = flamegraph(capture_path)
-    peak = high_water_mark(capture_path)
+    # Captured and rendered beside out_dir, then renamed in once complete: a symlink at a final
+    # name is replaced, never written through, and nothing there is ever half-written.
+    with staging_beside(out_dir, "profile") as staging:
+        with scratch_dir() as scratch:
+            staged_capture = capture(workloads[0], size, staging, scratch)
+        staged_html = flamegraph(staged_capture)
+        peak = high_water_mark(staged_capture)
+        capture_path, html = publish({p.name: p for p in (staged_capture, staged_html)}, out_dir)
     print(f"{workloads[0]} {size}x{size} (memmap) under memray: {time.perf_counter() - started:.1f} s")
     print(f"heap at high-water mark: {peak.heap_bytes / MIB:.1f} MiB in {peak.heap_records} records")
     print(f"mmap at high-water mark: {peak.mmap_bytes / MIB:.1f} MiB in {peak.mmap_records} records "

@@ -11,7 +11,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from harness.jsonfiles import compile_schema, load_json
+from harness.asv_schemas import CHECK_BENCHMARKS, CHECK_MACHINE, CHECK_RESULT_ENTRY, CHECK_RESULT_FILE
+from harness.jsonfiles import check_document, load_json
 from reports.errors import ReportInputError
 from reports.frames import clean_number, concat_measurements, measurements_frame
 
@@ -20,19 +21,6 @@ from reports.frames import clean_number, concat_measurements, measurements_frame
 STATISTIC_OF_TYPE = {"time": "median", "peakmemory": "peakmem", "memory": "mem", "track": "track"}
 TYPE_OF_PREFIX = {"time_": "time", "timeraw_": "time", "peakmem_": "peakmemory", "mem_": "memory", "track_": "track"}
 UNIT_NAMES = {"seconds": "s", "bytes": "bytes"}
-_OBJECT = compile_schema({"type": "object"})
-# The parts of an asv 0.6 result file that the loader reads (asv writes NaN for unknown intervals).
-_RESULT_FILE = compile_schema({
-    "type": "object",
-    "required": ["result_columns", "results"],
-    "properties": {
-        "result_columns": {"type": "array", "items": {"type": "string"}},
-        "results": {"type": "object", "additionalProperties": {"type": "array"}},
-        "commit_hash": {"type": ["string", "null"]},
-        "date": {"type": ["number", "null"]},
-        "params": {"type": ["object", "null"]},
-    },
-})
 
 
 @dataclass(frozen=True)
@@ -111,9 +99,9 @@ def _iso_from_ms(milliseconds: Any) -> str | None:
 
 
 def asv_result_measurements(
-    document: Mapping[str, Any], benchmarks: Mapping[str, Any], machine: str | None
+    document: Mapping[str, Any], benchmarks: Mapping[str, Any], machine: str | None, source: str = "asv result file"
 ) -> pd.DataFrame:
-    """Tidy rows of one parsed asv result file; `benchmarks` is benchmarks.json (may be empty)."""
+    """Tidy rows of one parsed asv result file; `benchmarks` is benchmarks.json (may be empty); `source` names the file."""
     columns = list(document["result_columns"])
     context = {
         "source": "asv",
@@ -123,7 +111,8 @@ def asv_result_measurements(
     }
     rows: list[dict[str, Any]] = []
     for name, packed in sorted(document["results"].items()):
-        entry = dict(zip(columns, packed))
+        entry = check_document(dict(zip(columns, packed)), CHECK_RESULT_ENTRY, f"{source}: {name}",
+                               "asv result", ReportInputError)
         meta = benchmarks.get(name) or {}
         params = [[_literal(value) for value in values] for values in entry.get("params") or []]
         names = _param_names(params, meta)
@@ -145,7 +134,7 @@ def asv_result_measurements(
     return measurements_frame(rows)
 
 
-def _load_json(path: Path, validator: Any = _OBJECT, what: str = "asv JSON") -> Any:
+def _load_json(path: Path, validator: Any, what: str) -> Any:
     try:
         return load_json(path, validator, what, error=ReportInputError)
     except FileNotFoundError:
@@ -155,14 +144,16 @@ def _load_json(path: Path, validator: Any = _OBJECT, what: str = "asv JSON") -> 
 def load_asv_results(path: Path) -> pd.DataFrame:
     """Every result file of every machine under an asv results directory, as one tidy frame."""
     layout = find_asv_results_root(Path(path))
-    benchmarks = _load_json(layout.benchmarks_json) if layout.benchmarks_json else {}
+    benchmarks = (_load_json(layout.benchmarks_json, CHECK_BENCHMARKS, "asv benchmarks.json")
+                  if layout.benchmarks_json else {})
     frames = []
     for machine_dir in layout.machine_dirs:
-        machine_info = _load_json(machine_dir / "machine.json")
+        machine_info = _load_json(machine_dir / "machine.json", CHECK_MACHINE, "asv machine.json")
         machine = machine_info.get("machine")
         for result_path in _result_files(machine_dir):
-            document = _load_json(result_path, _RESULT_FILE, "asv 0.6 result file")
-            frames.append(asv_result_measurements(document, benchmarks, machine or machine_dir.name))
+            document = _load_json(result_path, CHECK_RESULT_FILE, "asv 0.6 result file")
+            frames.append(asv_result_measurements(document, benchmarks, machine or machine_dir.name,
+                                                  str(result_path)))
     if not frames:
         raise ReportInputError(f"{path}: asv results directory holds no result files")
     return concat_measurements(frames)

@@ -11,19 +11,19 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from harness.bench_ci_schema import BENCH_CI_JSON_SCHEMA
+from harness.commandline import EXIT_PASS, EXIT_USAGE, one_line
+from harness.errors import USER_ERRORS
 from harness.jsonfiles import compile_schema, load_json
+from reports.errors import ReportExistsError, ReportInputError
 from reports.html import STYLE, build_html_table
 from reports.markdown import build_markdown_table
 from reports.tables import MISSING, Table, format_bytes, format_seconds
+from reports.writer import publish_files
 
 PROG = "farm-harness bench-summary"
 HELP = "render a bench-ci run (bench-ci.json) as summary.md, summary.html and junit.xml"
-SCHEMA = "farm-harness/bench-ci/v1"
-_DOCUMENT = compile_schema({
-    "type": "object", "required": ["schema", "mode", "verdict", "asv", "gates", "steps"],
-    "properties": {"schema": {"const": SCHEMA}, "asv": {"type": "array"}, "gates": {"type": "object"},
-                   "steps": {"type": "array"}, "reasons": {"type": "array"}},
-})
+_DOCUMENT = compile_schema(BENCH_CI_JSON_SCHEMA)  # the whole document: every key the summary reads
 QUIET = ("unchanged", "no base", "not run")  # asv verdicts that are no change
 ASV_HEADERS = ("benchmark", "params", "base", "head", "head/base", "99% CI (ratio)", "asv verdict",
                "validate memmap/RAM", "gate memmap/RAM")
@@ -199,17 +199,26 @@ def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the three files go")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Write summary.md, summary.html and junit.xml; 0 when written, 2 on bad input."""
-    from reports.errors import ReportInputError
+def summary_files(document: Mapping[str, Any]) -> dict[str, bytes]:
+    """{file name: content} of the summary (pure: nothing is written)."""
+    return {"summary.md": build_summary_markdown(document).encode("utf-8"),
+            "summary.html": build_summary_html(document).encode("utf-8"),
+            "junit.xml": build_summary_junit(document)}
 
+
+def run(args: argparse.Namespace) -> int:
+    """Write summary.md, summary.html and junit.xml; 0 when written, 2 on bad input (one line on stderr)."""
     try:
+        if args.out.exists() and not args.out.is_dir():
+            raise ReportInputError(f"{args.out}: exists and is not a directory")
         document = load_json(args.source, _DOCUMENT, "bench-ci JSON", error=ReportInputError)
-    except (ReportInputError, FileNotFoundError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "summary.md").write_text(build_summary_markdown(document), encoding="utf-8")
-    (args.out / "summary.html").write_text(build_summary_html(document), encoding="utf-8")
-    (args.out / "junit.xml").write_bytes(build_summary_junit(document))
-    return 0
+        # Staged beside --out and renamed in, as `report` writes: a symlink at a final name is
+        # replaced, never followed, and no file is ever half-written.
+        publish_files(summary_files(document), args.out, force=True)
+    except FileNotFoundError as error:
+        print(f"{PROG}: error: {error.filename or args.source}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    except (*USER_ERRORS, ReportExistsError) as error:
+        print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_PASS

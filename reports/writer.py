@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
+from harness.output_files import publish, staging_beside
 from reports.errors import ReportExistsError, ReportInputError
 from reports.frames import ReportData
 from reports.html import build_html
@@ -63,25 +61,15 @@ def publish_files(files: dict[str, bytes], out_dir: Path, force: bool = False) -
         raise ReportExistsError(f"{out_dir / existing[0]}: report already exists (pass --force to overwrite)")
     created_out_dir = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Staging in out_dir's parent keeps it on the same file system, so os.replace is a rename,
-    # and keeps half-written files out of out_dir itself.
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.report-", dir=out_dir.parent))
-    moved: list[Path] = []
     try:
-        for name, content in files.items():
-            (staging / name).write_bytes(content)
-        for name in files:
-            os.replace(staging / name, out_dir / name)
-            moved.append(out_dir / name)
+        with staging_beside(out_dir, "report") as staging:
+            for name, content in files.items():
+                (staging / name).write_bytes(content)
+            return publish({name: staging / name for name in files}, out_dir)
     except BaseException:
-        for path in moved:
-            path.unlink(missing_ok=True)
         if created_out_dir and not any(out_dir.iterdir()):
             out_dir.rmdir()
         raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return moved
 
 
 def write_report(

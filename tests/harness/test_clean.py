@@ -4,17 +4,32 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from farm_grids import MemmapStore
 from harness import commandline
 from harness import cli
 from harness.clean import clean
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     return child.pid
+
+
+def scratch_of_a_killed_process(parent) -> Path:
+    """A scratch dir made by harness.tempfiles in a child that then got SIGKILL (no cleanup ran)."""
+    script = (f"from harness.tempfiles import scratch_dir\nimport time\nwith scratch_dir(parent={str(parent)!r}) as p:\n"
+              "    print(p, flush=True)\n    time.sleep(60)\n")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    made = Path(child.stdout.readline().strip())
+    child.kill()
+    child.wait(timeout=30)
+    child.stdout.close()
+    return made
 
 
 def make_leftovers(directory, pid: int, live) -> dict[str, object]:
@@ -25,14 +40,15 @@ def make_leftovers(directory, pid: int, live) -> dict[str, object]:
     stale_grid = directory / f"env_OBSTACLES_p{pid}-abcd1234_8x8_float32.dat"
     stale_manifest = directory / f"manifest_p{pid}-abcd1234.json"
     live.create("OBSTACLES", (8, 8), fill=1.0)
-    stale_scratch = directory / f"farm-harness-{pid}-xyz"
+    stale_scratch = scratch_of_a_killed_process(directory)
+    named_alike = directory / f"farm-harness-{pid}-xyz"  # a user's directory: no marker of ours
     unrelated = directory / "notes.txt"
     for path in (stale_grid, stale_manifest, unrelated):
         path.write_bytes(b"\0" * 256)
-    stale_scratch.mkdir()
-    (stale_scratch / "grid.dat").write_bytes(b"x")
+    named_alike.mkdir()
+    (named_alike / "grid.dat").write_bytes(b"x")
     live_files = {p for p in directory.iterdir() if live.token in p.name}
-    return {"stale": {stale_grid, stale_manifest}, "scratch": stale_scratch, "kept": live_files | {unrelated}}
+    return {"stale": {stale_grid, stale_manifest}, "scratch": stale_scratch, "kept": live_files | {unrelated, named_alike}}
 
 
 def test_dry_run_lists_and_removes_nothing(tmp_path, capsys) -> None:

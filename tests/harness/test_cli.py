@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from farm_grids import errors
 from harness import clean, cli, commandline, validate
+from harness.errors import HarnessUsageError
 from harness.verdicts import Overall
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,6 +134,23 @@ def test_a_command_that_raises_exits_4_with_one_line_and_a_saved_traceback(capsy
     assert err.count("\n") == 1 and "RuntimeError: disk on fire second line" in err
     (saved,) = (tmp_path / "crashes").iterdir()
     assert f"traceback in {saved}" in err and "broken_clean" in saved.read_text()
+
+
+@pytest.mark.parametrize("error", [
+    errors.ConfigError("observation.radius: must be >= 1"), errors.InvalidGridSpecError("bad shape\n(0, 4)"),
+    errors.RequestTooLargeError("a grid needs 8.0 GiB"), errors.ObjectStoreError("s3://b: NoSuchBucket"),
+    errors.StorageDirectoryError("/ro: not writable"), errors.StoreLockedError("held by pid 7"),
+    errors.DiskFullError("no room", "/full/g.dat"), HarnessUsageError("--x is bad"),
+], ids=lambda e: type(e).__name__)
+def test_an_engine_error_the_input_caused_is_exit_2_in_one_line(capsys, monkeypatch, tmp_path, error) -> None:
+    def failing_clean(directory, *, dry_run=False):
+        raise error
+
+    monkeypatch.setenv(commandline.CRASH_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(clean, "clean", failing_clean)
+    code, _, err = run(capsys, "clean", str(tmp_path))
+    assert_usage_error(code, err, commandline.one_line(error), command="clean")
+    assert list(tmp_path.iterdir()) == [], "a usage error saves no traceback"
 
 
 def test_registered_command_receives_checked_arguments(capsys, monkeypatch, tmp_path) -> None:

@@ -172,13 +172,13 @@ def _scratch_dir_of_a_killed_process(parent: Path) -> Path:
 @pytest.mark.skipif(sys.platform == "win32", reason="flock")
 def test_stale_scratch_dirs_finds_only_dirs_whose_owner_is_gone(tmp_path) -> None:
     killed = _scratch_dir_of_a_killed_process(tmp_path)
-    unlocked = tmp_path / f"{DEFAULT_PREFIX}{os.getpid()}-old"  # no lock file: nobody can own it
+    named_alike = tmp_path / f"{DEFAULT_PREFIX}{os.getpid()}-old"  # named like ours, but not marked by us
     unrelated = tmp_path / "other-123-x"
-    for directory in (unlocked, unrelated):
+    for directory in (named_alike, unrelated):
         directory.mkdir()
     with scratch_dir(parent=tmp_path) as live:
         assert killed.is_dir()
-        assert stale_scratch_dirs(tmp_path) == sorted([killed, unlocked])
+        assert stale_scratch_dirs(tmp_path) == [killed]
         assert live.is_dir() and live not in stale_scratch_dirs(tmp_path)
     assert stale_scratch_dirs(tmp_path / "missing") == []
 
