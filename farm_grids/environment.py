@@ -133,8 +133,6 @@ class Environment:
         self.channels.index(channel)
         if channel not in self.sparse_events:
             raise InvalidGridSpecError(f"channel {channel!r} is not a transient channel")
-        if clip_max is not None and clip_max < 0:
-            raise InvalidGridSpecError(f"clip_max must be >= 0, got {clip_max!r}")
         return self.sparse_events[channel].deposit(ys, xs, values, accumulate=accumulate, clip_max=clip_max)
 
     @property
