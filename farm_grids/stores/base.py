@@ -54,6 +54,7 @@ from farm_grids.stores.validation import (
     validate_mode,
     validate_name,
     validate_shape,
+    validate_storage_size,
 )
 from farm_grids.values import checked_scalar
 from farm_grids.windows import WindowPlan
@@ -138,6 +139,10 @@ class GridStore(GridOperations, abc.ABC):
         return entry.array
 
     # -- hooks --------------------------------------------------------------------------
+    def _check_new_shape(self, name: str, shape: tuple[int, int], dtype: np.dtype) -> None:
+        """Refuse a grid the backend cannot hold (size, tile side) before anything exists."""
+        validate_storage_size(shape, dtype, 1, f"grid {name!r}")
+
     def _flush_entry(self, entry: GridEntry) -> None:
         """Make the grid's writes durable; RAM has nothing to do."""
 
@@ -224,6 +229,7 @@ class GridStore(GridOperations, abc.ABC):
                 "(reopen existing files read-only with open(manifest, mode='r'))"
             )
         fill_value = checked_scalar(fill, resolved, "fill")
+        self._check_new_shape(name, dims, resolved)
         if self.in_memory:
             check_request(dims[0] * dims[1] * resolved.itemsize, f"grid {name!r} {dims} {resolved.name} in memory")
         entry = self._allocate(name, dims, resolved, chosen, fill_value)
