@@ -51,6 +51,7 @@ from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
 from farm_grids.stores.extents import cell_extents, plan_extents, region_extents
 from farm_grids.stores.validation import (
     validate_dtype,
+    validate_label,
     validate_mode,
     validate_name,
     validate_shape,
@@ -218,6 +219,9 @@ class GridStore(GridOperations, abc.ABC):
         """Create a grid filled with ``fill``; returns ``get(name)`` (None without a dense array)."""
         self._check_open()
         validate_name(name)
+        # Backends put these labels into file and object names: checked here, once for all of them.
+        validate_label(getattr(self, "namespace", None), "namespace")
+        validate_label(getattr(self, "simulation_id", None), "simulation_id")
         if name in self._entries:
             raise GridExistsError(f"grid {name!r} already exists in this {self.backend} store")
         dims = validate_shape(shape)
