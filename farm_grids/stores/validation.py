@@ -10,10 +10,10 @@ import numpy as np
 
 from farm_grids.errors import InvalidGridSpecError, RequestTooLargeError
 from farm_grids.limits import MAX_DIMENSION
+from farm_grids.names import path_problem, text_problem
 from farm_grids.windows import validate_bound
 
 __all__ = [
-    "NAME_MAX",
     "SUPPORTED_DTYPES",
     "VALID_MODES",
     "address_space_bytes",
@@ -32,8 +32,6 @@ SUPPORTED_DTYPES: frozenset[str] = frozenset(
     {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"}
 )
 VALID_MODES: tuple[str, ...] = ("w+", "r+", "r")
-# Bytes in one path component on Linux filesystems (ext4, xfs, btrfs, tmpfs).
-NAME_MAX = 255
 # The user address space of 64-bit Linux with 4-level page tables (x86-64, arm64): no
 # mapping, sparse or not, can be larger, whatever the disk holds.
 _USER_ADDRESS_SPACE = min(2**47, sys.maxsize)
@@ -72,13 +70,9 @@ def validate_mode(mode: object) -> str:
 
 
 def _check_text(text: str, what: str) -> None:
-    """Text that can become a file or object name: UTF-8 encodable (no lone surrogate), no NUL."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidGridSpecError(f"{what} {text!r} is not valid Unicode (a lone surrogate)") from None
-    if "\0" in text:
-        raise InvalidGridSpecError(f"{what} {text!r} contains a NUL byte")
+    problem = text_problem(text)
+    if problem is not None:
+        raise InvalidGridSpecError(f"{what} {text!r} {problem}")
 
 
 def validate_name(name: object) -> str:
@@ -106,10 +100,9 @@ def validate_directory(directory: object, what: str = "directory") -> str:
         raise InvalidGridSpecError(f"{what} must be a path, got {directory!r}") from None
     if isinstance(text, bytes):
         text = os.fsdecode(text)
-    _check_text(text, what)
-    for part in text.split(os.sep):
-        if len(os.fsencode(part)) > NAME_MAX:
-            raise InvalidGridSpecError(f"{what} {text!r}: the name {part[:40]!r}... is longer than {NAME_MAX} bytes")
+    problem = path_problem(text)
+    if problem is not None:
+        raise InvalidGridSpecError(f"{what} {text[:80]!r} {problem}")
     return text
 
 
