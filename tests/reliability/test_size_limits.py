@@ -97,6 +97,18 @@ def test_a_corrupt_record_is_refused(tmp_path: Path) -> None:
         ZarrStore.open(location, mode="r")
 
 
+def test_a_huge_shape_in_both_record_and_zarr_json_is_refused_by_size(tmp_path: Path) -> None:
+    location = tmp_path / "world.zarr"
+    _zarr_world(location)
+    _edit_metadata(location, lambda meta: meta.__setitem__("shape", [HUGE, HUGE]))
+    meta_path = location / "zarr.json"
+    group = json.loads(meta_path.read_text())
+    group["attributes"]["farm_grids"]["grids"]["A"]["shape"] = [HUGE, HUGE]
+    meta_path.write_text(json.dumps(group))
+    with pytest.raises(RequestTooLargeError, match="address space"):
+        ZarrStore.open(location, mode="r")
+
+
 def test_deleting_a_zarr_grid_forgets_its_record(tmp_path: Path) -> None:
     location = tmp_path / "world.zarr"
     with ZarrStore(location, chunk=32) as store:
