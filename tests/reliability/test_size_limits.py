@@ -181,6 +181,36 @@ def test_under_ulimit_v_a_large_sparse_grid_is_a_typed_error(tmp_path: Path, kin
     assert "ENOMEM" not in done.stderr and "Cannot allocate memory" not in done.stdout
 
 
+# The layer under the size check: should the address space shrink between the check and the
+# mmap (another thread mapping), the mapping itself still fails typed and leaves no file.
+MAPPING_CHILD = r"""
+import sys
+from pathlib import Path
+import zarr
+from farm_grids.errors import RequestTooLargeError
+from farm_grids.stores.chunk_cache import ChunkBudget, ChunkMirror
+from farm_grids.stores.mapped_file import MappedFile
+
+where = Path(sys.argv[1])
+try:
+    MappedFile.create(where / "grid.dat", (2**31 - 1) * 4 * 4)
+except RequestTooLargeError as exc:
+    print("file typed", not (where / "grid.dat").exists())
+array = zarr.open_group(where / "g.zarr", mode="w").create_array("A", shape=(2**31 - 1, 4), chunks=(8, 8), dtype="f4")
+try:
+    ChunkMirror(array, ChunkBudget(2**20), writable=True)
+except RequestTooLargeError as exc:
+    print("mirror typed")
+"""
+
+
+def test_enomem_from_mmap_itself_is_a_typed_error(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", MAPPING_CHILD, str(tmp_path)], env=python_env(),
+                          preexec_fn=_cap_address_space, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["file typed True", "mirror typed"], done.stdout + done.stderr
+
+
 def test_a_tile_side_larger_than_the_world_is_a_config_error() -> None:
     # The rule lives with the world's size (a store's tiled layout may also hold grids smaller
     # than one tile, padded, as the store suite does): memmap.tile_size > both sides is refused.
