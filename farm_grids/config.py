@@ -17,6 +17,7 @@ import yaml
 
 from farm_grids.config_fields import (
     ConfigBlock,
+    read_config_text,
     UniqueKeyLoader,
     block_from_mapping,
     coerced_text,
@@ -29,6 +30,7 @@ from farm_grids.config_fields import (
     unique_keys,
 )
 from farm_grids.errors import ConfigError, ConfigFieldError, InvalidGridSpecError
+from farm_grids.names import path_problem
 from farm_grids.values import validate_gamma
 
 __all__ = ["ConfigFieldError", "MemmapConfig", "ObservationConfig", "ResourceConfig", "SimulationConfig"]
@@ -42,6 +44,32 @@ OBSERVATION_DTYPES = ("float16", "float32", "float64", "bfloat16")
 RESOURCE_DISTRIBUTIONS = ("uniform", "clustered")
 # The simulation id is embedded in memmap file names, so it must be a safe file-name fragment.
 _SIMULATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+_DEVICE = re.compile(r"cpu|cuda(?::(\d{1,3}))?")
+
+
+def device_problem(device: str) -> str | None:
+    """Why observations cannot be made on ``device`` here, or None.
+
+    Only devices torch can allocate on in this process: "cpu", and "cuda" / "cuda:N" when
+    CUDA is available with more than N devices. "meta" holds no data; "mps", "xla", "hpu"
+    and the rest need a build and hardware farm-grids neither has nor tests.
+    """
+    match = _DEVICE.fullmatch(device)
+    if match is None:
+        return f"must be 'cpu', 'cuda' or 'cuda:N' (a device observations can be made on), got {device!r}"
+    if device == "cpu":
+        return None
+    # torch is imported only for a CUDA device: a CPU configuration never pays its import.
+    import torch
+
+    if not torch.cuda.is_available():
+        return f"{device!r} was asked for, but CUDA is not available here"
+    index = int(match.group(1) or 0)
+    if index >= torch.cuda.device_count():
+        return f"{device!r} was asked for, but there are {torch.cuda.device_count()} CUDA devices"
+    return None
+
 
 @dataclass(frozen=True)
 class MemmapConfig(ConfigBlock):
@@ -72,6 +100,9 @@ class MemmapConfig(ConfigBlock):
     def _validate(self) -> None:
         if self.directory is not None:
             require(self.directory.strip() != "", "directory", "a non-empty path or null", self.directory)
+            problem = path_problem(self.directory)
+            if problem is not None:
+                raise ConfigFieldError("directory", f"{self.directory[:80]!r} {problem}")
         require_choice("dtype", self.dtype, MEMMAP_DTYPES)
         require_choice("mode", self.mode, MEMMAP_MODES)
         require_choice("flush_policy", self.flush_policy, FLUSH_POLICIES)
@@ -119,7 +150,9 @@ class ObservationConfig(ConfigBlock):
         require(self.decay_floor >= 0.0, "decay_floor", "a non-negative number", self.decay_floor)
         require(self.tile_size > 0, "tile_size", "a positive integer", self.tile_size)
         require_choice("dtype", self.dtype, OBSERVATION_DTYPES)
-        require(self.device.strip() != "", "device", "a non-empty device name", self.device)
+        problem = device_problem(self.device)
+        if problem is not None:
+            raise ConfigFieldError("device", problem)
 
     @property
     def size(self) -> int:
@@ -237,12 +270,7 @@ class SimulationConfig(ConfigBlock):
     @classmethod
     def _from_file(cls, path: str | os.PathLike[str], fmt: str) -> SimulationConfig:
         source = os.fspath(config_path(path))
-        try:
-            text = pathlib.Path(source).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"{source}: config file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{source}: cannot read config file: {exc}") from exc
+        text = read_config_text(source)
         try:
             data = yaml.load(text, Loader=UniqueKeyLoader) if fmt == "YAML" else json.loads(text, object_pairs_hook=unique_keys)
         except (yaml.YAMLError, ValueError) as exc:

@@ -10,6 +10,7 @@ import math
 import numbers
 import os
 import pathlib
+import stat
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -17,11 +18,15 @@ from collections.abc import Iterable, Mapping
 import yaml
 
 from farm_grids.errors import ConfigError, ConfigFieldError
+from farm_grids.names import path_problem
 
 __all__ = [
     "ConfigBlock", "block_from_mapping", "coerced_text", "config_path", "field_hint_at", "format_for", "join_key",
-    "parsed_overrides", "require", "require_choice", "unique_keys", "UniqueKeyLoader",
+    "parsed_overrides", "read_config_text", "require", "require_choice", "unique_keys", "UniqueKeyLoader",
 ]
+
+# Far above any real configuration (a few KiB); a bigger file is not one.
+MAX_CONFIG_BYTES = 1 << 20
 
 _TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
 _FALSE_WORDS = frozenset({"false", "no", "0", "off"})
@@ -189,7 +194,49 @@ def parsed_overrides(overrides: Iterable[str] | Mapping[str, object]) -> list[tu
 def config_path(path: object) -> pathlib.Path:
     if not isinstance(path, (str, os.PathLike)):
         raise ConfigError(f"a config path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
+    text = os.fspath(path)
+    problem = path_problem(os.fsdecode(text) if isinstance(text, bytes) else text)
+    if problem is not None:
+        raise ConfigError(f"the config path {text!r} {problem}")
     return pathlib.Path(path)
+
+
+def read_config_text(source: str) -> str:
+    """A config file's text: a regular file of at most MAX_CONFIG_BYTES, read without blocking.
+
+    Opened non-blocking so a FIFO cannot hang the read, then checked to be a regular file,
+    so /dev/zero or a pipe never fills memory.
+    """
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read config file: {exc}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{source}: a config file must be a regular file, not a {_file_kind(info.st_mode)}")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{source}: {info.st_size} bytes is larger than a config file may be ({MAX_CONFIG_BYTES})")
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)  # the file may have grown since fstat
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read config file: {exc}") from exc
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{source}: larger than a config file may be ({MAX_CONFIG_BYTES} bytes)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: cannot read config file: {exc}") from exc
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"),
+             (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
+    return next((name for test, name in kinds if test(mode)), "special file")
 
 
 def unique_keys(pairs: list[tuple[str, typing.Any]]) -> dict[str, typing.Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from types import TracebackType
 
@@ -26,6 +27,19 @@ from farm_grids.observation import build_observations, fov_disk, resolve_device,
 from farm_grids.sparse_events import SparseEventLayer
 
 __all__ = ["Environment"]
+
+
+def scratch_spec(shape: object, dtype: object) -> tuple[tuple[int, ...], np.dtype]:
+    """A scratch buffer's shape (non-negative ints) and dtype, or InvalidGridSpecError."""
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    if not isinstance(dims, (tuple, list)) or not all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_)) and d >= 0 for d in dims):
+        raise InvalidGridSpecError(f"scratch shape must be non-negative integers, got {shape!r}")
+    try:
+        resolved = np.dtype(dtype)  # type: ignore[call-overload]
+    except (TypeError, ValueError) as exc:
+        raise InvalidGridSpecError(f"unsupported scratch dtype {dtype!r}") from exc
+    return tuple(int(d) for d in dims), resolved
 
 
 class Environment:
@@ -98,15 +112,19 @@ class Environment:
     # -- agents -----------------------------------------------------------------------------
     def add_agents(self, ys: object, xs: object, *, team: object = 0, hp: object = 1.0) -> np.ndarray:
         """Add agents at ``(ys[i], xs[i])``; returns their ids (dense, in order)."""
+        self._check_open()
         return self.agents.add(ys, xs, team=team, hp=hp)
 
     def move_agents(self, ids: object, ys: object, xs: object) -> None:
+        self._check_open()
         self.agents.move(ids, ys, xs)
 
     def set_hp(self, ids: object, hp: object) -> None:
+        self._check_open()
         self.agents.set_hp(ids, hp)
 
     def kill(self, ids: object) -> None:
+        self._check_open()
         self.agents.kill(ids)
 
     @property
@@ -115,6 +133,7 @@ class Environment:
 
     # -- world ------------------------------------------------------------------------------
     def set_environmental_layer(self, name: str, grid: object) -> None:
+        self._check_open()
         self.environmental.set(name, grid)
 
     def deposit_temporal_events(
@@ -128,13 +147,12 @@ class Environment:
         clip_max: float | None = 1.0,
     ) -> int:
         """Deposit events on a transient channel: into its world grid, or its sparse list."""
+        self._check_open()
         if self.temporal is not None:
             return self.temporal.deposit(channel, ys, xs, values, accumulate=accumulate, clip_max=clip_max)
         self.channels.index(channel)
         if channel not in self.sparse_events:
             raise InvalidGridSpecError(f"channel {channel!r} is not a transient channel")
-        if clip_max is not None and clip_max < 0:
-            raise InvalidGridSpecError(f"clip_max must be >= 0, got {clip_max!r}")
         return self.sparse_events[channel].deposit(ys, xs, values, accumulate=accumulate, clip_max=clip_max)
 
     @property
@@ -148,13 +166,17 @@ class Environment:
 
     def scratch(self, key: str, shape: tuple[int, ...], dtype: npt.DTypeLike = np.float32) -> np.ndarray:
         """A work buffer kept across ticks (contents undefined): fresh pages cost faults."""
+        self._check_open()
         buffer = self._scratch.get(key)
         if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
-            buffer = self._scratch[key] = np.empty(shape, dtype=dtype)
+            dims, resolved = scratch_spec(shape, dtype)
+            check_request(math.prod(dims) * resolved.itemsize, f"scratch buffer {key!r} {dims} {resolved.name}")
+            buffer = self._scratch[key] = np.empty(dims, dtype=resolved)
         return buffer
 
     def agent_memory(self, channel: str) -> np.ndarray:
         """Per-agent (N, S, S) memory of a DYNAMIC channel that is not world-driven."""
+        self._check_open()
         size = self.config.observation.size
         memory = self._memory.get(channel)
         if memory is None or memory.shape[0] < self.num_agents:
@@ -167,6 +189,7 @@ class Environment:
 
     def update(self) -> None:
         """One tick: world-level decay, resource regrowth, per-agent decay, flush per policy."""
+        self._check_open()
         obs = self.config.observation
         if self.temporal is not None:
             self.temporal.apply_decay()
@@ -221,6 +244,7 @@ class Environment:
 
     def observe(self, agent_id: int) -> torch.Tensor:
         """One agent's (C, S, S) observation, read with one window per layer (per-agent path)."""
+        self._check_open()
         ids = self.agents.check_ids(agent_id)
         if ids.size != 1:
             raise InvalidGridSpecError(f"observe takes one agent id, got {agent_id!r}")
@@ -236,6 +260,7 @@ class Environment:
         place — faster, since no fresh pages are faulted in — and returns it: the previous
         contents are then overwritten.
         """
+        self._check_open()
         ids = np.arange(self.num_agents, dtype=np.intp)
         if out is None:
             return to_tensor(self._observe_array(ids, batched=True), self.config.observation.dtype, self.device)
@@ -244,11 +269,12 @@ class Environment:
             not isinstance(out, torch.Tensor)
             or out.dtype != torch.float32
             or out.device.type != "cpu"
+            or out.requires_grad  # written in place through numpy, which autograd cannot see
             or not out.is_contiguous()
             or tuple(out.shape) != expected
         ):
             raise InvalidGridSpecError(
-                f"out must be a contiguous float32 CPU tensor of shape {expected}, got "
+                f"out must be a contiguous float32 CPU tensor of shape {expected} without requires_grad, got "
                 f"{getattr(out, 'dtype', type(out).__name__)} {tuple(getattr(out, 'shape', ()))}"
             )
         self._observe_array(ids, batched=True, out=out.numpy())
@@ -291,6 +317,7 @@ class Environment:
         return {name: memory.copy() for name, memory in self._memory.items()}
 
     def load_memory_state(self, memories: dict[str, np.ndarray]) -> None:
+        self._check_open()
         size = self.config.observation.size
         for name, memory in memories.items():
             self.channels.index(name)
@@ -305,6 +332,7 @@ class Environment:
     # -- lifecycle ----------------------------------------------------------------------------
     def reset(self) -> None:
         """Back to the initial world: no agents, no events, seeded resources; layers kept."""
+        self._check_open()
         if self.temporal is not None:
             self.temporal.clear_all()
         for layer in self.sparse_events.values():
@@ -322,6 +350,7 @@ class Environment:
         return tuple(self._managers)
 
     def flush(self) -> None:
+        self._check_open()
         for manager in self._managers:
             manager.flush()
 

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from farm_grids.channels import ChannelBehavior
-from farm_grids.errors import InvalidGridSpecError
+from farm_grids.config import device_problem
+from farm_grids.errors import ConfigFieldError, InvalidGridSpecError
 from farm_grids.windows import WindowPlan, plan_windows, retarget_plan
 
 if TYPE_CHECKING:
@@ -168,14 +169,13 @@ def build_observations(env: Environment, agent_ids: np.ndarray, out: np.ndarray,
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise InvalidGridSpecError(f"unknown torch device {device!r}") from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        # Never fall back to the CPU silently: the caller asked for a GPU.
-        raise InvalidGridSpecError(f"device {device!r} requested but CUDA is not available")
-    return resolved
+    """The torch device observations are made on: the config's rule (``device_problem``), applied again."""
+    name = str(device) if isinstance(device, torch.device) else device
+    problem = device_problem(name) if isinstance(name, str) else f"must be a device name, got {device!r}"
+    if problem is not None:
+        # Never fall back to the CPU silently: the caller asked for something else.
+        raise ConfigFieldError("observation.device", problem)
+    return torch.device(name)
 
 
 def to_tensor(array: np.ndarray, dtype: str, device: torch.device) -> torch.Tensor:

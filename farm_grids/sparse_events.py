@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from farm_grids.points import flat_points, scatter
+from farm_grids.values import checked_clip_max, checked_flag
 
 __all__ = ["SparseEventLayer"]
 
@@ -35,13 +36,16 @@ class SparseEventLayer:
         accumulate: bool = True,
         clip_max: float | None = None,
     ) -> int:
-        flat, amounts = flat_points(ys, xs, values, (self.height, self.width), label="events")
+        # The value rules of a dense deposit (values.py): the same input is refused by both paths.
+        flat, amounts = flat_points(ys, xs, values, (self.height, self.width), label="events", dtype=self.dtype)
+        cap = checked_clip_max(clip_max, self.dtype)
+        adds = checked_flag(accumulate, "accumulate")
         if flat.size == 0:
             return 0
         cells = np.union1d(self.cells, flat)
         merged = np.zeros(cells.size, dtype=self.dtype)
         merged[np.searchsorted(cells, self.cells)] = self.values
-        scatter(merged, np.searchsorted(cells, flat), amounts, accumulate=accumulate, clip_max=clip_max)
+        scatter(merged, np.searchsorted(cells, flat), amounts, accumulate=adds, clip_max=cap)
         self.cells, self.values = cells, merged
         return int(flat.size)
 

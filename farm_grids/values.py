@@ -11,6 +11,8 @@ from farm_grids.errors import InvalidGridSpecError
 
 __all__ = [
     "checked_array",
+    "checked_clip_max",
+    "checked_flag",
     "checked_scalar",
     "checked_values",
     "validate_finite",
@@ -41,6 +43,23 @@ def validate_gamma(gamma: object, label: str) -> float:
     if not 0.0 < value <= 1.0:
         raise InvalidGridSpecError(f"gamma for {label} must be in (0, 1], got {gamma!r}")
     return value
+
+
+def checked_clip_max(clip_max: object, dtype: np.dtype) -> float | None:
+    """A deposit's cap: None, or a finite number >= 0 that fits ``dtype`` (dense and sparse alike)."""
+    if clip_max is None:
+        return None
+    cap = checked_scalar(clip_max, dtype, "clip_max")
+    if cap < 0:
+        raise InvalidGridSpecError(f"clip_max must be >= 0, got {clip_max!r}")
+    return float(cap)
+
+
+def checked_flag(value: object, label: str) -> bool:
+    """A bool (numpy's too), never a truthy stand-in such as ``"no"`` or ``1``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidGridSpecError(f"{label} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def checked_scalar(value: object, dtype: np.dtype, label: str) -> float | int:

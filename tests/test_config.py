@@ -107,7 +107,7 @@ valid_configs = st.builds(
         decay_floor=st.floats(0, 1e6),
         tile_size=st.integers(1, 1024),
         dtype=st.sampled_from(config_module.OBSERVATION_DTYPES),
-        device=st.sampled_from(["cpu", "cuda:0", "meta"]),
+        device=st.just("cpu"),  # the one device every machine has; others are refused where unusable
     ),
     resources=st.builds(
         ResourceConfig,
@@ -205,11 +205,11 @@ def test_bool_override_words(text: str, expected: bool) -> None:
 
 def test_override_coercion_for_float_str_optional_and_mapping_form() -> None:
     config = SimulationConfig(seed=None, simulation_id="a").with_overrides(
-        ["observation.gamma_sig=0.5", "resources.regen_rate=2", "observation.device=cuda:1",
+        ["observation.gamma_sig=0.5", "resources.regen_rate=2", "observation.dtype=float16",
          "seed=42", "simulation_id=None", "width=8.0", "memmap.directory=/a=b"]
     )
     assert config.observation.gamma_sig == 0.5 and config.resources.regen_rate == 2.0
-    assert config.observation.device == "cuda:1" and config.seed == 42 and config.simulation_id is None
+    assert config.observation.dtype == "float16" and config.seed == 42 and config.simulation_id is None
     assert config.width == 8 and config.memmap.directory == "/a=b"  # split only on the first '='
     mapped = SimulationConfig().with_overrides({"observation.radius": 3, "seed": None, "height": "9"})
     assert (mapped.observation.radius, mapped.seed, mapped.height) == (3, None, 9)
@@ -245,7 +245,7 @@ BAD_DICTS = [
     ({"observation": {"decay_floor": -0.1}}, "observation.decay_floor", "non-negative"),
     ({"observation": {"tile_size": 0}}, "observation.tile_size", "positive"),
     ({"observation": {"dtype": "int8"}}, "observation.dtype", "bfloat16"),
-    ({"observation": {"device": " "}}, "observation.device", "non-empty"),
+    ({"observation": {"device": " "}}, "observation.device", "'cpu', 'cuda' or 'cuda:N'"),
     ({"memmap": {"mode": "a"}}, "memmap.mode", "one of w+, r+, r"),
     ({"memmap": {"flush_policy": "sometimes"}}, "memmap.flush_policy", "close, tick, manual"),
     ({"memmap": {"dtype": "int32"}}, "memmap.dtype", "float16, float32, float64"),

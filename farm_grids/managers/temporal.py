@@ -9,7 +9,7 @@ from farm_grids.errors import InvalidGridSpecError, ReadOnlyGridError
 from farm_grids.managers.base import GridManager, resolve_store, validate_dimension
 from farm_grids.managers.tiles import ActiveTiles
 from farm_grids.stores import GridStore
-from farm_grids.values import checked_values, validate_finite, validate_gamma
+from farm_grids.values import checked_clip_max, checked_flag, checked_values, validate_gamma
 from farm_grids.windows import validate_centres
 
 __all__ = ["TEMPORAL_CHANNELS", "TemporalGridManager"]
@@ -154,10 +154,8 @@ class TemporalGridManager(GridManager):
         rows, cols = validate_centres(ys, xs)
         dtype = self.store.info(name).dtype
         amounts = checked_values(values, rows.shape[0], np.dtype(dtype), f"values for {name!r}")
-        if clip_max is not None:
-            cap = validate_finite(clip_max, "clip_max")
-            if cap < 0.0:
-                raise InvalidGridSpecError(f"clip_max must be >= 0, got {clip_max!r}")
+        cap = checked_clip_max(clip_max, np.dtype(dtype))
+        adds = checked_flag(accumulate, "accumulate")
         self._check_writable(name)
         inside = (rows >= 0) & (rows < self.height) & (cols >= 0) & (cols < self.width)
         if not inside.all():
@@ -165,7 +163,7 @@ class TemporalGridManager(GridManager):
         if rows.size == 0:
             return 0
         applied = self.store.add_many(
-            name, rows, cols, amounts, accumulate=accumulate, clip_max=clip_max
+            name, rows, cols, amounts, accumulate=adds, clip_max=cap
         )
         self._tiles[name].mark(rows, cols)
         self._has_data[name] = True

@@ -51,9 +51,11 @@ from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
 from farm_grids.stores.extents import cell_extents, plan_extents, region_extents
 from farm_grids.stores.validation import (
     validate_dtype,
+    validate_label,
     validate_mode,
     validate_name,
     validate_shape,
+    validate_storage_size,
 )
 from farm_grids.values import checked_scalar
 from farm_grids.windows import WindowPlan
@@ -138,6 +140,10 @@ class GridStore(GridOperations, abc.ABC):
         return entry.array
 
     # -- hooks --------------------------------------------------------------------------
+    def _check_new_shape(self, name: str, shape: tuple[int, int], dtype: np.dtype) -> None:
+        """Refuse a grid the backend cannot hold (size, tile side) before anything exists."""
+        validate_storage_size(shape, dtype, 1, f"grid {name!r}")
+
     def _flush_entry(self, entry: GridEntry) -> None:
         """Make the grid's writes durable; RAM has nothing to do."""
 
@@ -213,6 +219,9 @@ class GridStore(GridOperations, abc.ABC):
         """Create a grid filled with ``fill``; returns ``get(name)`` (None without a dense array)."""
         self._check_open()
         validate_name(name)
+        # Backends put these labels into file and object names: checked here, once for all of them.
+        validate_label(getattr(self, "namespace", None), "namespace")
+        validate_label(getattr(self, "simulation_id", None), "simulation_id")
         if name in self._entries:
             raise GridExistsError(f"grid {name!r} already exists in this {self.backend} store")
         dims = validate_shape(shape)
@@ -224,6 +233,7 @@ class GridStore(GridOperations, abc.ABC):
                 "(reopen existing files read-only with open(manifest, mode='r'))"
             )
         fill_value = checked_scalar(fill, resolved, "fill")
+        self._check_new_shape(name, dims, resolved)
         if self.in_memory:
             check_request(dims[0] * dims[1] * resolved.itemsize, f"grid {name!r} {dims} {resolved.name} in memory")
         entry = self._allocate(name, dims, resolved, chosen, fill_value)

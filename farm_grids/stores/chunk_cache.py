@@ -8,6 +8,7 @@ storage each is one HTTP request whose latency dominates.
 
 from __future__ import annotations
 
+import errno
 import mmap
 import sys
 from collections import OrderedDict
@@ -71,7 +72,13 @@ class ChunkMirror:
         self.tile = int(array.chunks[0])
         self.dtype = np.dtype(array.dtype)
         cells = tile_buffer_cells(self.shape, self.tile)
-        region = mmap.mmap(-1, cells * self.dtype.itemsize, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
+        try:
+            region = mmap.mmap(-1, cells * self.dtype.itemsize, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
+        except OSError as exc:  # the store checked the size; another mapping may have taken the room since
+            if exc.errno != errno.ENOMEM:
+                raise
+            raise RequestTooLargeError(f"cannot map a {self.shape} {self.dtype.name} chunk mirror: the process's "
+                                       "address space is exhausted (ulimit -v)") from exc
         advice = getattr(mmap, "MADV_NOHUGEPAGE", None)
         if advice is not None:
             region.madvise(advice)

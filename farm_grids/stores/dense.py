@@ -12,6 +12,7 @@ from farm_grids.stores import blockops
 from farm_grids.stores.base import GridStore
 from farm_grids.stores.entry import GridEntry
 from farm_grids.stores.tiled import DEFAULT_TILE, TileGrid, validate_layout
+from farm_grids.stores.validation import validate_storage_size
 from farm_grids.windows import WindowPlan, read_planned_windows
 
 __all__ = ["DenseArrayStore"]
@@ -53,6 +54,14 @@ class DenseArrayStore(GridStore):
     def _unregister(self, name: str) -> GridEntry:
         self._fast.pop(name, None)
         return super()._unregister(name)
+
+    def _check_new_shape(self, name: str, shape: tuple[int, int], dtype: np.dtype) -> None:
+        if self.layout == "rows":
+            super()._check_new_shape(name, shape, dtype)
+            return
+        # A grid smaller than one tile is allowed (padding is bounded by this size check): a
+        # tiled store holds small grids beside the world's, and the store suite relies on it.
+        validate_storage_size(shape, dtype, self.tile_size, f"tiled grid {name!r}")
 
     def _tile_grid(self, entry: GridEntry) -> TileGrid:
         """The TileGrid of a tile-major grid (RAM keeps it as the entry's state)."""

@@ -14,6 +14,7 @@ from farm_grids.errors import (
     DiskFullError,
     GridFileMismatchError,
     InvalidGridSpecError,
+    RequestTooLargeError,
     UnsafeManifestError,
 )
 from farm_grids.stores.extents import merge_runs
@@ -93,7 +94,14 @@ class MappedFile:
         self._fd: int | None = fd
         access = mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ
         # mmap of length 0 is an error; a zero-sized grid cannot exist (shapes are positive).
-        self._mapping: mmap.mmap | None = mmap.mmap(fd, nbytes, access=access)
+        try:
+            self._mapping: mmap.mmap | None = mmap.mmap(fd, nbytes, access=access)
+        except OSError as exc:
+            # The size checks ran before; another mapping may have taken the room since.
+            if exc.errno != errno.ENOMEM:
+                raise
+            raise RequestTooLargeError(f"cannot map {nbytes} bytes of {str(path)!r}: the process's address "
+                                       "space is exhausted (ulimit -v)") from exc
         # The mapping's address, for mincore: a byte view holds no copy, only the export.
         self.address = int(np.frombuffer(self._mapping, dtype=np.uint8).__array_interface__["data"][0])
         self.prefetched_pages = 0  # pages asked for with WILLNEED so far (the cold-read figures)

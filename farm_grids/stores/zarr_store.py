@@ -28,6 +28,8 @@ from farm_grids.limits import physical_memory
 from farm_grids.stores.base import GridStore
 from farm_grids.stores.chunk_cache import ChunkBudget, ChunkMirror
 from farm_grids.stores.entry import GridEntry
+from farm_grids.stores.validation import validate_directory, validate_label, validate_storage_size
+from farm_grids.stores.zarr_records import ArrayRecord, checked_array, parse_records
 from farm_grids.windows import WindowPlan
 
 __all__ = ["ZarrStore", "open_zarr_group", "remote_call"]
@@ -96,18 +98,27 @@ class ZarrStore(GridStore):
         budget = cache_bytes if cache_bytes is not None else physical_memory() // 8
         if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
             raise InvalidGridSpecError(f"cache_bytes must be a positive integer, got {cache_bytes!r}")
+        validate_label(namespace, "namespace")
+        validate_label(simulation_id, "simulation_id")
+        if location is not None and not is_url(os.fspath(location)):
+            validate_directory(location, "zarr group location")
         self.location = os.fspath(location) if location is not None else tempfile.mkdtemp(suffix=".zarr")
         self.storage_options = dict(storage_options or {})
         self.namespace, self.simulation_id, self.chunk = namespace, simulation_id, chunk
         self.budget = ChunkBudget(budget)
         zarr_mode = {"w+": "a", "r+": "r+", "r": "r"}[self.default_mode]
         self.group = open_zarr_group(self.location, zarr_mode, storage_options)
+        # Arrays already in the group keep their records: a "w+" store adds, never forgets.
+        self._records = parse_records(remote_call("reading the zarr group's attributes", lambda: dict(
+            self.group.attrs).get("farm_grids")), self.location)
         if self.default_mode == "w+":
-            remote_call("marking the zarr group", lambda: self.group.attrs.update(
-                {"farm_grids": {"schema": SCHEMA, "namespace": namespace, "simulation_id": simulation_id}}))
+            self._write_records()
         else:
-            for name in remote_call("listing the zarr group", lambda: sorted(self.group.array_keys())):
-                self._register(self._entry_for(name, self.group[name], self.default_mode))
+            # Every array is checked against its record before any is registered.
+            names = remote_call("listing the zarr group", self._array_names)
+            arrays = {name: self._recorded_array(name) for name in names}
+            for name, array in arrays.items():
+                self._register(self._entry_for(name, array, self.default_mode))
 
     @property
     def file_backed(self) -> bool:  # type: ignore[override]
@@ -126,10 +137,38 @@ class ZarrStore(GridStore):
             raise InvalidGridSpecError(f"open() takes mode 'r+' or 'r', got {mode!r}")
         return cls(manifest_path, default_mode=mode, **options)
 
+    # -- records ----------------------------------------------------------------------------
+    def _write_records(self) -> None:
+        marker = {"schema": SCHEMA, "namespace": self.namespace, "simulation_id": self.simulation_id,
+                  "grids": {name: record.to_json() for name, record in sorted(self._records.items())}}
+        remote_call("recording the zarr group's grids", lambda: self.group.attrs.update({"farm_grids": marker}))
+
+    def _array_names(self) -> list[str]:
+        """The group's arrays; where zarr cannot parse one's metadata, every member, so the check names it."""
+        try:
+            return sorted(self.group.array_keys())
+        except (ValueError, TypeError):  # an unparsable zarr.json: _recorded_array refuses it by name
+            from zarr.core.sync import sync
+
+            async def members() -> list[str]:
+                return [key async for key in self.group.store.list_dir(self.group.path)]
+
+            return sorted(key for key in sync(members()) if key != "zarr.json" and not key.startswith("."))
+
+    def _recorded_array(self, name: str) -> Any:
+        """The array ``name`` once its shape, dtype and chunks match the record, and fit this process."""
+        record = self._records.get(name)
+        # Metadata zarr cannot parse is a mismatch (checked_array); any other failure is I/O.
+        array = remote_call(f"opening zarr array {name!r}",
+                            lambda: checked_array(lambda: self.group[name], name, record, self.location))
+        validate_storage_size(record.shape, np.dtype(record.dtype), record.chunk, f"zarr array {name!r}")  # type: ignore[union-attr]
+        return array
+
+    def _check_new_shape(self, name: str, shape: tuple[int, int], dtype: np.dtype) -> None:
+        validate_storage_size(shape, dtype, self.chunk, f"grid {name!r}")  # the chunk mirror maps it whole
+
     # -- primitives -----------------------------------------------------------------------
     def _entry_for(self, name: str, array: Any, mode: str) -> GridEntry:
-        if array.ndim != 2 or array.chunks[0] != array.chunks[1]:
-            raise InvalidGridSpecError(f"zarr array {name!r} is not a 2-D grid with square chunks")
         shape = (int(array.shape[0]), int(array.shape[1]))
         mirror = ChunkMirror(array, self.budget, writable=mode != "r")
         path = None if is_url(self.location) else Path(self.location) / name
@@ -140,6 +179,10 @@ class ZarrStore(GridStore):
 
         if remote_call("checking the group", lambda: name in self.group):
             raise GridExistsError(f"zarr group {self.location!r} already holds {name!r}; reopen it with mode 'r+'")
+        # Recorded before the array exists: a crash in between leaves a record without an
+        # array (ignored on reopen), never an array nobody recorded.
+        self._records[name] = ArrayRecord(shape, dtype.name, self.chunk)
+        self._write_records()
         array = remote_call(f"creating zarr array {name!r}", lambda: self.group.create_array(
             name, shape=shape, chunks=(self.chunk, self.chunk), dtype=dtype, fill_value=fill,
             compressors=ZstdCodec(level=3, checksum=True), dimension_names=("y", "x")))
@@ -236,6 +279,9 @@ class ZarrStore(GridStore):
             mirror.release()
         if delete_file and self.default_mode != "r":
             remote_call(f"deleting {entry.name!r}", lambda: self.group.__delitem__(entry.name))
+            # Forgotten after the array is gone, for the same reason as in _allocate.
+            if self._records.pop(entry.name, None) is not None:
+                self._write_records()
 
     def close_all(self, *, delete_files: bool = False) -> None:
         """Close every grid; with ``delete_files`` a local group left empty goes too (like a manifest)."""

@@ -12,7 +12,7 @@ from farm_grids import GridNotFoundError, InvalidGridSpecError, MemmapStore
 from farm_grids.agents import UnknownAgentError
 from farm_grids.channels import UnknownChannelError
 from farm_grids.environment import Environment
-from farm_grids.errors import GridFileMissingError, StorageDirectoryError
+from farm_grids.errors import ConfigError, GridFileMissingError, StorageDirectoryError
 
 from .conftest import edge_agents, make_config, random_world
 
@@ -180,6 +180,6 @@ def test_reopen_modes_need_a_saved_run_to_reopen(tmp_path):
 def test_cuda_device_without_cuda_is_an_error(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("CUDA is present here")
-    cfg = make_config(tmp_path, "ram", overrides={"observation.device": "cuda"})
-    with pytest.raises(InvalidGridSpecError, match="CUDA"):
-        Environment(cfg)
+    # Refused when the config is made, before any environment (tests/reliability/test_api_edges.py).
+    with pytest.raises(ConfigError, match="CUDA"):
+        make_config(tmp_path, "ram", overrides={"observation.device": "cuda"})
