@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from farm_grids.errors import StorageDirectoryError
+from farm_grids.names import path_problem
 
 __all__ = [
     "GRID_FILE",
@@ -117,6 +118,11 @@ def prepare_directory(directory: str | os.PathLike[str] | None, *, writable: boo
     if directory is not None and str(os.fspath(directory)).strip() == "":
         # Path("") is the current directory: refuse it rather than write files there silently.
         raise StorageDirectoryError("storage directory must not be empty (use None for the system temp dir)")
+    if directory is not None:
+        text = os.fsdecode(os.fspath(directory))
+        problem = path_problem(text)
+        if problem is not None:  # a NUL, a lone surrogate or an over-long component: typed, before any syscall
+            raise StorageDirectoryError(f"storage directory {text[:80]!r} {problem}")
     path = Path(tempfile.gettempdir() if directory is None else directory).expanduser()
     if path.exists() and not path.is_dir():
         raise StorageDirectoryError(f"storage directory {str(path)!r} is a file, not a directory")

@@ -35,6 +35,7 @@ from farm_grids.stores.manifest import Manifest, ManifestEntry, manifest_entry, 
 from farm_grids.stores.mapped_file import BLOCK_BYTES, MappedFile
 from farm_grids.stores.reopen import reopen
 from farm_grids.stores.tiled import DEFAULT_TILE, TileGrid, tile_buffer_cells
+from farm_grids.stores.validation import validate_label
 from farm_grids.windows import WindowPlan
 
 __all__ = ["ACCESS_MODES", "MemmapStore"]
@@ -91,9 +92,8 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
         # "auto": with prefetch, faults read only their page (the prefetch already asked for
         # what a gather needs; readahead around it would read what nobody asked for).
         self.access = ("random" if prefetch else "normal") if access == "auto" else access
-        for label, part in (("simulation_id", simulation_id), ("namespace", namespace)):
-            if part is not None and not isinstance(part, str):
-                raise InvalidGridSpecError(f"{label} must be a string or None, got {part!r}")
+        validate_label(simulation_id, "simulation_id")  # labels become file names: checked first
+        validate_label(namespace, "namespace")
         if not isinstance(preallocate, bool):
             raise InvalidGridSpecError(f"preallocate must be a bool, got {preallocate!r}")
         self.directory = prepare_directory(directory, writable=self.default_mode != "r")

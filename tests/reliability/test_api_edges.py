@@ -19,6 +19,7 @@ from farm_grids.errors import (
     InvalidGridSpecError,
     RequestTooLargeError,
     SnapshotError,
+    StorageDirectoryError,
     StoreClosedError,
 )
 from farm_grids.limits import request_limit
@@ -254,3 +255,10 @@ def test_a_closed_environment_refuses_every_call(call: Callable[[Environment], o
     with pytest.raises(StoreClosedError, match="closed"):
         call(env)
     assert env.num_agents == 1
+
+
+@pytest.mark.parametrize("directory", ["grids\x00x", "grids-\udcff", "x" * 256])
+def test_a_memmap_store_on_a_directory_no_filesystem_can_hold_is_a_typed_error(tmp_path: Path, directory: str) -> None:
+    with pytest.raises(StorageDirectoryError):
+        MemmapStore(tmp_path / directory)
+    assert list(tmp_path.iterdir()) == []
