@@ -24,7 +24,7 @@ REPORT_COMMAND = "report"  # the reports package, found through its entry point 
 RESULT_NAME = "matrix-result.json"
 HEATMAP_NAME = "matrix-heatmap.png"
 CELL_COLUMNS = ("cell", "machine_type", *AXES, "ratio", "ci_low", "ci_high", "threshold", "verdict", "error",
-                "hostname", "started", "ended", "engine_commit")
+                "blocks", "ram_median_s", "memmap_median_s", "hostname", "started", "ended", "engine_commit")
 
 
 def cells_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -36,7 +36,7 @@ def cells_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
                         "machine_type": machine.get("machine_type", "unknown"),
                         "hostname": machine.get("hostname")})
     frame = pd.DataFrame.from_records(records, columns=list(CELL_COLUMNS))
-    for column in ("ratio", "ci_low", "ci_high", "threshold"):
+    for column in ("ratio", "ci_low", "ci_high", "threshold", "ram_median_s", "memmap_median_s"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     return frame
 
@@ -105,7 +105,7 @@ def result_document(cells: pd.DataFrame, spec: MatrixSpec, duration_s: float, co
     for kind, group in ranked.groupby("machine_type", sort=True):
         verdicts = [Verdict(v) for v in group["verdict"]]
         failed = group.loc[group["verdict"] != "PASS", "cell"].tolist()
-        criteria.append(Criterion(id=f"matrix @ {kind}", name=f"{len(group)} cells on {kind}", verdict=worst(verdicts),
+        criteria.append(Criterion(id=str(kind), name=f"{len(group)} matrix cells", verdict=worst(verdicts),
                                   threshold=spec.threshold, unit="memmap/RAM",
                                   details=f"not PASS: {'; '.join(failed)}" if failed else "every cell PASS"))
 
@@ -114,7 +114,9 @@ def result_document(cells: pd.DataFrame, spec: MatrixSpec, duration_s: float, co
 
     ratios = [{"workload": f"{r.workload}/{r.layout}/{r.backend}/{r.agents} agents @ {r.machine_type}", "size": int(r.size), "cache": "warm",
                "ratio": number(r.ratio), "ci_low": number(r.ci_low), "ci_high": number(r.ci_high),
-               "threshold": spec.threshold, "verdict": r.verdict, "details": r.error} for r in ranked.itertuples()]
+               "threshold": spec.threshold, "verdict": r.verdict, "details": r.error,
+               "blocks": None if pd.isna(r.blocks) else int(r.blocks), "ram_median_s": number(r.ram_median_s),
+               "memmap_median_s": number(r.memmap_median_s)} for r in ranked.itertuples()]
     verdict = overall(Verdict(v) for v in cells["verdict"]) if len(cells) else Overall.INCONCLUSIVE
     return build_result(verdict=verdict, mode="full", threshold=spec.threshold, criteria=criteria,
                         duration_s=duration_s, ratios=ratios, commit=commit)
