@@ -83,10 +83,12 @@ def mismatch(worker: str, theirs: EngineIdentity, ours: EngineIdentity) -> str |
 
 def check_workers(client: Client, scratch_parent: str | None = None,
                   timeout_s: float = CONNECT_TIMEOUT_S) -> dict[str, tuple[str, ...]]:
-    """{machine type: hosts of its timing workers}, once every worker is shown to run this client's engine.
+    """{machine type: where its cells may run}, once every worker is shown to run this client's engine.
 
     Cells are placed on hosts, not worker addresses: a worker its nanny restarts comes back on
-    the same host under a new address and can still take the cells of its machine type.
+    the same host under a new address and can still take the cells of its machine type. Only
+    on a host whose workers name different machine types (FARM_HARNESS_MACHINE_TYPE) are the
+    workers' own addresses used instead.
     """
     try:
         client.wait_for_workers(1, timeout=timeout_s)
@@ -99,7 +101,7 @@ def check_workers(client: Client, scratch_parent: str | None = None,
         raise ClusterError(f"no worker offers the {TIMING_RESOURCE!r} resource: start workers with "
                            f"--nthreads 1 --resources {TIMING_RESOURCE}=1")
     ours = engine_identity()
-    hosts: dict[str, set[str]] = {}
+    found: dict[str, str] = {}  # timing worker address -> machine type
     for address, answer in sorted(client.run(worker_survey, scratch_parent, on_error="return").items()):
         if isinstance(answer, BaseException):
             raise WorkerMismatchError(f"worker {address} cannot run the project's code "
@@ -108,5 +110,17 @@ def check_workers(client: Client, scratch_parent: str | None = None,
         if reason is not None:
             raise WorkerMismatchError(reason)
         if address in timing:
-            hosts.setdefault(answer["machine_type"], set()).add(get_address_host(address))
-    return {kind: tuple(sorted(found)) for kind, found in sorted(hosts.items())}
+            found[address] = answer["machine_type"]
+    return placement_targets(found)
+
+
+def placement_targets(machine_types: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """{machine type: hosts (or, on a host of several types, worker addresses)} from {worker address: type}."""
+    kinds_of_host: dict[str, set[str]] = {}
+    for address, kind in machine_types.items():
+        kinds_of_host.setdefault(get_address_host(address), set()).add(kind)
+    targets: dict[str, set[str]] = {}
+    for address, kind in machine_types.items():
+        host = get_address_host(address)
+        targets.setdefault(kind, set()).add(host if len(kinds_of_host[host]) == 1 else address)
+    return {kind: tuple(sorted(where)) for kind, where in sorted(targets.items())}

@@ -54,3 +54,4 @@ def test_the_report_is_written_in_the_standard_formats_beside_the_heatmap(tmp_pa
     assert result["ratios"][0]["verdict"] in ("PASS", "FAIL") and "@ " in result["ratios"][0]["workload"]
     assert (tmp_path / "matrix.md").read_text(encoding="utf-8").index("| True |") < \
         (tmp_path / "matrix.md").read_text(encoding="utf-8").index("| False |")
+
