@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import socket
@@ -90,6 +91,7 @@ class EngineIdentity:
         return self.commit or f"version {self.version}"
 
 
+@functools.cache
 def engine_identity() -> EngineIdentity:
-    """What this process runs; a worker must run the same as the client."""
+    """What this process runs (asked once: the code a process imported does not change under it)."""
     return EngineIdentity(commit=git_commit(), version=package_version("farm_grids"))

@@ -17,12 +17,13 @@ ROOT = Path(__file__).resolve().parents[3]
 # A freed timing slot after a SIGKILL is what the fault test waits for: short, but far above
 # the lease refresh (a fifth of it) even on a loaded two-core machine.
 TEST_LEASE_TIMEOUT_S = 4.0
-# Each cell well under a second: 8 cells, a kill and a rerun fit the file's budget.
-SMALL_TIMING = {"blocks": 6, "min_block_s": 0.01, "warmup_blocks": 1, "time_budget_s": None}
+# Each cell a few tenths of a second: 8 cells, a kill and a rerun fit the file's budget.
+SMALL_TIMING = {"blocks": 4, "min_block_s": 0.005, "warmup_blocks": 1, "time_budget_s": None}
 
 
-def write_spec(path: Path, axes: dict[str, object], **extra: object) -> Path:
-    path.write_text(yaml.safe_dump({"axes": axes, "timing": SMALL_TIMING, **extra}), encoding="utf-8")
+def write_spec(path: Path, axes: dict[str, object], timing: dict[str, object] | None = None, **extra: object) -> Path:
+    document = {"axes": axes, "timing": SMALL_TIMING if timing is None else timing, **extra}
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
     return path
 
 

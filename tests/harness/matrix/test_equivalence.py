@@ -21,15 +21,25 @@ from .conftest import TEST_LEASE_TIMEOUT_S, write_spec
 from .slow_store import RegisterSlowBackend, register_slow_backend
 
 
-def verdicts(out: Path) -> dict[str, str]:
+# Ten pairs, not the fault tests' four: one stalled block on a loaded machine must not be able
+# to stretch an interval across the threshold.
+STEADY_TIMING = {"blocks": 10, "min_block_s": 0.005, "warmup_blocks": 1, "time_budget_s": None}
+
+
+def journal(out: Path) -> dict[str, dict[str, object]]:
     lines = (out / JOURNAL_NAME).read_text(encoding="utf-8").splitlines()[1:]
-    return {row["cell"]: row["verdict"] for row in map(json.loads, lines)}
+    return {row["cell"]: row for row in map(json.loads, lines)}
+
+
+def verdicts(rows: dict[str, dict[str, object]]) -> dict[str, object]:
+    return {cell: row["verdict"] for cell, row in rows.items()}
 
 
 def test_one_worker_cluster_and_in_process_give_the_same_verdicts(tmp_path) -> None:
     slow = register_slow_backend()  # the client checks the spec's backends against its own registry
     spec = write_spec(tmp_path / "spec.yaml", {"workload": ["resource_windows"], "size": [64, 96],
-                                               "backend": ["memmap", slow]}, threshold=4.0)
+                                               "backend": ["memmap", slow]},
+                      timing=STEADY_TIMING, threshold=4.0)
     here = tmp_path / "in-process"
     assert main(["matrix", str(spec), "--in-process", "--out", str(here)]) == 1  # the slow cells FAIL
 
@@ -41,4 +51,7 @@ def test_one_worker_cluster_and_in_process_give_the_same_verdicts(tmp_path) -> N
 
     expected = {f"workload=resource_windows,size={size},layout=rows,backend={backend},agents=1000": verdict
                 for size in (64, 96) for backend, verdict in (("memmap", "PASS"), (slow, "FAIL"))}
-    assert verdicts(here) == verdicts(there) == expected
+    rows_here, rows_there = journal(here), journal(there)
+    ratios = {cell: (rows_here[cell]["ci_low"], rows_here[cell]["ci_high"], rows_there[cell]["ci_low"],
+                     rows_there[cell]["ci_high"]) for cell in rows_here}
+    assert verdicts(rows_here) == verdicts(rows_there) == expected, ratios
