@@ -34,7 +34,7 @@ def positive_seconds(text: str) -> float:
 def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", type=Path, metavar="SPEC", help="the matrix spec, YAML or JSON")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=positive_int, default=None,
+    where.add_argument("--workers", type=positive_int, default=None, metavar="N",
                        help="start a LocalCluster of N single-threaded worker processes here (default 1)")
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this existing Dask scheduler")
     where.add_argument("--in-process", action="store_true", help="no cluster: measure every cell in this process")
@@ -43,9 +43,9 @@ def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="finish the run in --out: cells already journaled are skipped")
     parser.add_argument("--scratch", metavar="DIR", help="where each worker makes its cells' scratch directories "
                                                          "(default: its temp dir); its file system is recorded")
-    parser.add_argument("--connect-timeout", type=positive_seconds, default=CONNECT_TIMEOUT_S,
+    parser.add_argument("--connect-timeout", type=positive_seconds, default=CONNECT_TIMEOUT_S, metavar="SECONDS",
                         help=f"seconds to reach the scheduler and see a worker (default {CONNECT_TIMEOUT_S:g})")
-    parser.add_argument("--lease-timeout", type=positive_seconds, default=LEASE_TIMEOUT_S,
+    parser.add_argument("--lease-timeout", type=positive_seconds, default=LEASE_TIMEOUT_S, metavar="SECONDS",
                         help="seconds after which a dead worker's timing slot is freed, for a LocalCluster "
                              f"(default {LEASE_TIMEOUT_S:g}; an existing scheduler keeps its own config)")
 
