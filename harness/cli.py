@@ -21,7 +21,7 @@ from harness.commandline import (
     plugin_entry_points,
 )
 from farm_grids.limits import max_request_bytes
-from harness.errors import USER_ERRORS
+from harness.errors import USER_ERRORS, HarnessUsageError
 
 DESCRIPTION = "Acceptance harness: is the memmap path as fast and lean as RAM?"
 
@@ -32,9 +32,16 @@ class Builtin:
 
     module: str
     help: str
+    extra: str | None = None  # the optional extra whose packages the command needs
 
     def load(self) -> ModuleType:
-        return importlib.import_module(self.module)
+        try:
+            return importlib.import_module(self.module)
+        except ModuleNotFoundError as exc:
+            # A missing optional package is the install's choice, not a bug: say which extra brings it.
+            if self.extra is None or (exc.name or "").startswith(("harness", "farm_grids", "reports")):
+                raise
+            raise HarnessUsageError(f"needs the {exc.name!r} package: pip install 'farm-grids[{self.extra}]'") from exc
 
 
 # A command's module is imported only when that command runs: `farm-harness --help` and a
@@ -50,6 +57,8 @@ COMMANDS: dict[str, Builtin] = {
     "gate": Builtin("harness.gate", "judge memmap/RAM pairs in a pytest-benchmark JSON file"),
     "compare": Builtin("harness.comparisons", "time the named engine-vs-reference speed comparisons"),
     "bench-ci": Builtin("harness.bench_ci", "the benchmark job: asv base vs head, validate and the gate, one summary"),
+    "matrix": Builtin("harness.matrix.command", "judge a spec's whole matrix of cells on a Dask cluster, one report",
+                      extra="cluster"),
     "objectstore": Builtin("harness.objectstore", "snapshot/restore MiB/s, warm zarr/RAM, a cold first tick from S3"),
 }
 
@@ -90,7 +99,11 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
 
 def _dispatch(arguments: list[str]) -> int:
     chosen = arguments[0] if arguments else None
-    parser = build_parser(chosen)
+    try:
+        parser = build_parser(chosen)
+    except HarnessUsageError as exc:
+        print(f"{PROG} {chosen}: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         args = parser.parse_args(arguments)
     except SystemExit as exc:  # --help, or a usage error already printed in one line

@@ -1,0 +1,1 @@
+"""Tests of the acceptance matrix: spec, journal, report, and real Dask clusters of worker processes."""
