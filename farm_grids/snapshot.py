@@ -35,7 +35,6 @@ from farm_grids.config import SimulationConfig
 from farm_grids.errors import ConfigError, FarmGridsError, InvalidGridSpecError, ObjectStoreError, SnapshotError
 from farm_grids.limits import check_request
 from farm_grids.snapshot_location import (
-    GENERATION_KEY,
     POINTER,
     SNAPSHOT_KEY,
     SnapshotLocation,
@@ -128,6 +127,7 @@ def _retired(location: SnapshotLocation, overwrite: bool) -> list[str]:
             raise SnapshotError(f"snapshot {where!r} already exists; pass overwrite=True to replace it")
         owned = {POINTER, *record.retiring}
         owned |= {record.generation} if record.generation is not None else set(_FORMAT1_GROUPS)
+    entries = [entry for entry in entries if not location.is_empty_folder(entry)]  # holds nothing: left alone
     for entry in entries:
         if entry not in owned and not location.is_our_generation(entry):
             raise SnapshotError(f"{where!r} holds {entry!r}, which no farm-grids snapshot wrote; refusing to write there "
@@ -143,9 +143,9 @@ def write_snapshot(env: Environment, url: str, *, storage_options: object = None
     retired = _retired(location, overwrite)  # every check before the first byte changes
     generation = new_generation()
     where = f"snapshot {location.url!r}"
-    group = open_zarr_group(location.url_of(generation), "w-", location.storage_options,
-                            attributes={GENERATION_KEY: generation})
+    location.create_generation(generation)
     try:
+        group = open_zarr_group(location.url_of(generation), "r+", location.storage_options)
         written = remote_call(where, lambda: _write_data(env, group))
         keys = location.keys(generation)
         arrays = {path: ArrayRecord(shape, dtype, _chunk_keys(keys, path), crc).to_json()

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ GENERATION_KEY = "farm_grids_generation"  # a generation group's attribute namin
 POINTER = "zarr.json"  # the root group document: the commit record, switched last
 # A commit record lists every chunk of a world; far below this even for 2**31-side worlds.
 _MAX_DOCUMENT_BYTES = 256 << 20
+_SYNC_THREADS = 16
 
 
 def new_generation() -> str:
@@ -115,18 +117,45 @@ class SnapshotLocation:
         attributes = document.get("attributes")
         return attributes if isinstance(attributes, dict) else {}
 
+    def is_empty_folder(self, name: str) -> bool:
+        """A local directory with nothing in it (object storage has no empty prefixes)."""
+        path = self.path_of(name)
+        return self.local and os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)
+
     def is_our_generation(self, name: str) -> bool:
         """Whether ``name`` is a generation group carrying our marker (naming itself)."""
         return self.attributes(f"{name}/{POINTER}").get(GENERATION_KEY) == name
 
+    def create_generation(self, name: str) -> None:
+        """Create the generation group ``name`` with our marker in its first document, appearing whole.
+
+        Locally the marker file is written unnamed (O_TMPFILE) and linked in complete, so a
+        kill leaves at most an empty directory (which holds nothing and blocks nothing), never
+        an unmarked or truncated document. On object storage one PUT creates it.
+        """
+        body = json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {GENERATION_KEY: name}}).encode()
+        if not self.local:
+            remote_call(f"creating {self.url_of(name)!r}", lambda: self.fs.pipe_file(self.path_of(f"{name}/{POINTER}"), body))
+            return
+        folder = self.path_of(name)
+        os.makedirs(folder)  # raises if it exists: a fresh name never does
+        _write_whole(folder, POINTER, body)
+
     def make_durable(self, name: str) -> None:
-        """Local: fsync every file and folder of ``name`` so the switch never points at data still in flight."""
+        """Local: fsync every file and folder of ``name`` so the switch never points at data still in flight.
+
+        Concurrently: the filesystem journals the fsyncs of many threads in shared commits,
+        so this costs about one commit, not one per chunk file.
+        """
         if not self.local:
             return  # an acknowledged PUT is stored
-        for folder, _, files in os.walk(self.path_of(name), topdown=False):
-            for file in files:
-                _fsync(os.path.join(folder, file), os.O_RDONLY)
-            _fsync(folder, os.O_RDONLY | os.O_DIRECTORY)
+        files, folders = [], []
+        for folder, _, names in os.walk(self.path_of(name)):
+            files += [os.path.join(folder, file) for file in names]
+            folders.append(folder)
+        with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
+            list(pool.map(_fsync, files, [os.O_RDONLY] * len(files)))
+            list(pool.map(_fsync, folders, [os.O_RDONLY | os.O_DIRECTORY] * len(folders)))
 
     def switch(self, record: dict[str, Any], via: str) -> None:
         """Write the root group document holding ``record`` in ONE atomic step.
@@ -162,6 +191,26 @@ class SnapshotLocation:
         except OSError as exc:
             if not isinstance(exc.__cause__, FileNotFoundError):
                 raise
+
+
+def _write_whole(folder: str, name: str, body: bytes) -> None:
+    """Create ``folder/name`` holding ``body``: it appears complete or not at all (Linux O_TMPFILE + link)."""
+    target = os.path.join(folder, name)
+    try:
+        descriptor = os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o644)
+    except (AttributeError, OSError):  # no O_TMPFILE here: a plain write (a kill may leave it short)
+        with open(target, "xb") as handle:
+            handle.write(body)
+        return
+    folder_descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.write(descriptor, body)
+        os.fsync(descriptor)
+        # A dir fd makes CPython call linkat(AT_SYMLINK_FOLLOW): the unnamed file itself gets linked.
+        os.link(f"/proc/self/fd/{descriptor}", target, src_dir_fd=folder_descriptor, follow_symlinks=True)
+    finally:
+        os.close(descriptor)
+        os.close(folder_descriptor)
 
 
 def _fsync(path: str, flags: int) -> None:
