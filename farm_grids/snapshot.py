@@ -153,10 +153,26 @@ def write_snapshot(env: Environment, url: str, *, storage_options: object = None
         location.make_durable(generation)
         location.switch({**_meta(env), "generation": generation, "arrays": arrays, "retiring": retired}, via=generation)
     except BaseException:
-        location.remove(generation)  # ours, never committed: tidy so nothing half-written stays
+        _abandon(location, generation)
         raise
     for entry in retired:  # after the switch: a kill here leaves them retiring, still ours
         location.remove(entry)
+
+
+def _abandon(location: SnapshotLocation, generation: str) -> None:
+    """Remove a generation whose write failed, unless its commit landed after all.
+
+    A switch can fail after it took effect (an fsync of the folder after the rename, a lost
+    reply to a PUT that was stored): then the generation is the snapshot and stays. If even
+    that cannot be read, the generation stays too: it carries our marker, so the next
+    snapshot here removes it.
+    """
+    try:
+        named = location.attributes(POINTER).get(SNAPSHOT_KEY)
+        if not (isinstance(named, dict) and named.get("generation") == generation):
+            location.remove(generation)
+    except Exception:  # already failing: the original error is the one to report
+        pass
 
 
 def _chunk_keys(keys: set[str], path: str) -> tuple[str, ...]:

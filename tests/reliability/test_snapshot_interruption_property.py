@@ -140,8 +140,12 @@ def test_interrupted_local_snapshots_leave_the_old_or_the_new_world(
     assert len(held) == 2, held  # the root document and one generation
 
 
-def _write_snapshot_lines(url: str, env: Environment) -> int:
-    """How many lines an overwrite runs in ``write_snapshot``'s own frame (one per step of the protocol)."""
+# The protocol's steps and the I/O steps where a commit can land or fail half-way.
+_SWEPT = ("write_snapshot", "create_generation", "switch", "remove")
+
+
+def _lines_in(function: str, url: str, env: Environment) -> int:
+    """How many lines an overwrite runs in the frames of ``function``."""
     count = 0
 
     def on_line(frame: FrameType, event: str, arg: Any) -> Any:
@@ -149,7 +153,8 @@ def _write_snapshot_lines(url: str, env: Environment) -> int:
         count += event == "line"
         return on_line
 
-    sys.settrace(lambda frame, event, arg: on_line if frame.f_code.co_name == "write_snapshot" else None)
+    sys.settrace(lambda frame, event, arg: on_line if frame.f_code.co_name == function
+                 and frame.f_code.co_filename in _TRACED else None)
     try:
         env.snapshot(url, overwrite=True)
     finally:
@@ -157,22 +162,26 @@ def _write_snapshot_lines(url: str, env: Environment) -> int:
     return count
 
 
+@pytest.mark.parametrize("function", _SWEPT)
 def test_an_overwrite_interrupted_at_every_step_leaves_the_old_or_the_new_world(
-        envs: list[Environment], tmp_path: Path) -> None:
-    """Exhaustive over the protocol's steps: before and after the switch, and between the removals."""
+        envs: list[Environment], tmp_path: Path, function: str) -> None:
+    """Exhaustive over the lines of each step: before and after the switch, inside it, between the removals."""
     url = str(tmp_path / "snap.zarr")
     envs[0].snapshot(url)
-    steps = _write_snapshot_lines(url, envs[0])
-    assert steps >= 10
+    steps = _lines_in(function, url, envs[0])
+    assert steps >= 3
     prints = [worlds.fingerprint(env) for env in envs[:2]]
     old = 0
     for step in range(1, steps + 1):
         new = 1 - old
-        with pytest.raises(Interrupted), interrupted_at(("write_snapshot", step)):
+        with pytest.raises(Interrupted), interrupted_at((function, step)):
             envs[new].snapshot(url, overwrite=True)
         found = _restorable(url, None)
-        assert found in (prints[old], prints[new]), f"interrupted at step {step}: neither world restores"
+        assert found in (prints[old], prints[new]), f"interrupted at line {step} of {function}: neither world restores"
         old = prints.index(found)  # type: ignore[arg-type]
+    envs[0].snapshot(url, overwrite=True)  # and what the interruptions left is tidied
+    held = [entry for entry in os.listdir(url) if not Path(url, entry).is_dir() or any(Path(url, entry).iterdir())]
+    assert len(held) == 2, held
 
 
 @settings(max_examples=5, **_SETTINGS)  # type: ignore[arg-type]
