@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -140,23 +141,24 @@ def write_snapshot(env: Environment, url: str, *, storage_options: object = None
     if not isinstance(overwrite, bool):
         raise SnapshotError(f"overwrite must be True or False, got {overwrite!r}")
     location = locate(url, storage_options)
-    retired = _retired(location, overwrite)  # every check before the first byte changes
+    where = f"snapshot {location.url!r}"  # local OSErrors (EACCES, ENOSPC) are typed like remote ones
+    retired = remote_call(where, lambda: _retired(location, overwrite))  # every check before the first byte changes
     generation = new_generation()
-    where = f"snapshot {location.url!r}"
-    location.create_generation(generation)
+    remote_call(where, lambda: location.create_generation(generation))
     try:
         group = open_zarr_group(location.url_of(generation), "r+", location.storage_options)
         written = remote_call(where, lambda: _write_data(env, group))
-        keys = location.keys(generation)
+        keys = remote_call(where, lambda: location.keys(generation))
         arrays = {path: ArrayRecord(shape, dtype, _chunk_keys(keys, path), crc).to_json()
                   for path, (shape, dtype, crc) in written.items()}
-        location.make_durable(generation)
-        location.switch({**_meta(env), "generation": generation, "arrays": arrays, "retiring": retired}, via=generation)
+        remote_call(where, lambda: location.make_durable(generation))
+        record = {**_meta(env), "generation": generation, "arrays": arrays, "retiring": retired}
+        remote_call(where, lambda: location.switch(record, via=generation))
     except BaseException:
         _abandon(location, generation)
         raise
     for entry in retired:  # after the switch: a kill here leaves them retiring, still ours
-        location.remove(entry)
+        remote_call(where, partial(location.remove, entry))
 
 
 def _abandon(location: SnapshotLocation, generation: str) -> None:
@@ -308,8 +310,8 @@ def restore_environment(
     from farm_grids.channels import default_registry
 
     location = locate(url, storage_options)
-    record = _committed_record(location)
-    group = _verified_generation(location, record)
+    record = remote_call(f"reading {location.url!r}", lambda: _committed_record(location))
+    group = remote_call(f"listing {location.url!r}", lambda: _verified_generation(location, record))
     config = _restored_config(record, backend, directory, location.url)
     registry = channels if channels is not None else default_registry()
     _check_fits(record, config, expect, registry.names, location.url)

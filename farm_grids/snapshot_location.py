@@ -26,6 +26,7 @@ POINTER = "zarr.json"  # the root group document: the commit record, switched la
 # A commit record lists every chunk of a world; far below this even for 2**31-side worlds.
 _MAX_DOCUMENT_BYTES = 256 << 20
 _SYNC_THREADS = 16
+_NAME_MAX = 255  # bytes per path component on every local filesystem we support
 
 
 def new_generation() -> str:
@@ -242,6 +243,12 @@ def locate(url: object, storage_options: object = None) -> SnapshotLocation:
         return _remote(url, options)
     if options:
         raise InvalidGridSpecError(f"storage_options apply to URLs, not to the local path {url!r}")
+    try:
+        too_long = any(len(os.fsencode(part)) > _NAME_MAX for part in Path(url).parts)
+    except UnicodeEncodeError:  # a lone surrogate: no file can have this name
+        raise SnapshotError(f"a snapshot location must be encodable as a file name, got {url!r}") from None
+    if too_long:
+        raise SnapshotError(f"a snapshot location has a name longer than {_NAME_MAX} bytes: {url!r}")
     resolved = Path(url).resolve()
     if resolved == Path.cwd().resolve():
         raise SnapshotError(f"a snapshot location cannot be the working directory ({url!r})")

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import boto3
 import pytest
 
-from farm_grids import InvalidGridSpecError, SnapshotError
+from farm_grids import InvalidGridSpecError, ObjectStoreError, SnapshotError
 from farm_grids.environment import Environment
 from farm_grids.snapshot import generation_of
 from objectstore import worlds
@@ -176,6 +176,22 @@ def test_a_location_that_is_not_a_path_is_a_typed_error(env: Environment, bad: A
         env.snapshot(bad)
     with pytest.raises(SnapshotError, match="path or URL"):
         Environment.restore(bad)
+
+
+def test_unusable_local_names_are_a_typed_error(env: Environment, tmp_path: Path) -> None:
+    for bad in (str(tmp_path / ("n" * 256)), str(tmp_path / "a\ud800b"), str(tmp_path / "nul\x00")):
+        with pytest.raises(SnapshotError, match="longer than|encodable|non-empty"):
+            env.snapshot(bad)
+        with pytest.raises(SnapshotError, match="longer than|encodable|non-empty"):
+            Environment.restore(bad)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_location_that_cannot_be_created_is_a_typed_error(env: Environment, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")  # its "directory" is a file: mkdir fails (ENOTDIR), even for root
+    with pytest.raises(ObjectStoreError, match="NotADirectoryError"):
+        env.snapshot(str(tmp_path / "file" / "snap.zarr"))
+    assert (tmp_path / "file").read_text() == "x"
 
 
 def test_storage_options_that_are_not_a_mapping_are_a_typed_error(env: Environment, tmp_path: Path) -> None:
