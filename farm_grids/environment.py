@@ -282,11 +282,14 @@ class Environment:
 
     # -- snapshots ----------------------------------------------------------------------------
     def snapshot(self, url: str, *, storage_options: object = None, overwrite: bool = False) -> None:
-        """Write the whole world (every layer, agents, memories, tick, RNG, config) to a zarr group.
+        """Write the whole world (every layer, agents, memories, tick, RNG, config) to a zarr v3 group.
 
-        ``url`` is a local path or an ``s3://`` URL. Data goes first and a commit marker
-        last, so a kill part-way leaves a snapshot ``restore`` refuses, never a half one it
-        accepts. An existing snapshot at ``url`` is kept unless ``overwrite``.
+        ``url`` is a local path or an ``s3://`` URL; never the working directory, a filesystem
+        root or a bucket root. It is written only if absent, empty, or a committed farm-grids
+        snapshot (replaced only with ``overwrite=True``); anything else is SnapshotError
+        naming what is there, and nothing is touched. The data goes into a new generation
+        beside the old one and the root's commit record is switched last, atomically, so a
+        kill at any point leaves the old or the new snapshot restorable.
         """
         from farm_grids.snapshot import write_snapshot
 
@@ -305,7 +308,10 @@ class Environment:
         file backends; a path or an ``s3://`` URL) override the saved config's storage;
         ``storage_options`` serve both the snapshot and an object-storage backend. ``expect``
         refuses a snapshot of another world size or seed. Custom channels need their
-        registry passed as ``channels`` (handlers are code, not data).
+        registry passed as ``channels`` (handlers are code, not data). The snapshot is
+        verified before and while it is read (zarr v3 only, a strictly typed record, exactly
+        the recorded chunks, each array's checksum, sparse values held to the deposit rules):
+        any mismatch is SnapshotError and no world is left behind.
         """
         from farm_grids.snapshot import restore_environment
 

@@ -1,40 +1,61 @@
-"""Environment snapshots: the whole world in one zarr v3 group, committed last, restorable on any backend.
+"""Environment snapshots: the whole world in one zarr v3 group, switched atomically, verified on restore.
 
-Layout of a snapshot group (readable by zarr, xarray and dask without farm-grids):
+Layout (readable by zarr, xarray and dask without farm-grids; see ``generation_of``):
 
-    attrs["farm_grids_snapshot"]   format, config, tick, RNG state, channels, manager state,
-                                   and ``committed`` (written True last: the commit marker)
-    layers/<namespace>/<name>      every grid: "env", "temporal", "resources" (chunked, zstd)
-    agents/<column>                ys, xs, team, hp, alive
-    memory/<channel>               per-agent (N, S, S) memories of agent-decayed channels
-    tiles/<channel>                active-tile masks of the temporal channels
-    resources/sites, /below        the resource manager's site bookkeeping
-    sparse/<channel>/cells, values transient events kept as sparse lists
+    zarr.json                      the root group; attrs["farm_grids_snapshot"] is the commit
+                                   record: format, config, tick, RNG state, channels, manager
+                                   state, the current ``generation`` and, per array, its shape,
+                                   dtype, the chunk keys written and a CRC-32C of its bytes.
+                                   Written LAST, in one atomic step: it is the commit.
+    g-<hex>/zarr.json              a generation group; attrs["farm_grids_generation"] names it
+                                   (our ownership marker, written when the group is created)
+    g-<hex>/layers/<ns>/<name>     every grid: "env", "temporal", "resources" (chunked, zstd)
+    g-<hex>/agents/<column>        ys, xs, team, hp, alive
+    g-<hex>/memory/<channel>       per-agent (N, S, S) memories of agent-decayed channels
+    g-<hex>/tiles/<channel>        active-tile masks of the temporal channels
+    g-<hex>/resources/sites, below the resource manager's site bookkeeping
+    g-<hex>/sparse/<ch>/cells, values  transient events kept as sparse lists
+
+A snapshot writes only where nothing is, where only our own generations are (a torn earlier
+write), or over a committed farm-grids snapshot (``overwrite=True``). The new generation
+goes beside the old one; the switch of the root document commits it; then the generations
+the old record named (and stray ones carrying our marker) are deleted. Format 1 (data in
+the root group) is still restored, and replaced by an overwrite.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from farm_grids.config import SimulationConfig
-from farm_grids.errors import ConfigError, FarmGridsError, GridFileMismatchError, ObjectStoreError, SnapshotError
+from farm_grids.errors import ConfigError, FarmGridsError, InvalidGridSpecError, ObjectStoreError, SnapshotError
 from farm_grids.limits import check_request
+from farm_grids.snapshot_location import (
+    POINTER,
+    SNAPSHOT_KEY,
+    SnapshotLocation,
+    locate,
+    new_generation,
+)
+from farm_grids.snapshot_record import FORMAT, ArrayRecord, SnapshotRecord, checksum, parse_record
 from farm_grids.stores.zarr_store import open_zarr_group, remote_call
+from farm_grids.values import checked_values
 
 if TYPE_CHECKING:
     from farm_grids.channels import ChannelRegistry
     from farm_grids.environment import Environment
 
-__all__ = ["FORMAT", "SNAPSHOT_KEY", "restore_environment", "write_snapshot"]
+__all__ = ["FORMAT", "SNAPSHOT_KEY", "generation_of", "restore_environment", "write_snapshot"]
 
-FORMAT = 1  # bump when the layout changes; restore refuses anything newer
-SNAPSHOT_KEY = "farm_grids_snapshot"
 _CHUNK = 256
 _NAMESPACES = ("env", "temporal", "resources")
+# What a format-1 snapshot wrote in its root group (it owned the whole group: it opened it with "w").
+_FORMAT1_GROUPS = frozenset({"layers", "agents", "memory", "tiles", "resources", "sparse"})
 
 
 def _managers(env: Environment) -> dict[str, Any]:
@@ -49,7 +70,8 @@ _DIMENSIONS = {"layers": ("y", "x"), "agents": ("agent",), "memory": ("agent", "
                "tiles": ("tile_y", "tile_x"), "resources": ("site",), "sparse": ("event",)}
 
 
-def _put(group: Any, path: str, data: np.ndarray) -> None:
+def _put(group: Any, path: str, data: np.ndarray) -> tuple[tuple[int, ...], str, int]:
+    """Write one array; its shape, dtype and checksum for the record."""
     from zarr.codecs import ZstdCodec
 
     data = np.ascontiguousarray(data)
@@ -59,6 +81,7 @@ def _put(group: Any, path: str, data: np.ndarray) -> None:
                                dimension_names=_DIMENSIONS[path.split("/", 1)[0]])
     if data.size:
         array[...] = data
+    return tuple(data.shape), data.dtype.name, checksum(data)
 
 
 def _meta(env: Environment) -> dict[str, Any]:
@@ -68,7 +91,7 @@ def _meta(env: Environment) -> dict[str, Any]:
         state["temporal"] = {"gammas": temporal["gammas"], "has_data": temporal["has_data"]}
     return {
         "format": FORMAT,
-        "committed": False,
+        "committed": True,  # the record exists only once committed (format 1 wrote it twice)
         "config": env.config.to_dict(),
         "tick": int(env.tick),
         "world": [env.height, env.width],
@@ -80,60 +103,182 @@ def _meta(env: Environment) -> dict[str, Any]:
     }
 
 
+def _retired(location: SnapshotLocation, overwrite: bool) -> list[str]:
+    """The root entries a new commit replaces, all proven ours; SnapshotError naming anything else.
+
+    Ours: the generation a committed record names (or a format-1 record's groups), entries
+    that record was still retiring, and generation groups carrying our marker naming
+    themselves (left by a writer killed before its commit).
+    """
+    entries = location.entries()
+    if not entries:
+        return []
+    where = location.url
+    raw = location.attributes(POINTER).get(SNAPSHOT_KEY) if POINTER in entries else None
+    owned: set[str] = set()
+    if POINTER in entries:
+        if raw is None:
+            raise SnapshotError(f"{where!r} holds {POINTER!r} that is not a farm-grids snapshot's; refusing to write there")
+        try:
+            record = parse_record(raw, where)
+        except SnapshotError as exc:
+            raise SnapshotError(f"{where!r} holds a snapshot that is not committed or not readable ({exc}); "
+                                "refusing to replace it") from None
+        if not overwrite:
+            raise SnapshotError(f"snapshot {where!r} already exists; pass overwrite=True to replace it")
+        owned = {POINTER, *record.retiring}
+        owned |= {record.generation} if record.generation is not None else set(_FORMAT1_GROUPS)
+    entries = [entry for entry in entries if not location.is_empty_folder(entry)]  # holds nothing: left alone
+    for entry in entries:
+        if entry not in owned and not location.is_our_generation(entry):
+            raise SnapshotError(f"{where!r} holds {entry!r}, which no farm-grids snapshot wrote; refusing to write there "
+                                "(a snapshot writes only into an absent or empty location or over a committed snapshot)")
+    return [entry for entry in entries if entry != POINTER]
+
+
 def write_snapshot(env: Environment, url: str, *, storage_options: object = None, overwrite: bool = False) -> None:
     """See ``Environment.snapshot``."""
-    where = f"snapshot {url!r}"
-    if not overwrite:
-        try:
-            open_zarr_group(url, "r", storage_options)  # type: ignore[arg-type]
-        except ObjectStoreError as exc:
-            if not isinstance(exc.__cause__, FileNotFoundError):
-                raise
-        else:
-            raise SnapshotError(f"{where} already exists; pass overwrite=True to replace it")
-    group = open_zarr_group(url, "w", storage_options)  # type: ignore[arg-type]
-    meta = _meta(env)
-    remote_call(where, lambda: group.attrs.put({SNAPSHOT_KEY: meta}))  # committed False until the end
-    remote_call(where, lambda: _write_data(env, group))
-    meta["committed"] = True
-    remote_call(where, lambda: group.attrs.put({SNAPSHOT_KEY: meta}))  # the commit marker
+    if not isinstance(overwrite, bool):
+        raise SnapshotError(f"overwrite must be True or False, got {overwrite!r}")
+    location = locate(url, storage_options)
+    where = f"snapshot {location.url!r}"  # local OSErrors (EACCES, ENOSPC) are typed like remote ones
+    retired = remote_call(where, lambda: _retired(location, overwrite))  # every check before the first byte changes
+    generation = new_generation()
+    remote_call(where, lambda: location.create_generation(generation))
+    try:
+        group = open_zarr_group(location.url_of(generation), "r+", location.storage_options)
+        written = remote_call(where, lambda: _write_data(env, group))
+        keys = remote_call(where, lambda: location.keys(generation))
+        arrays = {path: ArrayRecord(shape, dtype, _chunk_keys(keys, path), crc).to_json()
+                  for path, (shape, dtype, crc) in written.items()}
+        remote_call(where, lambda: location.make_durable(generation))
+        record = {**_meta(env), "generation": generation, "arrays": arrays, "retiring": retired}
+        remote_call(where, lambda: location.switch(record, via=generation))
+    except BaseException:
+        _abandon(location, generation)
+        raise
+    for entry in retired:  # after the switch: a kill here leaves them retiring, still ours
+        remote_call(where, partial(location.remove, entry))
 
 
-def _write_data(env: Environment, group: Any) -> None:
+def _abandon(location: SnapshotLocation, generation: str) -> None:
+    """Remove a generation whose write failed, unless its commit landed after all.
+
+    A switch can fail after it took effect (an fsync of the folder after the rename, a lost
+    reply to a PUT that was stored): then the generation is the snapshot and stays. If even
+    that cannot be read, the generation stays too: it carries our marker, so the next
+    snapshot here removes it.
+    """
+    try:
+        named = location.attributes(POINTER).get(SNAPSHOT_KEY)
+        if not (isinstance(named, dict) and named.get("generation") == generation):
+            location.remove(generation)
+    except Exception:  # already failing: the original error is the one to report
+        pass
+
+
+def _chunk_keys(keys: set[str], path: str) -> tuple[str, ...]:
+    """The chunk keys stored under the array ``path`` (zarr skips chunks that equal the fill value)."""
+    prefix = f"{path}/"
+    return tuple(sorted(rest for key in keys if key.startswith(prefix) and (rest := key[len(prefix):]) != POINTER))
+
+
+def _write_data(env: Environment, group: Any) -> dict[str, tuple[tuple[int, ...], str, int]]:
+    written = {}
     for namespace, manager in _managers(env).items():
         for name in manager.names():
-            _put(group, f"layers/{namespace}/{name}", manager.store.read(name))
+            written[f"layers/{namespace}/{name}"] = _put(group, f"layers/{namespace}/{name}", manager.store.read(name))
     for column, values in env.agents.export_state().items():
-        _put(group, f"agents/{column}", values)
+        written[f"agents/{column}"] = _put(group, f"agents/{column}", values)
     for channel, memory in env.memory_state().items():
-        _put(group, f"memory/{channel}", memory)
+        written[f"memory/{channel}"] = _put(group, f"memory/{channel}", memory)
     if env.temporal is not None:
         for channel, mask in env.temporal.export_state()["tiles"].items():  # type: ignore[union-attr]
-            _put(group, f"tiles/{channel}", mask.astype(np.uint8))
+            written[f"tiles/{channel}"] = _put(group, f"tiles/{channel}", mask.astype(np.uint8))
     for key, values in env.resources.export_state().items():
-        _put(group, f"resources/{key}", values)
+        written[f"resources/{key}"] = _put(group, f"resources/{key}", values)
     for channel, layer in env.sparse_events.items():
-        _put(group, f"sparse/{channel}/cells", layer.cells)
-        _put(group, f"sparse/{channel}/values", layer.values)
+        written[f"sparse/{channel}/cells"] = _put(group, f"sparse/{channel}/cells", layer.cells)
+        written[f"sparse/{channel}/values"] = _put(group, f"sparse/{channel}/values", layer.values)
+    return written
 
 
-def _read_meta(group: Any, url: str) -> dict[str, Any]:
-    meta = dict(group.attrs).get(SNAPSHOT_KEY)
-    if not isinstance(meta, dict):
-        raise SnapshotError(f"{url!r} is not a farm-grids snapshot")
-    version = meta.get("format")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise SnapshotError(f"snapshot {url!r} has no valid format version")
-    if version > FORMAT:
-        raise SnapshotError(f"snapshot {url!r} was written by a newer format (v{version}; this reads v{FORMAT})")
-    if meta.get("committed") is not True:
-        raise SnapshotError(f"snapshot {url!r} is torn: it has no commit marker (the writer stopped part-way)")
-    return meta
+def _committed_record(location: SnapshotLocation) -> SnapshotRecord:
+    raw = location.attributes(POINTER).get(SNAPSHOT_KEY)
+    if raw is None:
+        if location.document(".zgroup") is not None:
+            raise SnapshotError(f"{location.url!r} is a zarr v2 group; snapshots are zarr v3 only")
+        raise SnapshotError(f"{location.url!r} is not a farm-grids snapshot (no zarr v3 group with a commit record)")
+    return parse_record(raw, location.url)
 
 
-def _restored_config(meta: dict[str, Any], backend: str | None, directory: str | None, url: str) -> SimulationConfig:
+def generation_of(url: str, *, storage_options: object = None) -> str:
+    """The group inside a snapshot that holds its data (open ``f"{generation_of(url)}/layers/env"`` with xarray)."""
+    record = _committed_record(locate(url, storage_options))
+    return record.generation or ""
+
+
+class _Verified:
+    """Reads the arrays of one snapshot, each checked against the record: shape, dtype, checksum, decodable."""
+
+    def __init__(self, group: Any, record: SnapshotRecord, url: str) -> None:
+        self.group, self.record, self.url = group, record, url
+
+    def paths(self, prefix: str) -> list[str]:
+        """Array names directly under ``prefix`` ("memory"), as recorded (format 1: as stored)."""
+        if self.record.arrays is not None:
+            return sorted(path.split("/", 1)[1] for path in self.record.arrays if path.startswith(f"{prefix}/"))
+        if prefix not in self.group:
+            return []
+        return remote_call(f"listing {self.url!r}", lambda: sorted(self.group[prefix].array_keys()))
+
+    def __call__(self, path: str) -> np.ndarray:
+        recorded = self.record.arrays.get(path) if self.record.arrays is not None else None
+        if self.record.arrays is not None and recorded is None:
+            raise SnapshotError(f"snapshot {self.url!r} lacks {path!r} (not in its commit record)")
+        try:
+            array = self.group[path]
+        except KeyError:
+            raise SnapshotError(f"snapshot {self.url!r} lacks {path!r}") from None
+        except (RuntimeError, ValueError, TypeError) as exc:  # metadata that zarr cannot parse
+            raise SnapshotError(f"snapshot {self.url!r}: the metadata of {path} is corrupt: {exc}") from exc
+        except Exception as exc:  # the network or the server: not the snapshot's fault
+            raise ObjectStoreError(f"opening {path} of {self.url!r}: {type(exc).__name__}: {exc}") from exc
+        shape, dtype = tuple(array.shape), np.dtype(array.dtype)
+        if recorded is not None and (shape != recorded.shape or dtype.name != recorded.dtype):
+            raise SnapshotError(f"snapshot {self.url!r}: {path} is {dtype.name}{list(shape)} in its metadata, "
+                                f"{recorded.dtype}{list(recorded.shape)} in its commit record")
+        check_request(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, f"{path} of {self.url!r}")
+        try:
+            data = np.asarray(array[...])
+        except (RuntimeError, ValueError, TypeError) as exc:  # a codec could not decode a chunk
+            raise SnapshotError(f"snapshot {self.url!r}: a chunk of {path} is corrupt: {exc}") from exc
+        except Exception as exc:  # the network or the server: not the snapshot's fault
+            raise ObjectStoreError(f"reading {path} of {self.url!r}: {type(exc).__name__}: {exc}") from exc
+        if recorded is not None and checksum(data) != recorded.crc32c:
+            raise SnapshotError(f"snapshot {self.url!r}: {path} does not match its checksum (corrupt)")
+        return data
+
+
+def _verified_generation(location: SnapshotLocation, record: SnapshotRecord) -> Any:
+    """The generation group, once its keys are exactly the recorded ones (missing or extra: SnapshotError)."""
+    if record.generation is None:  # format 1: data in the root group, nothing recorded to compare
+        group = open_zarr_group(location.url, "r", location.storage_options)
+        held = "layers" in group and "temporal" in group["layers"]
+        if held != record.temporal_world_layers:
+            raise SnapshotError(f"snapshot {location.url!r}: temporal_world_layers disagrees with its layers")
+        return group
+    listed, expected = location.keys(record.generation), record.expected_keys()
+    for what, keys in (("lacks", expected - listed), ("holds unrecorded", listed - expected)):
+        if keys:
+            raise SnapshotError(f"snapshot {location.url!r} {what} keys {sorted(keys)[:5]} "
+                                f"({len(keys)} in all) in {record.generation}")
+    return open_zarr_group(location.url_of(record.generation), "r", location.storage_options)
+
+
+def _restored_config(record: SnapshotRecord, backend: str | None, directory: str | None, url: str) -> SimulationConfig:
     try:
-        config = SimulationConfig.from_dict(meta["config"])
+        config = SimulationConfig.from_dict(record.config)
     except (ConfigError, KeyError, TypeError) as exc:
         raise SnapshotError(f"snapshot {url!r} holds an unusable config: {exc}") from exc
     memmap = replace(config.memmap, mode="w+")
@@ -146,24 +291,15 @@ def _restored_config(meta: dict[str, Any], backend: str | None, directory: str |
     return replace(config, memmap=memmap)
 
 
-def _check_fits(meta: dict[str, Any], config: SimulationConfig, expect: SimulationConfig | None,
+def _check_fits(record: SnapshotRecord, config: SimulationConfig, expect: SimulationConfig | None,
                 names: tuple[str, ...], url: str) -> None:
-    if [config.height, config.width] != list(meta.get("world", [])):
-        raise SnapshotError(f"snapshot {url!r} is inconsistent: world {meta.get('world')} vs its config")
+    if (config.height, config.width) != record.world:
+        raise SnapshotError(f"snapshot {url!r} is inconsistent: world {list(record.world)} vs its config")
     if expect is not None and (expect.height, expect.width) != (config.height, config.width):
         raise SnapshotError(f"snapshot {url!r} is a {config.height}x{config.width} world, expected "
                             f"{expect.height}x{expect.width}")
-    if list(meta.get("channels", [])) != list(names):
-        raise SnapshotError(f"snapshot {url!r} has channels {meta.get('channels')}, this registry {list(names)}")
-
-
-def _array(group: Any, path: str, url: str) -> np.ndarray:
-    try:
-        array = group[path]
-    except KeyError:
-        raise SnapshotError(f"snapshot {url!r} lacks {path!r}") from None
-    check_request(int(np.prod(array.shape, dtype=np.int64)) * np.dtype(array.dtype).itemsize, f"{path} of {url!r}")
-    return np.asarray(remote_call(f"reading {path} of {url!r}", lambda: array[...]))
+    if record.channels != tuple(names):
+        raise SnapshotError(f"snapshot {url!r} has channels {list(record.channels)}, this registry {list(names)}")
 
 
 def restore_environment(
@@ -173,50 +309,56 @@ def restore_environment(
     """See ``Environment.restore``. Checks come first; a failure later closes and deletes the new world."""
     from farm_grids.channels import default_registry
 
-    group = open_zarr_group(url, "r", storage_options)  # type: ignore[arg-type]
-    meta = remote_call(f"reading {url!r}", lambda: _read_meta(group, url))
-    config = _restored_config(meta, backend, directory, url)
+    location = locate(url, storage_options)
+    record = remote_call(f"reading {location.url!r}", lambda: _committed_record(location))
+    group = remote_call(f"listing {location.url!r}", lambda: _verified_generation(location, record))
+    config = _restored_config(record, backend, directory, location.url)
     registry = channels if channels is not None else default_registry()
-    _check_fits(meta, config, expect, registry.names, url)
-    env = cls(config, channels=registry, temporal_world_layers=bool(meta.get("temporal_world_layers", True)),
+    _check_fits(record, config, expect, registry.names, location.url)
+    env = cls(config, channels=registry, temporal_world_layers=record.temporal_world_layers,
               storage_options=storage_options)
     try:
-        _load(env, group, meta, url)
+        _load(env, _Verified(group, record, location.url), record, location.url)
     except BaseException as exc:
         env.config = replace(env.config, memmap=replace(env.config.memmap, delete_on_close=True))
         env.close()
         if isinstance(exc, (FarmGridsError, KeyboardInterrupt)):
             raise
-        raise SnapshotError(f"snapshot {url!r} could not be restored: {exc}") from exc
+        raise SnapshotError(f"snapshot {location.url!r} could not be restored: {exc}") from exc
     return env
 
 
-def _load(env: Environment, group: Any, meta: dict[str, Any], url: str) -> None:
-    state = meta.get("state", {})
-    for name in state.get("env_layers", []):
-        env.environmental.set(name, _array(group, f"layers/env/{name}", url))
+def _load(env: Environment, read: _Verified, record: SnapshotRecord, url: str) -> None:
+    for name in record.env_layers:
+        env.environmental.set(name, read(f"layers/env/{name}"))
     if env.temporal is not None:
         for name in env.temporal.channel_names:
-            env.temporal.store.write(name, _array(group, f"layers/temporal/{name}", url))
-        temporal = state.get("temporal", {})
-        env.temporal.load_state({
-            "gammas": temporal.get("gammas", {}), "has_data": temporal.get("has_data", {}),
-            "tiles": {name: _array(group, f"tiles/{name}", url) for name in env.temporal.channel_names},
-        })
+            env.temporal.store.write(name, read(f"layers/temporal/{name}"))
+        env.temporal.load_state({"gammas": record.gammas, "has_data": record.has_data,
+                                 "tiles": {name: read(f"tiles/{name}") for name in env.temporal.channel_names}})
     grid = env.resources.GRID
-    env.resources.store.write(grid, _array(group, f"layers/resources/{grid}", url))
-    env.resources.load_state({key: _array(group, f"resources/{key}", url) for key in ("sites", "below")})
-    env.agents.load_state({column: _array(group, f"agents/{column}", url) for column in env.agents.COLUMNS})
-    memory_keys = remote_call(f"listing {url!r}", lambda: sorted(group["memory"].array_keys())) if "memory" in group else []
-    env.load_memory_state({name: _array(group, f"memory/{name}", url) for name in memory_keys})
+    env.resources.store.write(grid, read(f"layers/resources/{grid}"))
+    env.resources.load_state({key: read(f"resources/{key}") for key in ("sites", "below")})
+    env.agents.load_state({column: read(f"agents/{column}") for column in env.agents.COLUMNS})
+    env.load_memory_state({name: read(f"memory/{name}") for name in read.paths("memory")})
     for channel, layer in env.sparse_events.items():
-        cells = _array(group, f"sparse/{channel}/cells", url).astype(np.intp)
-        values = _array(group, f"sparse/{channel}/values", url)
-        if cells.shape != values.shape or (cells.size and (cells.min() < 0 or cells.max() >= env.height * env.width)):
-            raise GridFileMismatchError(f"snapshot {url!r}: sparse events of {channel!r} are inconsistent")
-        layer.cells, layer.values = cells, values.astype(layer.dtype)
-    env.tick = int(meta["tick"])
-    env.rng.bit_generator.state = _rng_state(meta["rng"])
+        cells, values = read(f"sparse/{channel}/cells"), read(f"sparse/{channel}/values")
+        _check_sparse(cells, values, env.height * env.width, f"snapshot {url!r}: sparse events of {channel!r}")
+        try:  # the rules of a deposit: finite, fitting the layer's dtype
+            checked = checked_values(values, cells.size, layer.dtype, f"snapshot {url!r}: sparse values of {channel!r}")
+        except InvalidGridSpecError as exc:
+            raise SnapshotError(str(exc)) from exc
+        layer.cells, layer.values = cells.astype(np.intp), checked
+    env.tick = record.tick
+    env.rng.bit_generator.state = _rng_state(record.rng)
+
+
+def _check_sparse(cells: np.ndarray, values: np.ndarray, size: int, label: str) -> None:
+    """Cells as a deposit leaves them: integer, in the world, strictly increasing; one value each."""
+    if cells.ndim != 1 or values.shape != cells.shape or cells.dtype.kind not in "iu":
+        raise SnapshotError(f"{label} are inconsistent: cells {cells.dtype}{list(cells.shape)}, values {list(values.shape)}")
+    if cells.size and (int(cells.min()) < 0 or int(cells.max()) >= size or (np.diff(cells) <= 0).any()):
+        raise SnapshotError(f"{label}: cells must be distinct, sorted and inside the world")
 
 
 def _rng_state(saved: Any) -> dict[str, Any]:

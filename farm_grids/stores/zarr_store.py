@@ -58,10 +58,17 @@ def is_url(location: str) -> bool:
     return "://" in location
 
 
-def open_zarr_group(location: str | os.PathLike[str], mode: str, storage_options: Mapping[str, Any] | None) -> Any:
-    """The zarr group at ``location`` ("w-" create, "a", "r+", "r"), with bounded S3 time-outs."""
+def open_zarr_group(location: str | os.PathLike[str], mode: str, storage_options: Mapping[str, Any] | None, *,
+                    attributes: Mapping[str, Any] | None = None) -> Any:
+    """The zarr v3 group at ``location`` ("w-" create, "a", "r+", "r"), with bounded S3 time-outs.
+
+    zarr v3 only: a v2 group (whose codecs may include pickle) is refused, never read.
+    ``attributes`` are written with the group's creation, in the same document.
+    """
     import zarr
 
+    if storage_options is not None and not isinstance(storage_options, Mapping):
+        raise InvalidGridSpecError(f"storage_options must be a mapping (or None), got {type(storage_options).__name__}")
     where = os.fspath(location)
     options = None
     if is_url(where):
@@ -69,7 +76,9 @@ def open_zarr_group(location: str | os.PathLike[str], mode: str, storage_options
         options = {**defaults, **dict(storage_options or {})}
     elif storage_options:
         raise InvalidGridSpecError(f"storage_options apply to URLs, not to the local path {where!r}")
-    return remote_call(f"opening zarr group {where!r}", lambda: zarr.open_group(where, mode=mode, storage_options=options))
+    extra = {"attributes": dict(attributes)} if attributes is not None else {}
+    return remote_call(f"opening zarr group {where!r}", lambda: zarr.open_group(
+        where, mode=mode, storage_options=options, zarr_format=3, **extra))
 
 
 class ZarrStore(GridStore):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from farm_grids.environment import Environment
+from farm_grids.snapshot import generation_of
 
 from . import worlds
 from .s3server import CountingS3Server
@@ -76,8 +77,9 @@ def test_resume_from_a_snapshot_on_s3_is_bitwise_exact(
     directory = f"s3://{bucket}/resumed" if target == "zarr" else str(tmp_path / "after")
     saved = _restore_in_child(url, target, directory, tmp_path / "run.npz", options)
     _check(first, saved, uninterrupted)
-    assert any(path.startswith(f"/{bucket}/runs/snapshot.zarr/layers/") for (_, method, path) in s3_server.log.counts
-               if method == "PUT")
+    data = generation_of(url, storage_options=options)
+    assert any(path.startswith(f"/{bucket}/runs/snapshot.zarr/{data}/layers/")
+               for (_, method, path) in s3_server.log.counts if method == "PUT")
 
 
 def test_a_memmap_run_resumes_in_place_from_its_manifests(tmp_path: Path, uninterrupted) -> None:

@@ -40,6 +40,27 @@ def layers(env: Environment) -> dict[str, np.ndarray]:
     return {f"{m.store.backend}:{name}": m.store.read(name) for m in env.managers for name in m.names()}
 
 
+def fingerprint(env: Environment) -> dict[str, bytes]:
+    """Everything a snapshot saves, as bytes (dtype and shape included): equal means bitwise the same world."""
+    def raw(array: np.ndarray) -> bytes:
+        array = np.asarray(array)
+        return f"{array.dtype.str}{array.shape}".encode() + np.ascontiguousarray(array).tobytes()
+
+    found = {f"layer:{key}": raw(value) for key, value in layers(env).items()}
+    found |= {f"agents:{key}": raw(value) for key, value in env.agents.export_state().items()}
+    found |= {f"memory:{key}": raw(value) for key, value in env.memory_state().items()}
+    found |= {f"resources:{key}": raw(value) for key, value in env.resources.export_state().items()}
+    for channel, layer in env.sparse_events.items():
+        found[f"sparse:{channel}"] = raw(layer.cells.astype(np.int64)) + raw(layer.values)
+    if env.temporal is not None:
+        state = env.temporal.export_state()
+        found["temporal"] = json.dumps([state["gammas"], state["has_data"]], sort_keys=True).encode()
+        found |= {f"tiles:{key}": raw(mask) for key, mask in state["tiles"].items()}  # type: ignore[union-attr]
+    found["tick"] = str(env.tick).encode()
+    found["rng"] = json.dumps(env.rng.bit_generator.state, sort_keys=True, default=str).encode()
+    return found
+
+
 def reference(ticks: int) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
     """Observations of ``ticks`` uninterrupted RAM ticks, and the layers at the end."""
     env, driver = build(config("ram"))
