@@ -16,7 +16,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from farm_grids.errors import InvalidGridSpecError, SnapshotError
-from farm_grids.stores.zarr_store import _S3_DEFAULTS, is_url, remote_call
+from farm_grids.stores.zarr_store import S3_DEFAULTS, is_url, remote_call
 
 __all__ = ["GENERATION_KEY", "POINTER", "SNAPSHOT_KEY", "SnapshotLocation", "locate", "new_generation"]
 
@@ -265,7 +265,7 @@ def _remote(url: str, options: Mapping[str, Any] | None) -> SnapshotLocation:
         raise SnapshotError(f"snapshot URL {url!r} has an empty, '.' or '..' segment")
     if len(parts) < 2:
         raise SnapshotError(f"a snapshot location cannot be a bucket root ({url!r}): name a prefix inside it")
-    defaults = _S3_DEFAULTS if protocol in ("s3", "s3a") else {}
+    defaults = S3_DEFAULTS if protocol in ("s3", "s3a") else {}
     merged = {**defaults, **dict(options or {})}
     normal = f"{protocol}://{'/'.join(parts)}"
     fs, root = remote_call(f"opening {normal!r}", lambda: fsspec.core.url_to_fs(normal, **merged))

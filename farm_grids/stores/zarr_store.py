@@ -38,7 +38,7 @@ T = TypeVar("T")
 SCHEMA = "farm-grids/zarr-store/v1"
 DEFAULT_CHUNK = 128
 # Bounded so a failing endpoint is an error in seconds, not a hang for minutes.
-_S3_DEFAULTS: dict[str, Any] = {"config_kwargs": {"connect_timeout": 3, "read_timeout": 20,
+S3_DEFAULTS: dict[str, Any] = {"config_kwargs": {"connect_timeout": 3, "read_timeout": 20,
                                                   "retries": {"max_attempts": 2, "mode": "standard"}}}
 
 
@@ -72,7 +72,7 @@ def open_zarr_group(location: str | os.PathLike[str], mode: str, storage_options
     where = os.fspath(location)
     options = None
     if is_url(where):
-        defaults = _S3_DEFAULTS if where.startswith(("s3://", "s3a://")) else {}
+        defaults = S3_DEFAULTS if where.startswith(("s3://", "s3a://")) else {}
         options = {**defaults, **dict(storage_options or {})}
     elif storage_options:
         raise InvalidGridSpecError(f"storage_options apply to URLs, not to the local path {where!r}")
