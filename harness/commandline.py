@@ -252,3 +252,18 @@ def internal_error(prog: str, exc: BaseException) -> int:
     where = f"traceback in {saved}" if saved is not None else "no traceback could be saved"
     print(f"{prog}: internal error: {type(exc).__name__}: {one_line(exc)[:300]} ({where})", file=sys.stderr)
     return EXIT_INTERNAL
+
+
+REPORT_COMMAND = "report"  # found through the entry points: the harness never imports the reports package
+
+
+def render_report(json_path: Path, out_dir: Path) -> None:
+    """Render a result JSON with the `report` command (md, html, csv, json, junit, png); one line if there is none."""
+    entry = plugin_entry_points().get(REPORT_COMMAND)
+    command = load_plugin(entry) if entry is not None else None
+    if command is None:
+        print(f"report skipped: no {REPORT_COMMAND!r} command is installed")
+        return
+    argv = ["--from", str(json_path), "--out", str(out_dir), "--force", "--quiet"]
+    if run_with_arguments(command, f"{PROG} {REPORT_COMMAND}", argv) != 0:
+        print("report not written (see the error above)")

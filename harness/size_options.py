@@ -12,6 +12,7 @@ from farm_grids.channels import default_registry
 from farm_grids.config import SimulationConfig
 from farm_grids.errors import FarmGridsError
 from farm_grids.limits import MAX_DIMENSION, check_request
+from harness.commandline import int_at_least
 
 # Every grid the harness builds is float32 (the engine's default dtype).
 CELL_BYTES = 4
@@ -19,13 +20,7 @@ GIB = 2**30
 
 
 def _whole_number(text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
-    return value
+    return int_at_least(minimum)(text)
 
 
 def _within_request_limit(nbytes: int, what: str) -> None:

@@ -15,16 +15,13 @@ from harness import evidence, evidence_c7_c8
 from harness.backend_scope import COLD_ROWS, DEFAULT_BACKEND, BackendScope, backend_scope, file_backend_choices
 from harness.coldcache import COLD_THRESHOLD, COLD_WORKLOADS, measure_cold_rows
 from harness.commandline import (
-    PROG,
     ProgressCallback,
     add_outputs,
     add_threshold,
     exit_code,
-    load_plugin,
     names_of,
-    plugin_entry_points,
     progress_display,
-    run_with_arguments,
+    render_report,
     use_rich,
 )
 from harness.criteria import (
@@ -52,7 +49,6 @@ RESULT_NAME = "farm-harness-result.json"
 # The big-world figures of C9 (--big): a 1 GiB cold gather, an 8192^2 frontier, the slope to 16384^2.
 BIG_OUT_OF_CORE = OutOfCorePlan(gather_size=16384, frontier_size=8192, gather_trials=3, frontier_pairs=8,
                                 tiled_probes=True, us_line=True, floor=True, judge_slope=True)
-REPORT_COMMAND = "report"  # found through the entry points: the harness never imports the reports package
 
 
 @dataclass(frozen=True)
@@ -334,14 +330,7 @@ def print_outcome(outcome: ValidationOutcome, rich_output: bool | None = None) -
 
 def write_report(json_path: Path, out_dir: Path) -> None:
     """Render the report with the `report` command (an entry point in PLUGIN_GROUP); one line if there is none."""
-    entry = plugin_entry_points().get(REPORT_COMMAND)
-    command = load_plugin(entry) if entry is not None else None
-    if command is None:
-        print(f"report skipped: no {REPORT_COMMAND!r} command is installed")
-        return
-    argv = ["--from", str(json_path), "--out", str(out_dir), "--force", "--quiet"]
-    if run_with_arguments(command, f"{PROG} {REPORT_COMMAND}", argv) != 0:
-        print("report not written (see the error above)")
+    render_report(json_path, out_dir)
 
 
 def prepare_parser(parser: argparse.ArgumentParser) -> None:

@@ -15,12 +15,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from harness.commandline import PROG, load_plugin, plugin_entry_points, run_with_arguments
+from harness.commandline import render_report
 from harness.matrix.spec import AXES, MatrixSpec
 from harness.result import build_result, write_result
 from harness.verdicts import Criterion, Overall, Verdict, overall, worst
 
-REPORT_COMMAND = "report"  # the reports package, found through its entry point as validate finds it
 RESULT_NAME = "matrix-result.json"
 HEATMAP_NAME = "matrix-heatmap.png"
 CELL_COLUMNS = ("cell", "machine_type", *AXES, "ratio", "ci_low", "ci_high", "threshold", "verdict", "error",
@@ -154,14 +153,3 @@ def write_matrix_report(rows: Sequence[Mapping[str, Any]], spec: MatrixSpec, out
     render_report(json_path, out_dir)
     return Overall(document["verdict"])
 
-
-def render_report(json_path: Path, out_dir: Path) -> None:
-    """The `report` command over the result JSON (md, html, csv, json, junit, png), as validate renders its own."""
-    entry = plugin_entry_points().get(REPORT_COMMAND)
-    command = load_plugin(entry) if entry is not None else None
-    if command is None:
-        print(f"report skipped: no {REPORT_COMMAND!r} command is installed")
-        return
-    argv = ["--from", str(json_path), "--out", str(out_dir), "--force", "--quiet"]
-    if run_with_arguments(command, f"{PROG} {REPORT_COMMAND}", argv) != 0:
-        print("report not written (see the error above)")

@@ -74,7 +74,7 @@ def test_ctrl_c_in_a_workload_removes_every_temp_file(tmp_path) -> None:
 
 
 def test_report_is_skipped_with_one_line_when_no_report_command_is_installed(tmp_path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr(validate, "plugin_entry_points", lambda: {})  # as in an install without reports
+    monkeypatch.setattr(commandline, "plugin_entry_points", lambda: {})  # as in an install without reports
     validate.write_report(tmp_path / "r.json", tmp_path / "out")
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith("report skipped")
