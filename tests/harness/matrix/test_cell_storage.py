@@ -12,7 +12,7 @@ from harness.matrix.cell_storage import MARKER_NAME, CellStorage
 from harness.matrix.storage import STORAGE_OPTIONS_ENV, StorageSection
 from harness.workloads import build_workload
 
-from .s3 import S3, s3, s3_server  # noqa: F401  (fixtures)
+from .s3 import KEY, S3, SECRET, s3, s3_server  # noqa: F401  (fixtures)
 
 CELL = "workload=resource_windows,size=32,layout=rows,backend=zarr,agents=1000"
 
@@ -74,3 +74,15 @@ def test_a_prefix_whose_marker_is_not_the_cells_own_is_left_whole(s3) -> None:
     before = s3.keys(prefix)
     removal = place.remove()
     assert removal.removed == 0 and s3.keys(prefix) == before and len(removal.left) == len(before) >= 2
+
+
+def test_a_worker_with_only_the_standard_aws_variables_reaches_the_server(s3, monkeypatch) -> None:
+    """No storage options anywhere: s3fs (botocore) reads AWS_* on the worker, and nothing of them is recorded."""
+    for name, value in {"AWS_ENDPOINT_URL": s3.server.endpoint, "AWS_ACCESS_KEY_ID": KEY,
+                        "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    place = CellStorage(StorageSection(f"s3://{s3.bucket}/matrix"), CELL, environ={})
+    build_workload("resource_windows", "memmap", 32, file_backend="zarr", storage=place.create()).close()
+    assert any(key.endswith(".zarr/zarr.json") for key in s3.keys(prefix_of(place)))
+    assert place.record()["storage_options"] == {}
+    assert place.remove().left == () and s3.keys("matrix/") == []
