@@ -9,6 +9,7 @@ import logging
 import pytest
 from distributed import LocalCluster
 
+from harness.errors import HarnessUsageError
 from harness.matrix.errors import MatrixSpecError, StorageOptionsError
 from harness.matrix.spec import load_spec
 from harness.matrix.storage import (
@@ -20,6 +21,7 @@ from harness.matrix.storage import (
     resolve_options,
     scrub,
 )
+from harness.workloads import ObjectStorage, build_workload
 
 from .conftest import write_spec
 from .test_bad_input import assert_refused
@@ -99,3 +101,10 @@ def test_the_spec_digest_covers_the_storage_directory_but_not_its_secrets(tmp_pa
     assert digest("s3://b/p", "one") != digest("s3://b/q", "one")
     plain = write_spec(tmp_path / "plain.yaml", ZARR_AXES)
     assert load_spec(plain).storage == {} and load_spec(plain).digest != digest("s3://b/p", "one")
+
+
+def test_a_backend_that_keeps_local_files_is_refused_a_storage_url(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # memmap takes the URL for a relative path: whatever it makes stays in here
+    with pytest.raises(HarnessUsageError, match="backend 'memmap' keeps its grids in local files"):
+        build_workload("resource_windows", "memmap", 32, storage=ObjectStorage("memory://matrix-local-refused"))
+    assert [path for path in tmp_path.rglob("*") if path.is_file()] == []  # its files went with it
