@@ -61,3 +61,17 @@ def test_a_zarr_cell_on_s3_runs_with_the_workers_own_storage_options_and_leaves_
     assert s3.keys("matrix/") == []
     text = written_text(out)
     assert SECRET not in text and KEY not in text and SPEC_SECRET not in text
+
+
+def test_in_process_the_command_is_the_worker_and_uses_its_own_environment(tmp_path, s3, monkeypatch) -> None:
+    monkeypatch.setenv(STORAGE_OPTIONS_ENV, json.dumps(s3.options("matrix-in-process")))
+    spec = write_spec(tmp_path / "spec.yaml", {"workload": ["resource_windows", "temporal_windows"], "size": [32],
+                                               "backend": ["zarr"]}, threshold=1000.0,
+                      storage={"zarr": {"directory": f"s3://{s3.bucket}/here"}})
+    out = tmp_path / "out"
+    assert main(["matrix", str(spec), "--in-process", "--out", str(out)]) == 0
+    rows = journal_rows(out)
+    assert len(rows) == 2 and {row["verdict"] for row in rows} == {"PASS"}
+    assert len({row["storage"]["directory"] for row in rows}) == 2  # a prefix per cell
+    assert all(row["storage"]["left"] == [] for row in rows) and s3.keys("here/") == []
+    assert SECRET not in written_text(out)
