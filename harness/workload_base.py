@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import abc
+import contextlib
+import dataclasses
 import secrets
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from farm_grids.config import MemmapConfig
 from farm_grids.environment import Environment
 from farm_grids.managers import GridManager
+from farm_grids.stores import GridStore, build_store, register_backend, unregister_backend
+from harness.errors import HarnessUsageError
 
-__all__ = ["BACKENDS", "SLOW_FADE_GAMMA", "Workload", "WorkloadParams", "WorldOwner", "memmap_config"]
+__all__ = ["BACKENDS", "SLOW_FADE_GAMMA", "ObjectStorage", "Workload", "WorkloadParams", "WorldOwner",
+           "memmap_config", "object_storage_backend"]
 
 # Near 1 on purpose: thousands of timed decays must never push values into float32
 # denormals, whose arithmetic is ~100x slower and would time the FPU, not the engine.
@@ -64,6 +71,42 @@ def memmap_config(params: WorkloadParams, *, delete_on_close: bool = True) -> Me
         access=params.access,
         prefetch=params.prefetch,
     )
+
+
+@dataclass(frozen=True)
+class ObjectStorage:
+    """Where a workload's file-backend grids go instead of its scratch directory: a URL and how to reach it."""
+
+    location: str  # e.g. "s3://bucket/prefix": each store makes its zarr group under it
+    storage_options: Mapping[str, Any] = field(default_factory=dict, repr=False)  # endpoint, credentials: never shown
+
+
+@contextlib.contextmanager
+def object_storage_backend(base: str, storage: ObjectStorage) -> Iterator[str]:
+    """A backend name, registered while the block runs, that builds ``base``'s stores at ``storage``.
+
+    The workloads build their managers without storage options (their timed code stays as it
+    is); this backend puts the location and the options in on their way to ``base``. A store
+    that comes back with local files did not use the URL, and is refused.
+    """
+    name = f"{base}@object-storage-{secrets.token_hex(6)}"
+
+    def factory(config: MemmapConfig, *, namespace: str, simulation_id: str | None,
+                storage_options: object = None) -> GridStore:
+        moved = dataclasses.replace(config, backend=base, directory=storage.location)
+        store = build_store(base, moved, namespace=namespace, simulation_id=simulation_id,
+                            storage_options=dict(storage.storage_options))
+        if store.file_backed:
+            store.close_all(delete_files=True)
+            raise HarnessUsageError(f"backend {base!r} keeps its grids in local files: "
+                                    "a storage directory applies to object-storage backends (zarr)")
+        return store
+
+    register_backend(name, factory)
+    try:
+        yield name
+    finally:
+        unregister_backend(name)
 
 
 class WorldOwner:

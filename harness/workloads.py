@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -29,9 +30,11 @@ from harness.micro_workloads import (
 from harness.workload_base import (
     BACKENDS,
     SLOW_FADE_GAMMA,
+    ObjectStorage,
     Workload,
     WorkloadParams,
     memmap_config,
+    object_storage_backend,
 )
 
 RESOURCES = "RESOURCES"
@@ -39,6 +42,7 @@ RESOURCES = "RESOURCES"
 __all__ = [
     "BACKENDS",
     "GATED_WORKLOADS",
+    "ObjectStorage",
     "WORKLOADS",
     "Workload",
     "WorkloadParams",
@@ -366,8 +370,13 @@ WORKLOADS: dict[str, WorkloadSpec] = {
 GATED_WORKLOADS: tuple[str, ...] = tuple(name for name, spec in WORKLOADS.items() if spec.gated)
 
 
-def build_workload(name: str, backend: str, size: int, **options: object) -> Workload:
-    """Build workload ``name`` for ``backend`` ("ram" | "memmap") at ``size`` x ``size``."""
+def build_workload(name: str, backend: str, size: int, *, storage: ObjectStorage | None = None,
+                   **options: object) -> Workload:
+    """Build workload ``name`` for ``backend`` ("ram" | "memmap") at ``size`` x ``size``.
+
+    With ``storage``, the "memmap" side's file backend keeps its grids at that URL, reached
+    with its storage options (the RAM side has no files and ignores it).
+    """
     if name not in WORKLOADS:
         raise HarnessUsageError(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}")
     if backend not in BACKENDS:
@@ -375,5 +384,8 @@ def build_workload(name: str, backend: str, size: int, **options: object) -> Wor
     if isinstance(size, bool) or not isinstance(size, int) or size < 16:
         raise HarnessUsageError(f"size must be an integer >= 16, got {size!r}")
     params = WorkloadParams(backend=backend, size=size, **options)  # type: ignore[arg-type]
-    return WORKLOADS[name].factory(params)
+    if storage is None or backend == "ram":
+        return WORKLOADS[name].factory(params)
+    with object_storage_backend(params.file_backend, storage) as bound:  # only while the stores are built
+        return WORKLOADS[name].factory(dataclasses.replace(params, file_backend=bound))
 

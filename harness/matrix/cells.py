@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from distributed import Semaphore, get_worker
 
 from harness.evidence_perf import TimingSettings
+from harness.matrix.cell_storage import CellStorage
 from harness.matrix.fingerprint import engine_identity, fingerprint, host_id
 from harness.matrix.spec import AXES, Cell
+from harness.matrix.storage import StorageSection, scrub
 from harness.result import ratio_record
 from harness.tempfiles import scratch_dir
 from harness.timing import measure_paired
@@ -34,6 +36,7 @@ class CellSettings:
     timing: TimingSettings
     threshold: float
     scratch_parent: str | None = None  # where a cell's scratch directory goes on its worker (None: temp)
+    storage: dict[str, StorageSection] = field(default_factory=dict)  # backend -> object storage (else scratch)
 
 
 def _now() -> str:
@@ -43,19 +46,26 @@ def _now() -> str:
 def measure_cell(cell: Cell, settings: CellSettings, where: str = "in-process") -> dict[str, Any]:
     """Build the cell's workload for RAM and for its file backend, time them paired, and return its row.
 
-    An engine error is a finding: the row records it with verdict FAIL instead of raising.
+    An engine error is a finding: the row records it with verdict FAIL instead of raising. A
+    backend with object storage in ``settings`` keeps the cell's grids under a prefix of its own
+    there, reached with the options this machine resolves, and removes what it wrote after.
     """
     timing = settings.timing
     options = {"seed": timing.seed, "layout": cell.layout, "agents": cell.agents}
+    section = settings.storage.get(cell.backend)
+    place: CellStorage | None = None
     with scratch_dir(parent=settings.scratch_parent) as scratch:
         machine = fingerprint(scratch)
         started = _now()
         measured: dict[str, Any] = {"verdict": Verdict.FAIL.value, "error": None}
         try:
+            # This machine's options (its environment): a bad one is this cell's FAIL, never echoed.
+            place = None if section is None else CellStorage(section, cell.id)
+            storage = None if place is None else place.create()
             ram = build_workload(cell.workload, "ram", cell.size, directory=Path(scratch), **options)
             try:
                 files = build_workload(cell.workload, "memmap", cell.size, directory=Path(scratch),
-                                       file_backend=cell.backend, **options)
+                                       file_backend=cell.backend, storage=storage, **options)
                 try:
                     paired = measure_paired(ram.run, files.run, workload=cell.workload, blocks=timing.blocks,
                                             min_block_s=timing.min_block_s, warmup_blocks=timing.warmup_blocks,
@@ -66,12 +76,25 @@ def measure_cell(cell: Cell, settings: CellSettings, where: str = "in-process") 
                 ram.close()
             measured = {**ratio_record(paired, threshold=settings.threshold, size=cell.size), "error": None}
         except Exception as exc:  # the engine failed in this cell: a FAIL row that says why; Ctrl-C still stops
-            measured["error"] = f"{type(exc).__name__}: {exc}"
+            known = place.options if place is not None else section.storage_options if section is not None else {}
+            measured["error"] = scrub(f"{type(exc).__name__}: {exc}", known)
+        if place is not None:
+            measured["storage"] = _remove_storage(place)
         ended = _now()
     identity = engine_identity()
     return {"cell": cell.id, **{axis: getattr(cell, axis) for axis in AXES}, **measured,
             "threshold": settings.threshold, "started": started, "ended": ended, "where": where, "pid": os.getpid(),
             "engine_commit": identity.commit, "engine_version": identity.version, "machine": machine.record()}
+
+
+def _remove_storage(place: CellStorage) -> dict[str, Any]:
+    """Remove the cell's objects; the row's storage record says where they were and what is left."""
+    record = place.record()
+    try:
+        removal = place.remove()
+    except Exception as exc:  # the measurement stands; what could not be removed is said, secrets scrubbed
+        return {**record, "removed": 0, "cleanup_error": scrub(f"{type(exc).__name__}: {exc}", place.options)}
+    return {**record, "removed": removal.removed, "left": list(removal.left)}
 
 
 def host_slot_name() -> str:

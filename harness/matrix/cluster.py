@@ -14,8 +14,9 @@ from distributed import Client, LocalCluster
 from distributed.comm import get_address_host
 
 from harness.matrix.cells import TIMING_RESOURCE
-from harness.matrix.errors import ClusterError, WorkerMismatchError
+from harness.matrix.errors import ClusterError, StorageOptionsError, WorkerMismatchError
 from harness.matrix.fingerprint import EngineIdentity, engine_identity, fingerprint
+from harness.matrix.storage import environment_problem
 
 # A killed worker's timing slot is freed this long after its last lease refresh. Dask's 30 s
 # default would idle the whole host that long; 10 s is still 50 refreshes' worth of slack.
@@ -67,11 +68,12 @@ def cluster_client(workers: int | None, scheduler: str | None, *, lease_timeout_
 
 
 def worker_survey(scratch_parent: str | None) -> dict[str, Any]:
-    """Run on every worker: the engine it imports and its machine. Pickled by reference, so a worker
-    without the project fails right here, before any cell."""
+    """Run on every worker: the engine it imports, its machine, and whether its own storage options parse.
+    Pickled by reference, so a worker without the project fails right here, before any cell."""
     identity = engine_identity()
     machine = fingerprint(scratch_parent or tempfile.gettempdir())
-    return {"commit": identity.commit, "version": identity.version, "machine_type": machine.machine_type}
+    return {"commit": identity.commit, "version": identity.version, "machine_type": machine.machine_type,
+            "storage_problem": environment_problem()}
 
 
 def mismatch(worker: str, theirs: EngineIdentity, ours: EngineIdentity) -> str | None:
@@ -81,9 +83,10 @@ def mismatch(worker: str, theirs: EngineIdentity, ours: EngineIdentity) -> str |
     return f"worker {worker} runs farm-grids {theirs.label()}, this client runs {ours.label()}"
 
 
-def check_workers(client: Client, scratch_parent: str | None = None,
-                  timeout_s: float = CONNECT_TIMEOUT_S) -> dict[str, tuple[str, ...]]:
-    """{machine type: where its cells may run}, once every worker is shown to run this client's engine.
+def check_workers(client: Client, scratch_parent: str | None = None, timeout_s: float = CONNECT_TIMEOUT_S,
+                  *, uses_storage: bool = False) -> dict[str, tuple[str, ...]]:
+    """{machine type: where its cells may run}, once every worker is shown to run this client's engine
+    (and, when cells ``uses_storage``, to hold storage options that parse).
 
     Cells are placed on hosts, not worker addresses: a worker its nanny restarts comes back on
     the same host under a new address and can still take the cells of its machine type. Only
@@ -109,6 +112,8 @@ def check_workers(client: Client, scratch_parent: str | None = None,
         reason = mismatch(address, EngineIdentity(answer.get("commit"), answer.get("version")), ours)
         if reason is not None:
             raise WorkerMismatchError(reason)
+        if uses_storage and answer.get("storage_problem"):
+            raise StorageOptionsError(f"worker {address}: {answer['storage_problem']}")
         if address in timing:
             found[address] = answer["machine_type"]
     return placement_targets(found)

@@ -17,6 +17,7 @@ from harness.matrix.journal import JOURNAL_NAME, Journal
 from harness.matrix.report import write_matrix_report
 from harness.matrix.runner import Placement, RowCallback, plan, run_in_process, run_on_cluster
 from harness.matrix.spec import load_spec
+from harness.matrix.storage import environment_options
 
 DEFAULT_OUT = Path("farm-harness-matrix")
 
@@ -71,8 +72,11 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     journal_path = args.out / JOURNAL_NAME
     Journal.check(journal_path, spec.digest, args.resume)
-    settings = CellSettings(timing=spec.timing, threshold=spec.threshold, scratch_parent=args.scratch)
+    settings = CellSettings(timing=spec.timing, threshold=spec.threshold, scratch_parent=args.scratch,
+                            storage=spec.storage)
     if args.in_process:
+        if spec.storage:
+            environment_options()  # this process is the worker: its own options must parse before anything runs
         kind = fingerprint(args.scratch or tempfile.gettempdir()).machine_type
         journal = Journal.open(journal_path, spec.digest, args.resume)
         todo = plan(spec.cells(), [kind], journal.rows)
@@ -80,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         with cluster_client(args.workers, args.scheduler, lease_timeout_s=args.lease_timeout,
                             timeout_s=args.connect_timeout) as client:
-            hosts = check_workers(client, args.scratch, args.connect_timeout)
+            hosts = check_workers(client, args.scratch, args.connect_timeout, uses_storage=bool(spec.storage))
             journal = Journal.open(journal_path, spec.digest, args.resume)
             todo = plan(spec.cells(), list(hosts), journal.rows)
             run_on_cluster(client, todo, hosts, settings, journal, retries=spec.retries, on_row=_announce(journal, todo))

@@ -19,3 +19,7 @@ class WorkerMismatchError(ClusterError):
 
 class JournalError(InputFileError):
     """The results journal is not one this command wrote, belongs to another spec, or already exists."""
+
+
+class StorageOptionsError(HarnessUsageError):
+    """A machine's storage options (FARM_HARNESS_STORAGE_OPTIONS) are not a JSON object."""

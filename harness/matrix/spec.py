@@ -17,6 +17,7 @@ from farm_grids.config import LAYOUTS
 from harness.backend_scope import file_backend_choices
 from harness.evidence_perf import TimingSettings
 from harness.matrix.errors import MatrixSpecError
+from harness.matrix.storage import StorageSection, parse_storage, redact
 from harness.verdicts import DEFAULT_THRESHOLD
 from harness.workloads import WORKLOADS
 
@@ -24,7 +25,7 @@ from harness.workloads import WORKLOADS
 AXES: tuple[str, ...] = ("workload", "size", "layout", "backend", "agents")
 AXIS_DEFAULTS: dict[str, tuple[Any, ...]] = {"size": (256,), "layout": ("rows",), "backend": ("memmap",),
                                              "agents": (1000,)}
-TOP_KEYS = ("axes", "timing", "threshold", "heatmap", "retries")
+TOP_KEYS = ("axes", "timing", "threshold", "heatmap", "retries", "storage")
 TIMING_KEYS = tuple(TimingSettings.__dataclass_fields__)
 MIN_SIZE = 16  # build_workload's smallest world
 
@@ -54,6 +55,7 @@ class MatrixSpec:
     threshold: float = DEFAULT_THRESHOLD
     heatmap: tuple[str, str] = ("size", "layout")
     retries: int = 2  # Dask retries of a cell that raised outside the measurement (a worker loss is apart)
+    storage: dict[str, StorageSection] = field(default_factory=dict)  # backend -> its object storage
     digest: str = field(default="", compare=False)  # of the spec's content: a journal belongs to one spec
 
     def cells(self) -> tuple[Cell, ...]:
@@ -127,10 +129,15 @@ def parse_spec(document: object, source: str) -> MatrixSpec:
     if not _is_int(retries, 0):
         raise _fail(source, f"retries must be an integer >= 0, got {retries!r}")
     timing = _timing(source, document.get("timing", {}))
-    digest = hashlib.sha256(json.dumps({"axes": {k: list(v) for k, v in axes.items()}, "timing": asdict(timing),
-                                        "threshold": threshold}, sort_keys=True).encode()).hexdigest()[:16]
+    storage = parse_storage(source, document["storage"], axes["backend"]) if "storage" in document else {}
+    content: dict[str, Any] = {"axes": {k: list(v) for k, v in axes.items()}, "timing": asdict(timing),
+                               "threshold": threshold}
+    if storage:  # where grids go is part of what a journal measured; the options' secrets are not hashed
+        content["storage"] = {backend: {"directory": section.directory, "storage_options": redact(section.storage_options)}
+                              for backend, section in storage.items()}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
     return MatrixSpec(axes=axes, timing=timing, threshold=float(threshold), heatmap=(heatmap[0], heatmap[1]),
-                      retries=retries, digest=digest)
+                      retries=retries, storage=storage, digest=digest)
 
 
 def load_spec(path: str | Path) -> MatrixSpec:
