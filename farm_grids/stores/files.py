@@ -123,6 +123,9 @@ def prepare_directory(directory: str | os.PathLike[str] | None, *, writable: boo
         problem = path_problem(text)
         if problem is not None:  # a NUL, a lone surrogate or an over-long component: typed, before any syscall
             raise StorageDirectoryError(f"storage directory {text[:80]!r} {problem}")
+        if "://" in text:  # "s3://b/x" would become a local folder "s3:/b/x" in the working directory
+            raise StorageDirectoryError(f"storage directory {text[:80]!r} is a URL: a file store is local "
+                                        "(a URL needs a backend that supports one, e.g. zarr)")
     path = Path(tempfile.gettempdir() if directory is None else directory).expanduser()
     if path.exists() and not path.is_dir():
         raise StorageDirectoryError(f"storage directory {str(path)!r} is a file, not a directory")

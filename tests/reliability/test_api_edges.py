@@ -262,3 +262,10 @@ def test_a_memmap_store_on_a_directory_no_filesystem_can_hold_is_a_typed_error(t
     with pytest.raises(StorageDirectoryError):
         MemmapStore(tmp_path / directory)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_memmap_store_given_a_url_is_refused_and_creates_no_local_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StorageDirectoryError, match="URL"):
+        MemmapStore("s3://bucket/grids")
+    assert list(tmp_path.iterdir()) == []
