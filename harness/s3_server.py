@@ -68,6 +68,13 @@ def weed_binary() -> Path:
     return Path(found)
 
 
+def weed_version() -> str:
+    """`weed version`'s version number (e.g. "4.48")."""
+    out = subprocess.run([str(weed_binary()), "version"], capture_output=True, text=True, timeout=30, check=False).stdout
+    words = out.split()
+    return next((w for w in words if w[:1].isdigit() and "." in w), out.strip() or "unknown")
+
+
 def listening_sockets(pid: int) -> list[ListeningSocket]:
     """Every TCP socket process ``pid`` and its children listen on, and every UDP socket they bound."""
     process = psutil.Process(pid)
