@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,7 @@ def _die_with_parent() -> None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _death_signal() -> Any:
+def _death_signal() -> Callable[[], None] | None:
     # The kernel sends it when the *thread* that forked exits: only the main thread lives as long as the process.
     return _die_with_parent if threading.current_thread() is threading.main_thread() else None
 
@@ -159,11 +160,13 @@ class SeaweedS3Server:
         self._fs.mkdir(name)
 
     def start(self) -> SeaweedS3Server:
+        if self._scratch is not None:
+            raise S3ServerError("this SeaweedFS server was already started")
         binary = weed_binary()
         self._scratch = contextlib.ExitStack()
         self.directory = self._scratch.enter_context(scratch_dir(prefix="farm-seaweedfs-"))
         try:
-            for attempt in range(3):  # a port picked free can be taken before weed binds it
+            for _ in range(3):  # a port picked free can be taken before weed binds it
                 if self._launch(binary):
                     return self
                 self._terminate()
