@@ -50,7 +50,7 @@ COMMANDS: dict[str, Builtin] = {
     "gate": Builtin("harness.gate", "judge memmap/RAM pairs in a pytest-benchmark JSON file"),
     "compare": Builtin("harness.comparisons", "time the named engine-vs-reference speed comparisons"),
     "bench-ci": Builtin("harness.bench_ci", "the benchmark job: asv base vs head, validate and the gate, one summary"),
-    "objectstore": Builtin("harness.objectstore", "snapshot/restore and a cold first tick on S3 (SeaweedFS) beside the raw GET/PUT floor; warm zarr/RAM"),
+    "objectstore": Builtin("harness.objectstore", "S3 snapshot/restore, cold first tick vs the raw GET/PUT floor; warm zarr/RAM"),
 }
 
 
