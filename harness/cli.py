@@ -59,7 +59,7 @@ COMMANDS: dict[str, Builtin] = {
     "bench-ci": Builtin("harness.bench_ci", "the benchmark job: asv base vs head, validate and the gate, one summary"),
     "matrix": Builtin("harness.matrix.command", "judge a spec's whole matrix of cells on a Dask cluster, one report",
                       extra="cluster"),
-    "objectstore": Builtin("harness.objectstore", "snapshot/restore MiB/s, warm zarr/RAM, a cold first tick from S3"),
+    "objectstore": Builtin("harness.objectstore", "S3 snapshot/restore, cold first tick vs the raw GET/PUT floor; warm zarr/RAM"),
 }
 
 

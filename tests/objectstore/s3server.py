@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+import boto3
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, ThreadedMotoServer, create_backend_app
 from werkzeug.serving import make_server
 
@@ -54,6 +55,8 @@ class CountingS3Server(ThreadedMotoServer):
     Clients tag themselves with ``config_kwargs={"user_agent_extra": "client/<tag>"}``.
     """
 
+    name = "moto"
+
     def __init__(self) -> None:
         super().__init__(ip_address="127.0.0.1", port=0, verbose=False)
         self.log = RequestLog()
@@ -77,6 +80,10 @@ class CountingS3Server(ThreadedMotoServer):
     def endpoint(self) -> str:
         host, port = self.get_host_and_port()
         return f"http://{host}:{port}"
+
+    def create_bucket(self, name: str) -> None:
+        boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id="farm", aws_secret_access_key="farm-secret",
+                     region_name="us-east-1").create_bucket(Bucket=name)
 
     def storage_options(self, tag: str | None = None) -> dict[str, Any]:
         """s3fs options for this server (any key works: moto does not check them by default)."""
