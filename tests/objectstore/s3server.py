@@ -92,3 +92,10 @@ class CountingS3Server(ThreadedMotoServer):
             config["user_agent_extra"] = f"client/{tag}"
         return {"endpoint_url": self.endpoint, "key": "farm", "secret": "farm-secret",
                 "client_kwargs": {"region_name": "us-east-1"}, "config_kwargs": config}
+
+
+def s3_client(server: Any) -> Any:
+    """A boto3 S3 client with the credentials of ``server`` (SeaweedFS's are its own; moto takes any)."""
+    options = server.storage_options()
+    return boto3.client("s3", endpoint_url=options["endpoint_url"], aws_access_key_id=options["key"],
+                        aws_secret_access_key=options["secret"], region_name="us-east-1")

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
 import zarr
@@ -17,8 +16,7 @@ from farm_grids.environment import Environment
 from farm_grids.snapshot import generation_of
 from farm_grids.snapshot_record import checksum
 from objectstore import worlds
-from objectstore.conftest import bucket, s3_server  # noqa: F401  (fixtures: the S3 test server, a bucket)
-from objectstore.s3server import CountingS3Server
+from objectstore.s3server import CountingS3Server, s3_client
 
 
 def _world(temporal: bool = True) -> tuple[Environment, Any]:
@@ -192,8 +190,7 @@ def test_a_missing_object_on_s3_is_refused(s3_server: CountingS3Server, bucket: 
     with env:
         driver.run(3)
         env.snapshot(url, storage_options=options)
-    client = boto3.client("s3", endpoint_url=s3_server.endpoint, aws_access_key_id="farm",
-                          aws_secret_access_key="farm-secret", region_name="us-east-1")
+    client = s3_client(s3_server)
     prefix = f"snap.zarr/{generation_of(url, storage_options=options)}/layers/resources/RESOURCES/c/"
     keys = [item["Key"] for item in client.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
     client.delete_object(Bucket=bucket, Key=keys[0])
@@ -208,8 +205,7 @@ def test_a_corrupt_object_on_s3_is_a_snapshot_error(s3_server: CountingS3Server,
     with env:
         driver.run(3)
         env.snapshot(url, storage_options=options)
-    client = boto3.client("s3", endpoint_url=s3_server.endpoint, aws_access_key_id="farm",
-                          aws_secret_access_key="farm-secret", region_name="us-east-1")
+    client = s3_client(s3_server)
     prefix = f"snap.zarr/{generation_of(url, storage_options=options)}/layers/env/OBSTACLES/c/"
     key = client.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"][0]["Key"]
     client.put_object(Bucket=bucket, Key=key, Body=b"\x28\xb5\x2f\xfd" + os.urandom(64))

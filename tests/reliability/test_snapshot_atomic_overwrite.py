@@ -15,7 +15,6 @@ import pytest
 
 from farm_grids.environment import Environment
 from objectstore import worlds
-from objectstore.conftest import bucket, s3_server  # noqa: F401  (fixtures: the S3 test server, a bucket)
 from objectstore.s3server import CountingS3Server
 
 TRIALS = 24

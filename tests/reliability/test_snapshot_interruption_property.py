@@ -22,8 +22,7 @@ import farm_grids.snapshot_record
 from farm_grids import SnapshotError
 from farm_grids.environment import Environment
 from objectstore import worlds
-from objectstore.conftest import s3_server  # noqa: F401  (fixture: the S3 test server)
-from objectstore.s3server import CountingS3Server
+from objectstore.s3server import CountingS3Server, s3_client
 
 _MODULES = (farm_grids.snapshot, farm_grids.snapshot_location, farm_grids.snapshot_record)
 _TRACED = {module.__file__ for module in _MODULES}
@@ -188,11 +187,8 @@ def test_an_overwrite_interrupted_at_every_step_leaves_the_old_or_the_new_world(
 @given(ops=_SEQUENCES)
 def test_interrupted_snapshots_on_s3_leave_the_old_or_the_new_world(
         envs: list[Environment], s3_server: CountingS3Server, ops: list[tuple[Any, ...]]) -> None:
-    import boto3
-
     name = f"property-{os.getpid()}-{next(_paths)}"
-    client = boto3.client("s3", endpoint_url=s3_server.endpoint, aws_access_key_id="farm",
-                          aws_secret_access_key="farm-secret", region_name="us-east-1")
+    client = s3_client(s3_server)
     client.create_bucket(Bucket=name)
     _run(f"s3://{name}/snap.zarr", s3_server.storage_options(), envs, ops)
     keys = [item["Key"] for item in client.list_objects_v2(Bucket=name).get("Contents", [])]

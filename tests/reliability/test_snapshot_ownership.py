@@ -8,15 +8,13 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-import boto3
 import pytest
 
 from farm_grids import InvalidGridSpecError, ObjectStoreError, SnapshotError
 from farm_grids.environment import Environment
 from farm_grids.snapshot import generation_of
 from objectstore import worlds
-from objectstore.conftest import bucket, s3_server  # noqa: F401  (fixtures: the S3 test server, a bucket)
-from objectstore.s3server import CountingS3Server
+from objectstore.s3server import CountingS3Server, s3_client
 
 from .helpers import tree_state
 
@@ -208,8 +206,7 @@ def test_storage_options_that_are_not_a_mapping_are_a_typed_error(env: Environme
 # -- object storage ----------------------------------------------------------------------------
 
 def _objects(server: CountingS3Server, name: str) -> dict[str, str]:
-    client = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id="farm",
-                          aws_secret_access_key="farm-secret", region_name="us-east-1")
+    client = s3_client(server)
     found = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
         found |= {item["Key"]: item["ETag"] for item in page.get("Contents", [])}
@@ -217,8 +214,7 @@ def _objects(server: CountingS3Server, name: str) -> dict[str, str]:
 
 
 def _put(server: CountingS3Server, name: str, key: str) -> None:
-    boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id="farm", aws_secret_access_key="farm-secret",
-                 region_name="us-east-1").put_object(Bucket=name, Key=key, Body=b"user data")
+    s3_client(server).put_object(Bucket=name, Key=key, Body=b"user data")
 
 
 def test_a_prefix_holding_user_objects_is_refused_and_left_untouched(
