@@ -77,8 +77,12 @@ class ForkGuarded:
     _owner_lock: StoreLock | None
     _closed: bool
 
+    # Set in the child by the at-fork hook (every store is tracked from its __init__): every data
+    # operation checks it, and an attribute read costs nothing beside os.getpid()'s syscall.
+    _in_forked_child: bool = False
+
     def _check_open(self) -> None:
-        if in_forked_child(self.pid):
+        if self._in_forked_child:
             raise forked_store_error(self.pid, self.manifest_path)
         super()._check_open()  # type: ignore[misc]
 
@@ -100,6 +104,7 @@ class ForkGuarded:
 
     def _forget_inherited(self) -> None:
         """In a fresh child: close the lock descriptors, and send every read through the checked path."""
+        self._in_forked_child = True
         for lock in (self._lock, self._owner_lock):
             if lock is not None:
                 lock.forget()
