@@ -49,6 +49,8 @@ COMMANDS: dict[str, Builtin] = {
     "gate": Builtin("harness.gate", "judge memmap/RAM pairs in a pytest-benchmark JSON file"),
     "compare": Builtin("harness.comparisons", "time the named engine-vs-reference speed comparisons"),
     "bench-ci": Builtin("harness.bench_ci", "the benchmark job: asv base vs head, validate and the gate, one summary"),
+    "instructions": Builtin("harness.instructions", "count instructions per call of the CPU-bound workloads "
+                            "under valgrind"),
     "objectstore": Builtin("harness.objectstore", "snapshot/restore MiB/s, warm zarr/RAM, a cold first tick from S3"),
 }
 

@@ -6,12 +6,15 @@ import abc
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from farm_grids.config import MemmapConfig
-from farm_grids.environment import Environment
 from farm_grids.managers import GridManager
+
+if TYPE_CHECKING:  # the annotation only: store-level workloads then run without importing torch
+    from farm_grids.environment import Environment
 
 __all__ = ["BACKENDS", "SLOW_FADE_GAMMA", "Workload", "WorkloadParams", "WorldOwner", "memmap_config"]
 
