@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.asv_compare import DEFAULT_INSTRUCTION_FACTOR, INSTRUCTION_UNIT, judge_counts
-from harness.commandline import EXIT_FAIL, EXIT_PASS
-from harness.errors import HarnessError, HarnessUsageError
+from harness.commandline import EXIT_FAIL, EXIT_PASS, threshold_value
+from harness.errors import HarnessError, HarnessUsageError, InputFileError
 from harness import instruction_child
 from harness.instruction_child import DONE, READY
 from harness.jsonfiles import write_json_atomic
@@ -201,7 +201,7 @@ def prepare_parser(parser: argparse.ArgumentParser) -> None:
                         "(it registers --file-backend)")
     parser.add_argument("--base", type=Path, help="a JSON of an earlier run: judge every run here against its "
                         "first count of each workload, as bench-ci change does")
-    parser.add_argument("--factor", type=float, default=DEFAULT_INSTRUCTION_FACTOR,
+    parser.add_argument("--factor", type=threshold_value, default=DEFAULT_INSTRUCTION_FACTOR,
                         help=f"head/base beyond which a count is a change (default {DEFAULT_INSTRUCTION_FACTOR})")
     parser.add_argument("--json", type=Path, help="write every count here")
 
@@ -210,10 +210,15 @@ def run(args: argparse.Namespace) -> int:
     """Count; with --base, 1 when any run is flagged (a REGRESSION), else 0."""
     if args.runs < 1:
         raise HarnessUsageError("--runs must be >= 1")
+    if missing := missing_tools():
+        raise HarnessUsageError(f"{', '.join(missing)} not found: install valgrind (Debian: apt-get install valgrind)")
     base: dict[str, float] = {}
     if args.base is not None:
-        for record in json.loads(args.base.read_text(encoding="utf-8"))["counts"]:
-            base.setdefault(record["workload"], record["per_call"])
+        try:
+            for record in json.loads(args.base.read_text(encoding="utf-8"))["counts"]:
+                base.setdefault(str(record["workload"]), float(record["per_call"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputFileError(f"{args.base}: not a JSON that `farm-harness instructions --json` wrote ({exc})") from None
     counts: list[InstructionCount] = []
     flagged: dict[str, int] = {}
     for name in args.workload or LANE:

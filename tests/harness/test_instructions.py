@@ -63,12 +63,13 @@ def test_the_ram_count_is_real_work_of_the_named_workload() -> None:
     assert count.per_call > 1_690_000 and count.calls == 2 and count.file_backend is None
 
 
-def test_a_count_without_valgrind_is_a_typed_error_naming_the_tool(monkeypatch) -> None:
+def test_a_count_without_valgrind_is_a_typed_error_naming_the_tool(monkeypatch, capsys) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(InstructionCountError, match="valgrind"):
         count_instructions("store_windows")
     with pytest.raises(HarnessUsageError, match="unknown lane workload"):
         count_instructions("write_path")
+    assert main(["instructions"]) == 2  # the command: a one-line usage error, exit 2
 
 
 def test_counts_are_judged_by_the_factor_alone() -> None:
@@ -83,3 +84,13 @@ def test_counts_are_judged_by_the_factor_alone() -> None:
     assert suspects(rows) == [] and confirm(rows, [])[0].verdict == asv_compare.REGRESSION
     loose = compare([count_value(1e6)], [count_value(1.03e6)], factor=1.25, instruction_factor=1.05)
     assert loose[0].verdict == asv_compare.UNCHANGED
+
+
+def test_the_command_refuses_a_base_file_it_did_not_write_with_exit_2(tmp_path, capsys) -> None:
+    if missing_tools():
+        pytest.skip("the valgrind check comes first")
+    bad = tmp_path / "base.json"
+    bad.write_text('{"counts": [{"workload": "store_windows"}]}')
+    assert main(["instructions", "--base", str(bad)]) == 2
+    assert "not a JSON that `farm-harness instructions --json` wrote" in capsys.readouterr().err
+    assert main(["instructions", "--base", str(tmp_path / "missing.json")]) == 2
