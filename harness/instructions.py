@@ -26,10 +26,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import farm_grids
+import harness
+from harness import instruction_child
 from harness.asv_compare import DEFAULT_INSTRUCTION_FACTOR, INSTRUCTION_UNIT, judge_counts
 from harness.commandline import EXIT_FAIL, EXIT_PASS, threshold_value
 from harness.errors import HarnessError, HarnessUsageError, InputFileError
-from harness import instruction_child
 from harness.instruction_child import DONE, READY
 from harness.jsonfiles import write_json_atomic
 from harness.workloads import WORKLOADS
@@ -102,6 +104,12 @@ def missing_tools() -> list[str]:
     return [tool for tool in ("valgrind", "callgrind_control") if shutil.which(tool) is None]
 
 
+def import_roots() -> str:
+    """A PYTHONPATH that finds the engine and harness this process runs (asv drops PYTHONPATH), then the rest."""
+    roots = [str(Path(package.__file__).resolve().parents[1]) for package in (farm_grids, harness)]
+    return os.pathsep.join(dict.fromkeys([*roots, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]))
+
+
 def _control(pid: int, *words: str) -> None:
     """One callgrind_control command (through vgdb); it returns once callgrind has carried it out."""
     try:
@@ -165,7 +173,7 @@ def count_instructions(name: str, *, file_backend: str | None = None, plugins: S
                    sys.executable, "-m", "harness.instruction_child", json.dumps(spec)]
         # Threads of a BLAS or OpenMP pool would spin a varying number of instructions.
         env = {**os.environ, "PYTHONHASHSEED": HASH_SEED, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1"}
+               "MKL_NUM_THREADS": "1", "PYTHONPATH": import_roots()}
         with open(log, "wb") as log_file:
             proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, env=env)
         try:
