@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import os
 import select
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import farm_grids
+from farm_grids.stores import backend_names
 import harness
 from harness import instruction_child
 from harness.asv_compare import DEFAULT_INSTRUCTION_FACTOR, INSTRUCTION_UNIT, judge_counts
@@ -220,6 +222,14 @@ def run(args: argparse.Namespace) -> int:
         raise HarnessUsageError("--runs must be >= 1")
     if missing := missing_tools():
         raise HarnessUsageError(f"{', '.join(missing)} not found: install valgrind (Debian: apt-get install valgrind)")
+    for plugin in args.plugin:  # here too, so that an unknown module or backend is a usage error
+        try:
+            importlib.import_module(plugin)
+        except ImportError as exc:
+            raise HarnessUsageError(f"--plugin {plugin}: {exc}") from None
+    if args.file_backend is not None and args.file_backend not in backend_names():
+        raise HarnessUsageError(f"--file-backend {args.file_backend!r} is not registered; known: "
+                                f"{', '.join(backend_names())} (a --plugin module registers one)")
     base: dict[str, float] = {}
     if args.base is not None:
         try:

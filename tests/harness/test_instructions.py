@@ -94,3 +94,5 @@ def test_the_command_refuses_a_base_file_it_did_not_write_with_exit_2(tmp_path, 
     assert main(["instructions", "--base", str(bad)]) == 2
     assert "not a JSON that `farm-harness instructions --json` wrote" in capsys.readouterr().err
     assert main(["instructions", "--base", str(tmp_path / "missing.json")]) == 2
+    assert main(["instructions", "--file-backend", "no-such-backend"]) == 2
+    assert main(["instructions", "--plugin", "no_such_module_here", "--file-backend", WRAPPED]) == 2
