@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark job, one script for CI and for people: bash benchmarks/ci.sh MODE [options]
-#   install  pip install -c constraints.txt -e ".[dev]" into the active Python (CI runners)
+#   install  pip install -c constraints.txt -e ".[dev]" into the active Python, and valgrind (CI runners)
 #   change   base ($BENCH_BASE, else origin/main) vs HEAD: asv continuous, validate, the pytest-benchmark gate
 #   history  on main: asv run NEW (results in .asv/results, which the caller keeps), then asv publish
 #   quick    what .ci/run runs on every submission: asv run --python=same --quick and the quick gates
@@ -16,6 +16,12 @@ cd "$(dirname "$0")/.."
 case "${1:-}" in
   install)
     python -m pip install --quiet -c constraints.txt -e ".[dev]"
+    # valgrind for the instruction lane (asv's track_instructions; skipped without it).
+    if ! command -v valgrind >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+      sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+      ($sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null) \
+        || echo "ci.sh: valgrind could not be installed; the instruction lane is skipped"
+    fi
     exit 0
     ;;
   comment)

@@ -23,6 +23,11 @@ NOT_REPRODUCED = "not reproduced"  # a REGRESSION in the first run that a second
 UNCONFIRMED = "changed, no interval"  # beyond the factor, but asv keeps no samples for this kind
 GATING = frozenset({REGRESSION, BROKE})
 GATED_KINDS = frozenset({"time"})  # peakmem/track have one sample: asv cannot test them
+# The instruction lane's track_ series (harness.instructions): counts, not times. Two processes
+# of one commit count the same instructions, so one value per side decides, with no test; the
+# factor sits far above the measured A/A spread and below the smallest change worth a look.
+INSTRUCTION_UNIT = "instructions"
+DEFAULT_INSTRUCTION_FACTOR = 1.02
 
 
 @dataclass(frozen=True)
@@ -151,8 +156,19 @@ def _ratio_interval(base: AsvValue, head: AsvValue) -> tuple[float | None, float
     return h_low / b_high, h_high / b_low  # type: ignore[operator]
 
 
-def judge(base: AsvValue | None, head: AsvValue | None, factor: float) -> tuple[str, bool | None]:
-    """asv's rules (as `asv compare -f factor`): a change counts when beyond the factor and significant."""
+def judge_counts(base: float, head: float, factor: float) -> str:
+    """Instruction counts, head against base: beyond the factor is a change (the counts do not vary)."""
+    if head > base * factor:
+        return REGRESSION
+    return IMPROVED if head < base / factor else UNCHANGED
+
+
+def judge(base: AsvValue | None, head: AsvValue | None, factor: float,
+          instruction_factor: float = DEFAULT_INSTRUCTION_FACTOR) -> tuple[str, bool | None]:
+    """asv's rules (as `asv compare -f factor`): a change counts when beyond the factor and significant.
+
+    An instruction count is judged by ``instruction_factor`` alone (see ``judge_counts``).
+    """
     if head is None:
         return NOT_RUN, None
     if base is None:  # quick mode, or a new benchmark: nothing to compare, but raising is still broken
@@ -166,6 +182,9 @@ def judge(base: AsvValue | None, head: AsvValue | None, factor: float) -> tuple[
     b, h = _finite(base.value), _finite(head.value)
     if b is None or h is None or b <= 0:
         return UNCHANGED, None  # both failed, or skipped on either side
+    if head.unit == INSTRUCTION_UNIT:
+        verdict = judge_counts(b, h, instruction_factor)
+        return verdict, verdict != UNCHANGED
     beyond_up, beyond_down = h > b * factor, h < b / factor
     if not (beyond_up or beyond_down):
         return UNCHANGED, is_different(base, head)
@@ -181,7 +200,8 @@ def _key(value: AsvValue) -> tuple[str, tuple[str, ...]]:
     return value.benchmark, value.params
 
 
-def compare(base: Iterable[AsvValue], head: Iterable[AsvValue], factor: float) -> list[AsvRow]:
+def compare(base: Iterable[AsvValue], head: Iterable[AsvValue], factor: float,
+            instruction_factor: float = DEFAULT_INSTRUCTION_FACTOR) -> list[AsvRow]:
     """One row per benchmark and parameter combination found on either side, worst first."""
     base_by, head_by = {_key(v): v for v in base}, {_key(v): v for v in head}
     rows = []
@@ -189,7 +209,7 @@ def compare(base: Iterable[AsvValue], head: Iterable[AsvValue], factor: float) -
         b, h = base_by.get(key), head_by.get(key)
         either = h or b
         assert either is not None
-        verdict, significant = judge(b, h, factor)
+        verdict, significant = judge(b, h, factor, instruction_factor)
         bv, hv = _finite(b.value) if b else None, _finite(h.value) if h else None
         ratio = hv / bv if bv and hv is not None else None
         low, high = _ratio_interval(b, h) if b and h and verdict != NEW_SERIES else (None, None)
@@ -211,8 +231,12 @@ def _worst_first(rows: Iterable[AsvRow]) -> list[AsvRow]:
 
 
 def suspects(rows: Iterable[AsvRow]) -> list[AsvRow]:
-    """The rows a confirming run must reproduce: asv's significant slowdowns (a BROKE row needs no second look)."""
-    return [r for r in rows if r.verdict == REGRESSION]
+    """The rows a confirming run must reproduce: asv's significant slowdowns.
+
+    A BROKE row needs no second look, and neither does an instruction count: a second run
+    counts the same instructions again.
+    """
+    return [r for r in rows if r.verdict == REGRESSION and r.unit != INSTRUCTION_UNIT]
 
 
 def selection_regex(row: AsvRow) -> str:
@@ -230,7 +254,7 @@ def confirm(first: Sequence[AsvRow], rerun: Iterable[AsvRow]) -> list[AsvRow]:
     again = {(r.benchmark, r.params): r for r in rerun}
     rows = []
     for row in first:
-        if row.verdict != REGRESSION:
+        if row.verdict != REGRESSION or row.unit == INSTRUCTION_UNIT:  # a count is not rerun (see suspects)
             rows.append(row)
             continue
         second = again.get((row.benchmark, row.params))

@@ -43,8 +43,9 @@ SUMMARY_COMMAND = "bench-summary"  # in reports, found through the entry points 
 OUTPUTS = ("bench-ci.json", "summary.md", "summary.html", "junit.xml", "validate.json", "pytest-benchmark.json",
            "gate.json")
 # A change is judged on time_* benchmarks: the only kind asv keeps samples for, so the only kind its
-# significance test can confirm (peakmem_/track_ are one value each; history mode records them all).
-CHANGE_BENCH = ("time_",)
+# significance test can confirm (peakmem_/track_ are one value each; history mode records them all),
+# and on the instruction lane's counts, which need no test (asv_compare.judge_counts).
+CHANGE_BENCH = ("time_", "track_instructions")
 TOOL_VERDICTS = {0: "PASS", 1: "FAIL", 3: "INCONCLUSIVE"}  # farm-harness exit codes that are verdicts
 
 
@@ -224,7 +225,7 @@ def run_change(job: Job, out: Path) -> dict[str, Any]:
     job.step("asv continuous", job.asv("continuous", *words, *job.bench_args(CHANGE_BENCH), base, head))
     base_values = asv_compare.load_values(results_dir, args.machine, base, since)
     head_values = asv_compare.load_values(results_dir, args.machine, head, since)
-    rows = asv_compare.compare(base_values, head_values, args.factor)
+    rows = asv_compare.compare(base_values, head_values, args.factor, args.instruction_factor)
     suspects = asv_compare.suspects(rows)
     if suspects and not args.no_confirm:
         # A second, independent base-vs-head run of just the suspects: a REGRESSION counts only if it recurs.
@@ -232,7 +233,8 @@ def run_change(job: Job, out: Path) -> dict[str, Any]:
         selection = [word for row in suspects for word in ("-b", asv_compare.selection_regex(row))]
         job.step("asv confirm", job.asv("continuous", *words, *selection, base, head))
         rerun = asv_compare.compare(asv_compare.load_values(results_dir, args.machine, base, since),
-                                    asv_compare.load_values(results_dir, args.machine, head, since), args.factor)
+                                    asv_compare.load_values(results_dir, args.machine, head, since), args.factor,
+                                    args.instruction_factor)
         rows = asv_compare.confirm(rows, rerun)
     gates = {} if args.no_harness else harness_gates(job, out, args.sizes or (1024,), args.max_time)
     verdict, reasons = overall(rows, gates, job.steps, bool(base_values and head_values))
@@ -250,7 +252,7 @@ def run_quick(job: Job, out: Path) -> dict[str, Any]:
     job.step("asv run", job.asv("run", "--python=same", "--quick", "--show-stderr", "--machine", args.machine,
                                 "--set-commit-hash", head, *job.bench_args()))
     head_values = asv_compare.load_values(results_dir, args.machine, head, since)
-    rows = asv_compare.compare([], head_values, args.factor)
+    rows = asv_compare.compare([], head_values, args.factor, args.instruction_factor)
     gates = {} if args.no_harness else harness_gates(job, out, args.sizes or (256,), args.max_time)
     # At 256² the two pytest-benchmark runs are too short to judge drift: the gate is advisory here.
     verdict, reasons = overall(rows, gates, job.steps, bool(head_values), fatal=("validate",))
@@ -314,6 +316,9 @@ def prepare_parser(parser: argparse.ArgumentParser) -> None:
                         "always measure the installed checkout)")
     parser.add_argument("--factor", type=threshold_value, default=DEFAULT_FACTOR,
                         help=f"asv -f: smallest head/base ratio that counts as a change (default {DEFAULT_FACTOR})")
+    parser.add_argument("--instruction-factor", type=threshold_value, default=asv_compare.DEFAULT_INSTRUCTION_FACTOR,
+                        dest="instruction_factor", help="smallest head/base instruction count that is a REGRESSION "
+                        f"(default {asv_compare.DEFAULT_INSTRUCTION_FACTOR}; the counts' A/A spread is 0)")
     add_threshold(parser, DEFAULT_THRESHOLD)
     parser.add_argument("--bench", "-b", action="append", metavar="REGEX",
                         help="asv -b: only these benchmarks (change default: time_)")
@@ -345,6 +350,7 @@ def run(args: argparse.Namespace, runner: Run = run_command) -> int:
     job = Job(args, runner)
     document = RUNNERS[args.mode](job, out)
     document.update(schema=SCHEMA, mode=args.mode, created=created, machine=args.machine, factor=args.factor,
+                    instruction_factor=args.instruction_factor,
                     threshold=args.threshold, duration_s=round(time.perf_counter() - started, 1),
                     steps=[asdict(s) for s in job.steps])
     json_path = write_json_atomic(document, out / "bench-ci.json")

@@ -57,6 +57,8 @@ COMMANDS: dict[str, Builtin] = {
     "gate": Builtin("harness.gate", "judge memmap/RAM pairs in a pytest-benchmark JSON file"),
     "compare": Builtin("harness.comparisons", "time the named engine-vs-reference speed comparisons"),
     "bench-ci": Builtin("harness.bench_ci", "the benchmark job: asv base vs head, validate and the gate, one summary"),
+    "instructions": Builtin("harness.instructions", "count instructions per call of the CPU-bound workloads "
+                            "under valgrind"),
     "matrix": Builtin("harness.matrix.command", "judge a spec's whole matrix of cells on a Dask cluster, one report",
                       extra="cluster"),
     "objectstore": Builtin("harness.objectstore", "S3 snapshot/restore, cold first tick vs the raw GET/PUT floor; warm zarr/RAM"),

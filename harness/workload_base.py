@@ -9,15 +9,17 @@ import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from farm_grids.config import MemmapConfig
-from farm_grids.environment import Environment
 from farm_grids.managers import GridManager
 from farm_grids.stores import GridStore, build_store, register_backend, unregister_backend
 from harness.errors import HarnessUsageError
+
+if TYPE_CHECKING:  # the annotation only: store-level workloads then run without importing torch
+    from farm_grids.environment import Environment
 
 __all__ = ["BACKENDS", "SLOW_FADE_GAMMA", "ObjectStorage", "Workload", "WorkloadParams", "WorldOwner",
            "memmap_config", "object_storage_backend"]

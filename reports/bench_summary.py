@@ -11,6 +11,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from harness.asv_compare import INSTRUCTION_UNIT
 from harness.bench_ci_schema import BENCH_CI_JSON_SCHEMA
 from harness.commandline import EXIT_PASS, EXIT_USAGE, one_line
 from harness.errors import USER_ERRORS
@@ -91,6 +92,17 @@ def gate_table(name: str, gate: Mapping[str, Any]) -> Table:
                  f"criteria: {note}" if note else "")
 
 
+def instruction_table(document: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> Table:
+    """Every instruction-lane count of the run (unit "instructions"), changed or not."""
+    cells = tuple((r["benchmark"], r["params"], _number(r.get("base"), ",.0f"), _number(r.get("head"), ",.0f"),
+                   _number(r.get("ratio"), ".4f"), r["verdict"]) for r in rows)
+    factor = document.get("instruction_factor")
+    note = ("callgrind instructions per call, one fresh process per workload; a REGRESSION is head/base > "
+            f"{_number(factor, '.2f')} (the counts' A/A spread is 0, so no test and no rerun)")
+    return Table(f"Instruction counts ({len(rows)})", ("benchmark", "params", "base", "head", "head/base", "verdict"),
+                 cells, ("l", "l", "r", "r", "r", "l"), note)
+
+
 def history_table(steps: Sequence[Mapping[str, Any]]) -> Table:
     rows = []
     for record in steps:
@@ -124,6 +136,9 @@ def summary_tables(document: Mapping[str, Any]) -> list[Table]:
         ran = sum(r.get("head") is not None for r in rows)
         tables.append(asv_table(document, failed, f"asv --quick: {ran} values, {len(failed)} failed",
                                 "one sample per benchmark: a smoke run, no comparison"))
+    counts = [r for r in rows if r.get("unit") == INSTRUCTION_UNIT]
+    if counts:
+        tables.append(instruction_table(document, counts))
     if document.get("history_steps") is not None:
         tables.append(history_table(document["history_steps"]))
     for name, gate in (document.get("gates") or {}).items():

@@ -87,7 +87,8 @@ def test_a_confirmed_slowdown_fails_the_change_and_the_summary_names_it(in_repo:
     assert code == 1 and document["verdict"] == "FAIL"
     continuous = tools.asv_words("continuous")
     assert continuous[-4:] == ["b" * 40, "h" * 40, "--config", "asv.conf.json"] and "--interleave-rounds" in continuous
-    assert continuous[continuous.index("--factor") + 1] == "1.2" and ["-b", "time_"] == continuous[-6:-4]
+    assert continuous[continuous.index("--factor") + 1] == "1.2"
+    assert ["-b", "time_", "-b", "track_instructions"] == continuous[-8:-4]
     assert f"{NAME}" in summary and "REGRESSION" in summary and "1.60" in summary
     assert "PASS 1.000 [0.950, 1.050] @1024" in summary  # the harness verdict beside asv's
     assert (out / "junit.xml").read_text().count("<failure") == 1 and (out / "summary.html").is_file()
@@ -217,3 +218,41 @@ def test_history_reports_the_steps_publish_detected_on_its_own_machine_only(in_r
     code, document, _ = run_mode(["history", "--machine", "box", "--range", "A..B", "--out", str(in_repo / "h2")],
                                  failing, monkeypatch)
     assert code == 4 and document["history_steps"] == []  # a failed publish: nothing there is this run's
+
+
+def instruction_count(value: float, workload: str = "store_windows") -> AsvValue:
+    return AsvValue("bench_instructions.Instructions.track_instructions", (f"'{workload}'",), ("workload",), "track",
+                    asv_compare.INSTRUCTION_UNIT, "store_windows+observe_all/abc", value, None, None)
+
+
+def count_rows(summary: str) -> list[list[str]]:
+    """The cells of the summary's instruction-count table, row by row."""
+    section = summary.split("### Instruction counts", 1)[1].split("###", 1)[0]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in section.splitlines()
+            if line.startswith("| bench_instructions")]
+
+
+def test_an_instruction_count_beyond_its_factor_fails_the_change_with_no_rerun(in_repo: Path, monkeypatch) -> None:
+    tools = FakeTools({}, {})
+    code, document, summary = run_mode(["change", "--out", str(in_repo / "i1")], tools, monkeypatch,
+                                       base=[instruction_count(2_000_000), instruction_count(9e6, "observe_all")],
+                                       head=[instruction_count(2_100_000), instruction_count(9e6, "observe_all")])
+    assert code == 1 and document["instruction_factor"] == asv_compare.DEFAULT_INSTRUCTION_FACTOR
+    assert document["reasons"] == ["asv: bench_instructions.Instructions.track_instructions('store_windows') "
+                                   "REGRESSION x1.05"]
+    assert sum(c[3] == "continuous" for c in tools.commands if len(c) > 3) == 1  # counts repeat: no confirm run
+    assert "### Instruction counts (2)" in summary
+    assert [row[1:] for row in count_rows(summary)] == [["'store_windows'", "2,000,000", "2,100,000", "1.0500",
+                                                          "REGRESSION"],
+                                                         ["'observe_all'", "9,000,000", "9,000,000", "1.0000",
+                                                          "unchanged"]]
+    code, document, _ = run_mode(["change", "--out", str(in_repo / "i2"), "--instruction-factor", "1.06"], tools,
+                                 monkeypatch, base=[instruction_count(2_000_000)], head=[instruction_count(2_100_000)])
+    assert code == 0 and document["verdict"] == "PASS"
+
+
+def test_quick_mode_shows_every_instruction_count(in_repo: Path, monkeypatch) -> None:
+    code, document, summary = run_mode(["quick", "--out", str(in_repo / "q")], FakeTools({}, {}), monkeypatch,
+                                       head=[instruction_count(2_116_870.75)])
+    assert code == 0 and count_rows(summary) == [["bench_instructions.Instructions.track_instructions",
+                                                  "'store_windows'", "—", "2,116,871", "—", "no base"]]
