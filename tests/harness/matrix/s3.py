@@ -41,7 +41,7 @@ class S3:
 
 
 @pytest.fixture(scope="module")
-def s3_server() -> Iterator[CountingS3Server]:
+def matrix_s3_server() -> Iterator[CountingS3Server]:
     # s3fs and botocore must never reach for a real AWS account or a proxy.
     for key in ("AWS_PROFILE", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         os.environ.pop(key, None)
@@ -53,8 +53,8 @@ def s3_server() -> Iterator[CountingS3Server]:
 
 
 @pytest.fixture
-def s3(s3_server: CountingS3Server) -> S3:
-    here = S3(s3_server, f"matrix-{os.getpid()}-{next(_buckets)}")
+def s3(matrix_s3_server: CountingS3Server) -> S3:
+    here = S3(matrix_s3_server, f"matrix-{os.getpid()}-{next(_buckets)}")
     here.client().create_bucket(Bucket=here.bucket)
     return here
 

@@ -12,7 +12,7 @@ from harness.matrix.cell_storage import MARKER_NAME, CellStorage
 from harness.matrix.storage import STORAGE_OPTIONS_ENV, StorageSection
 from harness.workloads import build_workload
 
-from .s3 import KEY, S3, SECRET, s3, s3_server  # noqa: F401  (fixtures)
+from .s3 import KEY, S3, SECRET, s3, matrix_s3_server  # noqa: F401  (fixtures)
 
 CELL = "workload=resource_windows,size=32,layout=rows,backend=zarr,agents=1000"
 

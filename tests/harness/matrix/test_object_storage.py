@@ -15,7 +15,7 @@ from harness.matrix.journal import JOURNAL_NAME
 from harness.matrix.storage import REDACTED, STORAGE_OPTIONS_ENV
 
 from .conftest import TEST_LEASE_TIMEOUT_S, write_spec
-from .s3 import KEY, S3, SECRET, s3, s3_server, written_text  # noqa: F401  (fixtures)
+from .s3 import KEY, S3, SECRET, s3, matrix_s3_server, written_text  # noqa: F401  (fixtures)
 
 SPEC_SECRET = "spec-session-token-9c21"
 
