@@ -39,7 +39,7 @@ class DenseArrayStore(GridStore):
         # needs nothing else, and every attribute lookup there costs a visible share.
         self._fast: dict[str, tuple[np.ndarray, int, int]] = {}
         # The same for tile-major float32 grids: their TileGrid copies a window from <= 4 tiles.
-        self._fast_tiles: dict[str, tuple[TileGrid, int, int]] = {}
+        self._fast_tiles: dict[str, tuple[Callable[[int, int, int, int], np.ndarray], int, int]] = {}
 
     def _register(self, entry: GridEntry) -> None:
         super()._register(entry)
@@ -53,7 +53,7 @@ class DenseArrayStore(GridStore):
             if entry.array is not None:
                 self._fast[entry.name] = (entry.array, entry.shape[0], entry.shape[1])
             else:
-                self._fast_tiles[entry.name] = (self._tile_grid(entry), entry.shape[0], entry.shape[1])
+                self._fast_tiles[entry.name] = (self._tile_grid(entry).window_reader(), entry.shape[0], entry.shape[1])
 
     def _unregister(self, name: str) -> GridEntry:
         self._fast.pop(name, None)
@@ -175,7 +175,7 @@ class DenseArrayStore(GridStore):
         elif tiled is not None and normalize_by is None and out_dtype is _F32_TYPE:
             # The same for a tile-major grid, non-empty windows only: a copy from <= 4 tiles
             # (floats fail the tile arithmetic with TypeError and take the checked path).
-            grid, height, width = tiled
+            read, height, width = tiled
             try:
                 if (
                     0 <= y0 < y1 <= height
@@ -183,7 +183,7 @@ class DenseArrayStore(GridStore):
                     and y0.__class__ is not bool is not y1.__class__
                     and x0.__class__ is not bool is not x1.__class__
                 ):
-                    return grid.copy_window(y0, y1, x0, x1)
+                    return read(y0, y1, x0, x1)
             except TypeError:
                 pass
         return super().get_window(name, y0, y1, x0, x1, normalize_by=normalize_by, out_dtype=out_dtype)

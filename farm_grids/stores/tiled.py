@@ -8,7 +8,6 @@ and ``Q[x] = (x // T) * T * T + x % T``: every kernel below is that one separabl
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,9 +23,11 @@ __all__ = ["DEFAULT_TILE", "LAYOUTS", "TileGrid", "tile_buffer_cells", "validate
 # Windows per vectorised gather step: bounds the (chunk, S, S) int64 index temporaries.
 _WINDOW_CHUNK = 1024
 # A region of at most this many cells that straddles two or four tiles is copied with one
-# ``take`` through a cached index (8 KiB at most; the cache holds 2048 of them, 16 MiB at
-# worst, ~1.4 MiB for R=6 windows over 32-tiles): four slice copies cost ~4x a row-major copy.
+# ``take`` through an index cached per position and shape (8 KiB at most; a grid keeps up to
+# _SPAN_INDEXES of them, ~1.4 MiB for R=6 windows over 32-tiles): the two to four slice
+# copies it replaces cost 3-5x a row-major copy.
 _SPAN_INDEX_CELLS = 1024
+_SPAN_INDEXES = 2048
 # Marked tiles forming at most this many runs are scaled one slice per run (else one gather,
 # when runs average under four tiles); a gather takes this many tiles per step (4 MiB of
 # 32-tiles), so a scattered active set never needs a temporary the size of the grid.
@@ -64,7 +65,6 @@ def window_tiles(tile: int, y0: int, y1: int, x0: int, x1: int) -> tuple[range, 
     return range(y0 // tile, (y1 - 1) // tile + 1), range(x0 // tile, (x1 - 1) // tile + 1)
 
 
-@functools.lru_cache(maxsize=2048)
 def _span_index(tile: int, tile_row_cells: int, top: int, left: int, height: int, width: int) -> np.ndarray:
     """Offsets, from the start of its first tile, of each cell of a ``height x width`` region
     that starts at ``(top, left)`` inside that tile and spans at most two tile rows and columns."""
@@ -100,6 +100,7 @@ class TileGrid:
         self._shift = tile.bit_length() - 1  # tile sides are powers of two (validate_layout)
         self._tile_cells = tile * tile
         self._tile_row_cells = self.nx * tile * tile
+        self._region_indexes: dict[tuple[int, int, int, int], np.ndarray] = {}
         ys = np.arange(shape[0], dtype=np.int64)
         xs = np.arange(shape[1], dtype=np.int64)
         self.row_offsets = (ys // tile) * (self.nx * tile * tile) + (ys % tile) * tile
@@ -137,28 +138,48 @@ class TileGrid:
         ty0, tx0 = y0 >> shift, x0 >> shift
         if ((y1 - 1) >> shift) - ty0 > 1 or ((x1 - 1) >> shift) - tx0 > 1 or (y1 - y0) * (x1 - x0) > _SPAN_INDEX_CELLS:
             return None
-        index = _span_index(self.tile, self._tile_row_cells, y0 & mask, x0 & mask, y1 - y0, x1 - x0)
+        key = (y0 & mask, x0 & mask, y1 - y0, x1 - x0)
+        index = self._region_indexes.get(key)
+        if index is None:
+            if len(self._region_indexes) >= _SPAN_INDEXES:
+                self._region_indexes.clear()
+            index = self._region_indexes[key] = _span_index(self.tile, self._tile_row_cells, *key)
         return self.buffer[(ty0 * self.nx + tx0) * self._tile_cells :].take(index)
 
     def copy_window(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        """A fresh copy of the non-empty in-bounds ``[y0:y1, x0:x1]`` in the grid's dtype.
+        """A fresh copy of the non-empty in-bounds ``[y0:y1, x0:x1]`` in the grid's dtype."""
+        return self.window_reader()(y0, y1, x0, x1)
+
+    def window_reader(self) -> Callable[[int, int, int, int], np.ndarray]:
+        """``copy_window`` as a closure over this grid's constants (the single-window fast path).
 
         Inside one tile: one slice copy, as in the row layout. Across two or four tiles (a
-        window no wider than a tile): one ``take`` of exactly their cells. Larger: tile by tile.
+        window no larger than a tile): one ``take`` of exactly their cells, through an index
+        cached per position in the first tile and window shape. Larger: tile by tile.
         """
-        shift = self._shift
-        ty0, tx0 = y0 >> shift, x0 >> shift
-        if ty0 == (y1 - 1) >> shift and tx0 == (x1 - 1) >> shift:
-            top, left = ty0 << shift, tx0 << shift
-            return self.tiles[ty0, tx0, y0 - top : y1 - top, x0 - left : x1 - left].copy()
-        rows, cols = slice(y0, y1), slice(x0, x1)
-        values = self._span(rows, cols)
-        if values is not None:
-            return values
-        out = np.empty((y1 - y0, x1 - x0), dtype=self.buffer.dtype)
-        for ty, tx, trows, tcols, orows, ocols in self._pieces(rows, cols):
-            out[orows, ocols] = self.tiles[ty, tx, trows, tcols]
-        return out
+        tiles, buffer, shift, mask, nx = self.tiles, self.buffer, self._shift, self.tile - 1, self.nx
+        cell_shift, tile, tile_row_cells = 2 * self._shift, self.tile, self._tile_row_cells
+        indexes: dict[tuple[int, int, int, int], np.ndarray] = {}
+
+        def read(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+            ty0, tx0, ty1, tx1 = y0 >> shift, x0 >> shift, (y1 - 1) >> shift, (x1 - 1) >> shift
+            if ty0 == ty1 and tx0 == tx1:
+                return tiles[ty0, tx0, y0 & mask : ((y1 - 1) & mask) + 1, x0 & mask : ((x1 - 1) & mask) + 1].copy()
+            if ty1 - ty0 < 2 and tx1 - tx0 < 2:
+                key = (y0 & mask, x0 & mask, y1 - y0, x1 - x0)
+                index = indexes.get(key)
+                if index is None and key[2] * key[3] <= _SPAN_INDEX_CELLS:
+                    if len(indexes) >= _SPAN_INDEXES:
+                        indexes.clear()
+                    index = indexes[key] = _span_index(tile, tile_row_cells, *key)
+                if index is not None:
+                    return buffer[(ty0 * nx + tx0) << cell_shift :].take(index)
+            out = np.empty((y1 - y0, x1 - x0), dtype=buffer.dtype)
+            for ty, tx, trows, tcols, orows, ocols in self._pieces(slice(y0, y1), slice(x0, x1)):
+                out[orows, ocols] = tiles[ty, tx, trows, tcols]
+            return out
+
+        return read
 
     def read_region(self, rows: slice, cols: slice, out: np.ndarray) -> None:
         values = self._span(rows, cols)
