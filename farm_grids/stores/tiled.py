@@ -84,7 +84,8 @@ class _TiledWindows:
     across_rows: np.ndarray  # rows of ``out`` of the interior windows straddling tiles
     across_ys: np.ndarray  # their first cells
     across_xs: np.ndarray
-    across_index: np.ndarray | None  # (N, S, S) offsets of their cells, unless larger than kept
+    keep: bool  # whether the plan keeps the offsets of their cells (small enough)
+    across_chunks: list[np.ndarray]  # those offsets, (chunk, S, S) each, once a gather computed them
     edge_index: np.ndarray | None  # (E, S, S) offsets of the edge windows' clipped cells
 
 
@@ -259,13 +260,19 @@ class TileGrid:
             for start in range(0, where.inside_rows.size, _WINDOW_CHUNK):
                 stop = start + _WINDOW_CHUNK
                 out[where.inside_rows[start:stop]] = view[where.inside_origins[start:stop]]
-        if where.across_index is not None:
-            out[where.across_rows] = self.buffer.take(where.across_index)
-        else:
-            for start in range(0, where.across_rows.size, _WINDOW_CHUNK):
-                stop = start + _WINDOW_CHUNK
+        # Straddling windows in chunks, so each chunk's index is still in cache when ``take``
+        # reads it; a plan small enough keeps its chunks' indexes for the next layer.
+        kept = where.across_chunks
+        fresh = not kept
+        for number, start in enumerate(range(0, where.across_rows.size, _WINDOW_CHUNK)):
+            stop = start + _WINDOW_CHUNK
+            if fresh:
                 index = self._window_index(where.across_ys[start:stop], where.across_xs[start:stop], side)
-                out[where.across_rows[start:stop]] = self.buffer.take(index)
+                if where.keep:
+                    kept.append(index)
+            else:
+                index = kept[number]
+            out[where.across_rows[start:stop]] = self.buffer.take(index)
         if plan.edge.size:
             values = self.buffer.take(where.edge_index)
             out[plan.edge] = np.where(plan.edge_inside, values, np.zeros((), dtype=self.buffer.dtype))
@@ -290,12 +297,11 @@ class TileGrid:
             within = np.zeros(positions.shape, dtype=bool)
         across = ~within
         ys, xs = y0[across], x0[across]
-        kept = ys.size * side * side * 8 <= _KEPT_INDEX_BYTES
         edge_index = (self.row_offsets[plan.edge_rows] + self.col_offsets[plan.edge_cols]) if plan.edge.size else None
         return _TiledWindows(
             inside_rows=rows_of[within], inside_origins=self.row_offsets[y0[within]] + self.col_offsets[x0[within]],
             across_rows=rows_of[across], across_ys=ys, across_xs=xs,
-            across_index=self._window_index(ys, xs, side) if kept else None, edge_index=edge_index,
+            keep=ys.size * side * side * 8 <= _KEPT_INDEX_BYTES, across_chunks=[], edge_index=edge_index,
         )
 
     # -- points and tiles -------------------------------------------------------------------
