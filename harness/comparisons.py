@@ -1,4 +1,4 @@
-"""`farm-harness compare`: speed comparisons named by issues 2-4, (baseline, candidate) pairs timed with measure_paired."""
+"""`farm-harness compare`: the speed comparisons and their targets, each (baseline, candidate) pair timed with measure_paired."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pandas as pd
 
 from farm_grids.managers import ENVIRONMENTAL_LAYERS, TEMPORAL_CHANNELS
 from harness.commandline import EXIT_PASS, exit_code, output_file
-from harness.comparison_pairs import ComparisonPair, ComparisonSpec, Method, across_backends, builder
+from harness.comparison_pairs import ComparisonSpec, across_backends, builder
 from harness.layout_comparisons import layout_specs
 from harness.errors import HarnessUsageError
 from harness.jsonfiles import write_json_atomic
@@ -28,7 +28,7 @@ from harness.stats import median_interval
 from harness.tempfiles import scratch_dir
 from harness.timing import PairedTiming, measure_paired
 from harness.verdicts import Verdict, judge_ratio, overall, worst
-from harness.workloads import BACKENDS, Workload, WorkloadParams, build_workload
+from harness.workloads import BACKENDS, Workload, WorkloadParams
 
 
 def _observe_each(workload: Workload) -> Callable[[], object]:
