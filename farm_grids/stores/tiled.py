@@ -75,7 +75,7 @@ def _span_index(tile: int, tile_row_cells: int, top: int, left: int, height: int
     return index
 
 
-@dataclass(frozen=True)
+@dataclass
 class _TiledWindows:
     """Where a window plan's windows lie in one tile geometry (kept on the plan, reused per layer)."""
 
@@ -84,9 +84,10 @@ class _TiledWindows:
     across_rows: np.ndarray  # rows of ``out`` of the interior windows straddling tiles
     across_ys: np.ndarray  # their first cells
     across_xs: np.ndarray
-    keep: bool  # whether the plan keeps the offsets of their cells (small enough)
-    across_chunks: list[np.ndarray]  # those offsets, (chunk, S, S) each, once a gather computed them
+    keep: bool  # whether the plan may keep the offsets of their cells (small enough)
+    across_chunks: list[np.ndarray]  # those offsets, (chunk, S, S) each, once kept
     edge_index: np.ndarray | None  # (E, S, S) offsets of the edge windows' clipped cells
+    gathers: int = 0  # gathers made with this plan so far
 
 
 class TileGrid:
@@ -261,14 +262,17 @@ class TileGrid:
                 stop = start + _WINDOW_CHUNK
                 out[where.inside_rows[start:stop]] = view[where.inside_origins[start:stop]]
         # Straddling windows in chunks, so each chunk's index is still in cache when ``take``
-        # reads it; a plan small enough keeps its chunks' indexes for the next layer.
+        # reads it. A plan gathered a second time (the next layer of an observation pass) keeps
+        # its chunks' indexes for the layers after; a plan used once keeps nothing, so its
+        # temporaries go back to the allocator and the next call's cost no page faults.
+        where.gathers += 1
         kept = where.across_chunks
         fresh = not kept
         for number, start in enumerate(range(0, where.across_rows.size, _WINDOW_CHUNK)):
             stop = start + _WINDOW_CHUNK
             if fresh:
                 index = self._window_index(where.across_ys[start:stop], where.across_xs[start:stop], side)
-                if where.keep:
+                if where.keep and where.gathers > 1:
                     kept.append(index)
             else:
                 index = kept[number]

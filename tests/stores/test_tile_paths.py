@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from farm_grids import MemmapStore, RamStore
 from farm_grids.stores import GridStore
 from farm_grids.stores.tiled import TileGrid, tile_buffer_cells, window_tiles
+from farm_grids.windows import plan_windows
 
 from .support import PROPERTY_SETTINGS, WINDOW_SETTINGS, fresh_name, random_grid
 
@@ -143,3 +144,16 @@ def test_filling_a_ragged_grid_leaves_the_file_padding_zero(tmp_path: Path) -> N
     padded = np.zeros((3 * TILE, 4 * TILE), dtype=np.float32)
     padded[:20, :27] = 10.0
     np.testing.assert_array_equal(on_disk, padded.reshape(3, TILE, 4, TILE).transpose(0, 2, 1, 3))
+
+
+def test_one_plan_gathered_over_many_grids_equals_the_row_layout(pair: tuple[GridStore, GridStore]) -> None:
+    """The first layers of a pass compute the straddling windows' offsets, later ones reuse them."""
+    shape = (45, 38)
+    rng = np.random.default_rng(5)
+    ys, xs = rng.integers(-3, 48, 3000), rng.integers(-3, 41, 3000)
+    plan = plan_windows(shape, ys, xs, 4)
+    rows, tiles = pair
+    for layer in range(4):
+        name = _both(pair, random_grid(shape, "float32", layer))
+        expected = rows.get_planned_windows(name, plan)
+        assert tiles.get_planned_windows(name, plan).tobytes() == expected.tobytes()
