@@ -135,7 +135,9 @@ class ObservationConfig(ConfigBlock):
     gamma_trail: float = 0.90
     gamma_sig: float = 0.92
     decay_floor: float = 0.0
-    tile_size: int = 64
+    # The side of the tiles decay tracks as active; None: the storage tile of a tiled
+    # temporal store (its tiles are contiguous), else 64.
+    tile_size: int | None = None
     dtype: str = "float32"
     device: str = "cpu"
 
@@ -148,7 +150,7 @@ class ObservationConfig(ConfigBlock):
             except InvalidGridSpecError:
                 raise ConfigFieldError(name, f"must be in (0, 1], got {getattr(self, name)!r}") from None
         require(self.decay_floor >= 0.0, "decay_floor", "a non-negative number", self.decay_floor)
-        require(self.tile_size > 0, "tile_size", "a positive integer", self.tile_size)
+        require(self.tile_size is None or self.tile_size > 0, "tile_size", "a positive integer", self.tile_size)
         require_choice("dtype", self.dtype, OBSERVATION_DTYPES)
         problem = device_problem(self.device)
         if problem is not None:

@@ -1,4 +1,4 @@
-"""`farm-harness compare`: speed comparisons named by issues 2-4, (baseline, candidate) pairs timed with measure_paired."""
+"""`farm-harness compare`: the speed comparisons and their targets, each (baseline, candidate) pair timed with measure_paired."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import pandas as pd
 
 from farm_grids.managers import ENVIRONMENTAL_LAYERS, TEMPORAL_CHANNELS
 from harness.commandline import EXIT_PASS, exit_code, output_file
+from harness.comparison_pairs import ComparisonSpec, across_backends, builder
+from harness.layout_comparisons import layout_specs
 from harness.errors import HarnessUsageError
 from harness.jsonfiles import write_json_atomic
 from harness.micro_workloads import BATCH_CENTRES, DEPOSIT_EVENTS, SINGLE_READS
@@ -26,74 +28,7 @@ from harness.stats import median_interval
 from harness.tempfiles import scratch_dir
 from harness.timing import PairedTiming, measure_paired
 from harness.verdicts import Verdict, judge_ratio, overall, worst
-from harness.workloads import BACKENDS, Workload, WorkloadParams, build_workload
-
-
-@dataclass
-class ComparisonPair:
-    """A built comparison: two callables doing the same work, and the stack that cleans up after them."""
-
-    baseline: Callable[[], object]
-    candidate: Callable[[], object]
-    cleanup: contextlib.ExitStack  # closing it closes the workloads and removes their files
-
-
-Builder = Callable[[int, Path], ComparisonPair]
-
-
-Method = Callable[[Workload], Callable[[], object]]
-
-
-def _builder(name: str, backend: str | None = None, baseline: Method | None = None,
-             candidate: Method | None = None) -> Builder:
-    """Without ``baseline``: the RAM workload vs the memmap one; with it: ``baseline(w)`` vs
-    ``candidate(w)`` (default ``w.run``) on ``backend``."""
-
-    def build(size: int, directory: Path) -> ComparisonPair:
-        with contextlib.ExitStack() as stack:
-
-            def built(on: str) -> Workload:
-                workload = build_workload(name, on, size, directory=directory)
-                stack.callback(workload.close)
-                return workload
-
-            if baseline is None:
-                return ComparisonPair(built("ram").run, built("memmap").run, stack.pop_all())
-            workload = built(backend or "ram")
-            chosen = workload.run if candidate is None else candidate(workload)
-            return ComparisonPair(baseline(workload), chosen, stack.pop_all())
-
-    return build
-
-
-def _across_backends(method: Method, name: str = "observe_all") -> Builder:
-    """``method`` on the RAM workload (baseline) vs ``method`` on the memmap one (candidate)."""
-
-    def build(size: int, directory: Path) -> ComparisonPair:
-        with contextlib.ExitStack() as stack:
-            sides = []
-            for backend in ("ram", "memmap"):
-                workload = build_workload(name, backend, size, directory=directory)
-                stack.callback(workload.close)
-                sides.append(method(workload))
-            return ComparisonPair(sides[0], sides[1], stack.pop_all())
-
-    return build
-
-
-def _layout_builder(name: str, tile_size: int = 32) -> Builder:
-    """The memmap workload in the row layout (baseline) vs the same in ``tiles`` of ``tile_size`` (candidate)."""
-
-    def build(size: int, directory: Path) -> ComparisonPair:
-        with contextlib.ExitStack() as stack:
-            rows = build_workload(name, "memmap", size, directory=directory)
-            stack.callback(rows.close)
-            tiles = build_workload(name, "memmap", size, directory=directory, layout="tiles",
-                                   tile_size=min(tile_size, size))
-            stack.callback(tiles.close)
-            return ComparisonPair(rows.run, tiles.run, stack.pop_all())
-
-    return build
+from harness.workloads import BACKENDS, Workload, WorkloadParams
 
 
 def _observe_each(workload: Workload) -> Callable[[], object]:
@@ -179,58 +114,37 @@ def _plain_cell_reads(workload: Workload) -> Callable[[], np.ndarray]:
     return read_every_cell
 
 
-@dataclass(frozen=True)
-class ComparisonSpec:
-    """One named comparison: what is compared, at what size, and the target it must meet."""
-
-    name: str
-    description: str
-    size: int
-    build: Builder
-    max_ratio: float  # candidate/baseline must stay below; a "k x faster" target is 1/k
-    units: int  # items one call handles (reads, windows, events, agents, ticks)
-    unit: str
-    per_unit_limit_s: float | None = None  # optional limit on the candidate's time per item
-    min_block_s: float = 0.010  # lower for big speed-ups: both sides run the fast side's iteration count
-
-    @property
-    def target(self) -> str:
-        ratio = f"<= {self.max_ratio:g}x" if self.max_ratio >= 1 else f">= {1 / self.max_ratio:g}x faster"
-        limit = "" if self.per_unit_limit_s is None else f"; <= {self.per_unit_limit_s * 1e6:g} us/{self.unit}"
-        return ratio + limit
-
-
 def _specs() -> tuple[ComparisonSpec, ...]:
     specs: list[ComparisonSpec] = []
     agents = WorkloadParams("ram", 16).agents
     for backend in BACKENDS:
         specs.append(ComparisonSpec(
             f"single_window.{backend}.1024", f"{backend} store.get_window vs bare slice copy", 1024,
-            _builder("store_windows", backend, lambda w: w.bare_slices), 1.5, SINGLE_READS, "read"))
+            builder("store_windows", backend, lambda w: w.bare_slices), 1.5, SINGLE_READS, "read"))
     specs.append(ComparisonSpec("single_window.memmap_vs_ram.1024", "store.get_window, memmap vs RAM", 1024,
-                                _builder("store_windows"), 1.05, SINGLE_READS, "read"))
+                                builder("store_windows"), 1.05, SINGLE_READS, "read"))
     for size, speedup in ((1024, 4.0), (4096, 2.0)):
         for backend in BACKENDS:
             for variant, workload, how in (("", "store_batched_windows", "out="), ("_fresh", "store_fresh_batched_windows", "")):
                 specs.append(ComparisonSpec(
                     f"batched_windows{variant}.{backend}.{size}", f"{backend} get_windows({how}) vs loop of slice copies",
-                    size, _builder(workload, backend, lambda w: w.bare_slices), 1 / speedup, BATCH_CENTRES, "window"))
+                    size, builder(workload, backend, lambda w: w.bare_slices), 1 / speedup, BATCH_CENTRES, "window"))
         specs.append(ComparisonSpec(f"batched_windows.memmap_vs_ram.{size}", "get_windows(out=), memmap vs RAM",
-                                    size, _builder("store_batched_windows"), 1.05, BATCH_CENTRES, "window"))
+                                    size, builder("store_batched_windows"), 1.05, BATCH_CENTRES, "window"))
     # Floors: plain Python / numpy on the same data and targets, to show what is reachable.
     specs.append(ComparisonSpec(
         "floor.function_wrapper.1024", "a bare function around the slice copy vs the inline copy", 1024,
-        _builder("store_windows", "ram", lambda w: w.bare_slices, lambda w: w.wrapped_slices), 1.5,
+        builder("store_windows", "ram", lambda w: w.bare_slices, lambda w: w.wrapped_slices), 1.5,
         SINGLE_READS, "read"))
     for size, speedup in ((1024, 4.0), (4096, 2.0)):
         specs.append(ComparisonSpec(
             f"floor.numpy_gather.{size}", "plain numpy sliding_window_view gather vs loop of slice copies", size,
-            _builder("store_batched_windows", "ram", lambda w: w.bare_slices, lambda w: w.plain_gather),
+            builder("store_batched_windows", "ram", lambda w: w.bare_slices, lambda w: w.plain_gather),
             1 / speedup, BATCH_CENTRES, "window"))
     for size in (512, 4096):
         specs.append(ComparisonSpec(
             f"floor.layer_gathers.{size}", "plain numpy gathers of every grid observe_all reads vs observe(i)",
-            size, _builder("observe_all", "ram", _observe_each, _plain_layer_gathers), 1 / 20,
+            size, builder("observe_all", "ram", _observe_each, _plain_layer_gathers), 1 / 20,
             agents, "agent", min_block_s=0.002))
     # What the pages under a world cost plain numpy, engine aside. RAM's sparse grids read the
     # kernel's shared zero page where never written, in 2 MiB pages (numpy asks for huge pages);
@@ -238,21 +152,21 @@ def _specs() -> tuple[ComparisonSpec, ...]:
     # tracks the work. Below 1: never-written RAM reads are cheaper than written ones.
     specs.append(ComparisonSpec(
         "floor.zero_page_gathers.4096", "plain numpy layer gathers, RAM grids as found vs every page written",
-        4096, _builder("observe_all", "ram", _written_layer_gathers, _plain_layer_gathers), 1.0,
+        4096, builder("observe_all", "ram", _written_layer_gathers, _plain_layer_gathers), 1.0,
         agents, "agent", min_block_s=0.002))
     specs.append(ComparisonSpec(
         "floor.memmap_pages_gathers.4096", "plain numpy layer gathers, memmap world's grids vs RAM world's",
-        4096, _across_backends(_plain_layer_gathers), 1.05, agents, "agent", min_block_s=0.002))
+        4096, across_backends(_plain_layer_gathers), 1.05, agents, "agent", min_block_s=0.002))
     # The same for write_path's scattered cells: its memmap/RAM line (<= 1.05) beside what plain
     # reads of those cells cost on each world's pages.
     for size in (1024, 4096):
         specs.append(ComparisonSpec(
             f"floor.memmap_pages_cells.{size}", "plain numpy reads at each tick's cells, memmap world's write_path grids vs RAM world's",
-            size, _across_backends(_plain_cell_reads, "write_path"), 1.05, agents, "agent", min_block_s=0.002))
+            size, across_backends(_plain_cell_reads, "write_path"), 1.05, agents, "agent", min_block_s=0.002))
     specs.append(ComparisonSpec("temporal_decay.memmap_vs_ram.4096", "apply_decay, 3 dense channels", 4096,
-                                _builder("temporal_decay"), 1.25, 1, "tick"))
+                                builder("temporal_decay"), 1.25, 1, "tick"))
     specs.append(ComparisonSpec("sparse_decay.active_vs_full.8192", "active-tile decay vs full-grid multiply", 8192,
-                                _builder("sparse_decay", "ram", lambda w: w.full_grid_multiply),
+                                builder("sparse_decay", "ram", lambda w: w.full_grid_multiply),
                                 # Blocks of >= 20 ms hold ~40 decays, so the figure is a steady tick
                                 # loop, not the one decay that follows a 256 MiB sweep evicting
                                 # every cache (that one costs ~2.5x: BENCHMARKS.md shows both).
@@ -260,22 +174,15 @@ def _specs() -> tuple[ComparisonSpec, ...]:
     for backend in BACKENDS:
         specs.append(ComparisonSpec(
             f"deposit.{backend}.1024", f"{backend} vectorised deposit vs per-event add_at loop", 1024,
-            _builder("temporal_deposit", backend, lambda w: w.per_event_loop),
+            builder("temporal_deposit", backend, lambda w: w.per_event_loop),
             1 / 20, DEPOSIT_EVENTS, "event", min_block_s=0.002))
     for size in (512, 4096):
         specs.append(ComparisonSpec(f"observe_all.vs_observe.{size}", "observe_all vs observe(i) per agent, RAM",
-                                    size, _builder("observe_all", "ram", _observe_each), 1 / 20, agents,
+                                    size, builder("observe_all", "ram", _observe_each), 1 / 20, agents,
                                     "agent", per_unit_limit_s=10e-6, min_block_s=0.002))
         specs.append(ComparisonSpec(f"observe_all.memmap_vs_ram.{size}", "observe_all, memmap vs RAM", size,
-                                    _builder("observe_all"), 1.05, agents, "agent", per_unit_limit_s=10e-6))
-    # Issue 13: the tiled layout, warm, against the row layout it replaces (the aim is within 1.5x).
-    for size in (1024, 4096):
-        specs.append(ComparisonSpec(f"batched_windows.tiles_vs_rows_memmap.{size}",
-                                    "get_windows(out=), memmap tiles32 vs rows, warm", size,
-                                    _layout_builder("store_batched_windows"), 1.5, BATCH_CENTRES, "window"))
-    for size in (512, 4096):
-        specs.append(ComparisonSpec(f"observe_all.tiles_vs_rows_memmap.{size}", "observe_all, memmap tiles32 vs rows, warm",
-                                    size, _layout_builder("observe_all"), 1.5, agents, "agent"))
+                                    builder("observe_all"), 1.05, agents, "agent", per_unit_limit_s=10e-6))
+    specs.extend(layout_specs())
     return tuple(specs)
 
 

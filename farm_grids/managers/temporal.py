@@ -15,6 +15,8 @@ from farm_grids.windows import validate_centres
 __all__ = ["TEMPORAL_CHANNELS", "TemporalGridManager"]
 
 TEMPORAL_CHANNELS: tuple[str, ...] = ("DAMAGE_HEAT", "TRAILS", "ALLY_SIGNAL")
+# The decay tile of a row-major store when the config names none (BENCHMARKS.md, sparse decay).
+ROWS_DECAY_TILE = 64
 # Which ObservationConfig field holds each channel's per-tick decay factor.
 _GAMMA_FIELDS: dict[str, str] = {
     "DAMAGE_HEAT": "gamma_dmg",
@@ -26,6 +28,20 @@ _GAMMA_FIELDS: dict[str, str] = {
 def configured_gamma(observation: ObservationConfig, channel: str) -> float:
     """The decay factor ``observation`` sets for a temporal channel (gamma_dmg, _trail, _sig)."""
     return validate_gamma(getattr(observation, _GAMMA_FIELDS[channel]), channel)
+
+
+def decay_tile(observation: ObservationConfig, store: GridStore) -> int:
+    """The decay tile side: the configured one, else the storage tile of a tiled store, else 64.
+
+    Decay tiles that are the storage tiles are contiguous blocks, scaled in one pass; any other
+    side still works, at the cost README's "Choosing a layout" states.
+    """
+    if observation.tile_size is not None:
+        return int(observation.tile_size)
+    side = getattr(store, "tile_size", None)
+    if store.layout == "tiles" and isinstance(side, int) and side > 0:
+        return side
+    return ROWS_DECAY_TILE
 
 
 class TemporalGridManager(GridManager):
@@ -60,7 +76,7 @@ class TemporalGridManager(GridManager):
         super().__init__(height, width, store=store, owns_store=owns_store, known_names=TEMPORAL_CHANNELS)
         self.channel_names: tuple[str, ...] = TEMPORAL_CHANNELS
         self.decay_floor = float(observation.decay_floor)
-        self.tile_size = int(observation.tile_size)
+        self.tile_size = decay_tile(observation, store)
         self._gammas = {
             name: configured_gamma(observation, name) for name in _GAMMA_FIELDS
         }
@@ -131,9 +147,20 @@ class TemporalGridManager(GridManager):
             self._gammas[name] = validate_gamma(gammas[name], name)  # type: ignore[index]
             self._has_data[name] = bool(has_data[name])  # type: ignore[index]
             mask = np.asarray(tiles[name], dtype=bool)  # type: ignore[index]
-            if mask.shape != self._tiles[name].mask.shape:
+            if mask.shape == self._tiles[name].mask.shape:
+                self._tiles[name].mask[...] = mask
+            elif self._is_tile_mask(mask.shape):
+                # Saved with another decay tile (a world from before decay tiles followed the
+                # storage tile): every tile active is a superset, so decay stays exact.
+                self._tiles[name].mark_all()
+            else:
                 raise InvalidGridSpecError(f"tile mask of {name!r} has shape {mask.shape}, expected {self._tiles[name].mask.shape}")
-            self._tiles[name].mask[...] = mask
+
+    def _is_tile_mask(self, shape: tuple[int, ...]) -> bool:
+        """Whether ``shape`` is the active-tile mask shape of some tile side on this grid."""
+        return len(shape) == 2 and shape[0] > 0 and any(
+            shape == (-(-self.height // side), -(-self.width // side)) for side in range(1, max(self.height, self.width) + 1)
+        )
 
     # -- writes -------------------------------------------------------------------------
     def deposit(

@@ -6,8 +6,9 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from farm_grids.errors import InvalidGridSpecError
+from farm_grids.stores.tiled import TileGrid
 
-__all__ = ["tile_regions", "tile_runs", "merge_tile_runs", "scale_tiles", "validate_tile_mask"]
+__all__ = ["merge_tile_runs", "scale_tile_major", "scale_tiles", "tile_regions", "tile_runs", "validate_tile_mask"]
 
 # Isolated tiles scaled per gather: 256 float32 64x64 tiles is 4 MiB, so a mostly isolated
 # active set never needs a temporary the size of the grid.
@@ -138,3 +139,31 @@ def _fade_regions(
             tile_row, tile_col = rows.start // size + int(ty), cols.start // size + int(tx)
             grid[tile_row * size : (tile_row + 1) * size, tile_col * size : (tile_col + 1) * size] = 0
             faded[tile_row, tile_col] = True
+
+
+def scale_tile_major(grid: TileGrid, mask: np.ndarray, tile_size: int, factor: object, floor: float) -> np.ndarray:
+    """``scale_tiles`` on a tile-major grid whose storage tile divides ``tile_size``.
+
+    Decay tiles equal to the storage tiles are scaled as contiguous tiles in one pass; a decay
+    tile k storage tiles wide marks its k x k storage tiles, which are scaled the same way, and
+    with ``floor > 0`` its peak is the max of theirs.
+    """
+    t = grid.tile
+    if tile_size == t:
+        return grid.scale_marked_tiles(mask, factor, floor)
+    k = tile_size // t
+    storage = np.repeat(np.repeat(mask, k, axis=0), k, axis=1)[: grid.ny, : grid.nx]
+    grid.scale_marked_tiles(storage, factor, 0.0)
+    faded = np.zeros(mask.shape, dtype=bool)
+    if floor <= 0.0:
+        return faded
+    marked = np.flatnonzero(storage)
+    peaks = np.zeros((mask.shape[0] * k, mask.shape[1] * k), dtype=np.float64)
+    peaks[np.divmod(marked, grid.nx)] = grid.tile_peaks(marked)
+    # A NaN peak never fades, as ``abs(block).max() < floor`` never holds for one.
+    low = peaks.reshape(mask.shape[0], k, mask.shape[1], k).max(axis=(1, 3)) < floor
+    faded[...] = low & mask
+    if faded.any():
+        gone = np.repeat(np.repeat(faded, k, axis=0), k, axis=1)[: grid.ny, : grid.nx]
+        grid.buffer.reshape(-1, t * t)[np.flatnonzero(gone)] = 0
+    return faded

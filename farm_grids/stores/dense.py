@@ -38,21 +38,26 @@ class DenseArrayStore(GridStore):
         # name -> (array, height, width) of float32 grids: the single-window fast path
         # needs nothing else, and every attribute lookup there costs a visible share.
         self._fast: dict[str, tuple[np.ndarray, int, int]] = {}
+        # The same for tile-major float32 grids: their TileGrid copies a window from <= 4 tiles.
+        self._fast_tiles: dict[str, tuple[Callable[[int, int, int, int], np.ndarray], int, int]] = {}
 
     def _register(self, entry: GridEntry) -> None:
         super()._register(entry)
         # Only grids within the request limit take the unchecked path: an in-bounds window
         # of them can never be larger than the limit.
         if (
-            entry.array is not None
-            and entry.array.dtype == _FLOAT32
+            entry.dtype == _FLOAT32
             and entry.info.nbytes <= max_request_bytes()
             and not self._needs_read_reserve(entry)
         ):
-            self._fast[entry.name] = (entry.array, entry.shape[0], entry.shape[1])
+            if entry.array is not None:
+                self._fast[entry.name] = (entry.array, entry.shape[0], entry.shape[1])
+            else:
+                self._fast_tiles[entry.name] = (self._tile_grid(entry).window_reader(), entry.shape[0], entry.shape[1])
 
     def _unregister(self, name: str) -> GridEntry:
         self._fast.pop(name, None)
+        self._fast_tiles.pop(name, None)
         return super()._unregister(name)
 
     def _check_new_shape(self, name: str, shape: tuple[int, int], dtype: np.dtype) -> None:
@@ -135,8 +140,12 @@ class DenseArrayStore(GridStore):
 
     def _scale_tiles(self, entry: GridEntry, mask: np.ndarray, tile_size: int, factor: object, floor: float) -> np.ndarray:
         if entry.array is None:
-            if tile_size == self.tile_size:  # the decay tiles are the storage tiles: contiguous blocks
-                return self._tile_grid(entry).scale_marked_tiles(mask, factor, floor)
+            grid = self._tile_grid(entry)
+            if tile_size % grid.tile == 0:
+                return blockops.scale_tile_major(grid, mask, tile_size, factor, floor)
+            # Decay tiles smaller than the storage tile or not a multiple of it: region by region
+            # (each region's whole storage tiles in one call), then, with a floor, one read per
+            # marked tile for its peak: correct, and slower (README, "Tiles").
             return super()._scale_tiles(entry, mask, tile_size, factor, floor)
         return blockops.scale_tiles(entry.array, mask, tile_size, factor, floor)
 
@@ -144,8 +153,9 @@ class DenseArrayStore(GridStore):
                    out_dtype: object = np.float32) -> np.ndarray:
         try:
             fast = self._fast.get(name)  # type: ignore[call-overload]
+            tiled = None if fast is not None else self._fast_tiles.get(name)  # type: ignore[call-overload]
         except TypeError:  # an unhashable name: the checked path raises GridNotFoundError
-            fast = None
+            fast = tiled = None
         if fast is not None and normalize_by is None and out_dtype is _F32_TYPE:
             # In bounds, float32 in and out: one slice copy, exactly what the checked path
             # does after its checks. Floats, NaN, None and bools fail the comparisons, the
@@ -160,6 +170,20 @@ class DenseArrayStore(GridStore):
                     and x0.__class__ is not bool is not x1.__class__
                 ):
                     return array[y0:y1, x0:x1].copy()
+            except TypeError:
+                pass
+        elif tiled is not None and normalize_by is None and out_dtype is _F32_TYPE:
+            # The same for a tile-major grid, non-empty windows only: a copy from <= 4 tiles
+            # (floats fail the tile arithmetic with TypeError and take the checked path).
+            read, height, width = tiled
+            try:
+                if (
+                    0 <= y0 < y1 <= height
+                    and 0 <= x0 < x1 <= width
+                    and y0.__class__ is not bool is not y1.__class__
+                    and x0.__class__ is not bool is not x1.__class__
+                ):
+                    return read(y0, y1, x0, x1)
             except TypeError:
                 pass
         return super().get_window(name, y0, y1, x0, x1, normalize_by=normalize_by, out_dtype=out_dtype)

@@ -66,13 +66,14 @@ class ForkGuarded:
 
     The store sets ``pid`` (the process that opened it), ``_lock`` and ``_owner_lock``, and
     calls ``track(self)``; ``_entries`` hold ``state`` objects with a ``release()`` that closes
-    descriptors only; ``_fast`` is the dense stores' unchecked window-read table.
+    descriptors only; ``_fast`` and ``_fast_tiles`` are the dense stores' unchecked window-read tables.
     """
 
     pid: int
     manifest_path: Path | None
     _entries: dict[str, Any]
     _fast: dict[str, Any]
+    _fast_tiles: dict[str, Any]
     _lock: StoreLock | None
     _owner_lock: StoreLock | None
     _closed: bool
@@ -108,4 +109,5 @@ class ForkGuarded:
         for lock in (self._lock, self._owner_lock):
             if lock is not None:
                 lock.forget()
-        self._fast.clear()  # the unchecked in-bounds window read would skip the process check
+        self._fast.clear()  # the unchecked in-bounds window reads would skip the process check
+        self._fast_tiles.clear()
