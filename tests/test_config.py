@@ -88,7 +88,10 @@ valid_configs = st.builds(
     simulation_id=st.none() | st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True),
     memmap=st.builds(
         MemmapConfig,
-        directory=st.none() | st.text(min_size=1).filter(str.strip),
+        # Any text a filesystem path can hold: no NUL, no lone surrogate, components within NAME_MAX
+        # (60 characters are at most 240 UTF-8 bytes); the rest is refused (test_api_edges).
+        directory=st.none() | st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
+                                      min_size=1, max_size=60).filter(str.strip),
         dtype=st.sampled_from(config_module.MEMMAP_DTYPES),
         mode=st.sampled_from(config_module.MEMMAP_MODES),
         delete_on_close=st.booleans(),
