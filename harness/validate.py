@@ -50,8 +50,8 @@ from harness.workloads import GATED_WORKLOADS, WORKLOADS
 DEFAULT_OUT = Path("farm-harness-out")
 RESULT_NAME = "farm-harness-result.json"
 # The big-world figures of C9 (--big): a 1 GiB cold gather, an 8192^2 frontier, the slope to 16384^2.
-BIG_OUT_OF_CORE = OutOfCorePlan(gather_size=16384, frontier_size=8192, gather_trials=3, frontier_pairs=8,
-                                tiled_probes=True, us_line=True, floor=True, judge_slope=True)
+BIG_OUT_OF_CORE = OutOfCorePlan(gather_size=16384, gather_windows=10_000, frontier_size=8192, gather_trials=3, frontier_pairs=8,
+                                tiled_probes=True, gather_floor_line=True, judge_slope=True)
 REPORT_COMMAND = "report"  # found through the entry points: the harness never imports the reports package
 
 
@@ -82,8 +82,8 @@ class ValidationPlan:
             return cls(**changes)
         full = {"mode": "full", "timing_sizes": (1024, 4096), "memory_sizes": FULL_SIZES,
                 "timing": FULL_TIMING, "cold_trials": 6,
-                "out_of_core": OutOfCorePlan(gather_size=4096, frontier_size=2048, gather_trials=2, frontier_pairs=6,
-                                             tiled_probes=True, judge_slope=True)}
+                "out_of_core": OutOfCorePlan(gather_size=4096, gather_windows=4000, frontier_size=2048,
+                                             gather_trials=2, frontier_pairs=6, tiled_probes=True, judge_slope=True)}
         if big:
             full.update(mode="big", out_of_core=BIG_OUT_OF_CORE)
         return cls(**{**full, **changes})
