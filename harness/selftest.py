@@ -182,6 +182,8 @@ def prepare_parser(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated, of {', '.join(SCENARIO_NAMES)} (default all)")
     parser.add_argument("--criteria", type=names_of(CRITERIA, "criterion", upper=True),
                         help=f"comma-separated, of {', '.join(CRITERIA)} (default both)")
+    parser.add_argument("--every-criterion", action="store_true",
+                        help="judge every criterion in every scenario (default: each the ones it is aimed at)")
     parser.add_argument("--blocks", type=int_at_least(2), default=12, help="block pairs per run (--synthetic; default 12)")
     add_threshold(parser, DEFAULT_THRESHOLD, "ratio of the gate under test (--synthetic)")
     parser.add_argument("--json", type=output_file, help="write the self-test report as JSON here")
@@ -200,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
         count = len(scenarios) if scenarios else len(SCENARIO_NAMES)
         with progress_display("selftest", args.runs * count, count) as progress:
             gate = run_gate_selftest(args.runs, scenarios=scenarios, load=args.load, progress=progress,
+                                     every_criterion=args.every_criterion,
                                      criteria=tuple(args.criteria) if args.criteria else CRITERIA)
         for line in format_gate_report(gate):
             print(line)

@@ -72,9 +72,14 @@ def test_bad_scenarios_or_criteria_are_usage_errors() -> None:
 
 
 def test_the_real_criteria_run_on_the_injected_backends() -> None:
-    report = run_gate_selftest(1, scenarios=("A/A", "2x-bytes"), timing=TINY)
+    report = run_gate_selftest(1, scenarios=("A/A", "2x-bytes"), timing=TINY, every_criterion=True)
     assert {(t.scenario, t.criterion) for t in report.tallies} == {
         ("A/A", "C4"), ("A/A", "C9"), ("2x-bytes", "C4"), ("2x-bytes", "C9")}
     assert all(t.runs == 1 for t in report.tallies)
     over_reading = report.tally("2x-bytes", "C9")
     assert over_reading.fails == 1 and "read" in over_reading.details[0]  # the bytes line caught it
+
+
+def test_by_default_each_scenario_faces_the_criteria_it_is_aimed_at() -> None:
+    report = run_gate_selftest(1, scenarios=("2x-bytes",), criteria=("C4",))
+    assert report.tallies == ()  # the over-reading backend is aimed at C9 alone
