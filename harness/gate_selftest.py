@@ -53,7 +53,7 @@ class Tally:
         return dataclasses.replace(
             self, passes=self.passes + (verdict is Verdict.PASS), warns=self.warns + (verdict is Verdict.WARN),
             fails=self.fails + (verdict is Verdict.FAIL),
-            details=self.details + ((details,) if verdict is not Verdict.PASS else ()))
+            details=self.details + ((f"{verdict.value}: {details}",) if verdict is not Verdict.PASS else ()))
 
 
 @dataclass(frozen=True)
@@ -162,8 +162,8 @@ def format_gate_report(report: GateSelftestReport) -> list[str]:
             if judged == criterion and found is not None:
                 lines.append(f"{criterion} power ({scenario} FAIL): {found.fails}/{found.runs} (needs >= {need:g})")
     for t in report.tallies:
-        if t.scenario in NEVER_FAIL and t.details:
-            lines.append(f"{t.scenario} {t.criterion} FAILed: {t.details[0]}")
+        for why in t.details:  # why each run that did not PASS did not
+            lines.append(f"{t.scenario} {t.criterion} {why}")
     problems = report.problems()
     lines.append("gate OK" if not problems else "gate NOT OK: " + "; ".join(problems))
     return lines

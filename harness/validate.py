@@ -276,16 +276,18 @@ def outofcore_table(outcome: ValidationOutcome) -> list[list[str]]:
     """C9's measurements as text cells: cold gathers (us/window, read / minimum) and frontier ticks (cold/warm)."""
     rows = []
     for r in outcome.outofcore:
+        floor = f"{_number(r.get('floor_ratio'))}x floor ({r.get('floor_reader') or '-'})"
         if r["kind"] == "cold_gather":
             rows.append(["cold gather", r["layout"], str(r["size"]), f"{_number(r['us_per_window'])} us/window",
-                         f"read {_number(r['read_ratio'])}x min", f"warm {_number(r['warm_us_per_window'])} us/window"])
+                         f"read {_number(r['read_ratio'])}x min", f"warm {_number(r['warm_us_per_window'])} us/window",
+                         floor])
         else:
             rows.append(["frontier tick", r["layout"], str(r["size"]), f"{_number(r['ratio'])}x warm",
-                         _interval(r["ci_low"], r["ci_high"]), ""])
+                         _interval(r["ci_low"], r["ci_high"]), "", floor])
     return rows
 
 
-OUTOFCORE_HEADER = ["C9", "layout", "size", "cold", "", "beside"]
+OUTOFCORE_HEADER = ["C9", "layout", "size", "cold", "", "beside", "beyond warm"]
 CRITERIA_HEADER = ["id", "verdict", "value", "95% CI", "limit", "unit", "details"]
 NOT_APPLICABLE = "n/a"  # shown, never judged: a skipped check neither passes nor fails the run
 

@@ -77,7 +77,8 @@ def test_the_real_criteria_run_on_the_injected_backends() -> None:
         ("A/A", "C4"), ("A/A", "C9"), ("2x-bytes", "C4"), ("2x-bytes", "C9")}
     assert all(t.runs == 1 for t in report.tallies)
     over_reading = report.tally("2x-bytes", "C9")
-    assert over_reading.fails == 1 and "read" in over_reading.details[0]  # the bytes line caught it
+    assert over_reading.fails == 1 and over_reading.details[0].startswith("FAIL: ")
+    assert "read" in over_reading.details[0]  # the bytes line caught it
 
 
 def test_by_default_each_scenario_faces_the_criteria_it_is_aimed_at() -> None:
