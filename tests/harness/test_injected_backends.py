@@ -59,14 +59,15 @@ def test_the_spinning_store_returns_what_memmap_returns_and_takes_longer(scenari
             store.write("G", np.arange(256 * 256, dtype=np.float32).reshape(256, 256))
         ys, xs = np.arange(10, 200, 7), np.arange(20, 210, 7)
         assert np.array_equal(plain.get_windows("G", ys, xs, 3), slow.get_windows("G", ys, xs, 3))
-        timings = {}
-        for name, store in (("plain", plain), ("slow", slow)):
-            start = time.perf_counter()
-            for _ in range(200):
-                store.get_windows("G", ys, xs, 3)
-            timings[name] = time.perf_counter() - start
-        # Each call spins to 1.5x its own time: the total cannot be below that (spinning is not preempted away).
-        assert timings["slow"] > timings["plain"] * 1.2
+        timings: dict[str, list[float]] = {"plain": [], "slow": []}
+        for _ in range(7):  # alternating rounds; the best of each side is what the code costs
+            for name, store in (("plain", plain), ("slow", slow)):
+                start = time.perf_counter()
+                for _ in range(50):
+                    store.get_windows("G", ys, xs, 3)
+                timings[name].append(time.perf_counter() - start)
+        # Each call spins to 1.5x its own (wrapped) time: the best round cannot be below that.
+        assert min(timings["slow"]) > min(timings["plain"]) * 1.2
         assert "get_windows" in TIMED_OPS and "flush" in TIMED_OPS
     finally:
         plain.close_all(delete_files=True)
