@@ -16,8 +16,8 @@ from harness.validate import ValidationPlan, run_validation
 from harness.verdicts import Overall, Verdict
 
 # Six pairs cannot decide a row (the sequential rule needs ten all one side): undecided rows get more.
-TINY_TIMING = TimingSettings(blocks=6, min_block_s=0.005, warmup_blocks=1, time_budget_s=0.5, extra_row_s=1.0,
-                             extra_run_s=3.0)
+TINY_TIMING = TimingSettings(blocks=6, min_block_s=0.005, warmup_blocks=1, time_budget_s=0.5, extra_row_s=5.0,
+                             extra_run_s=10.0)
 
 
 def tiny_plan(tmp_path, **changes) -> ValidationPlan:
