@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from farm_grids.stores import MemmapStore
+from farm_grids.config import MemmapConfig
+from farm_grids.stores import MemmapStore, build_store
 from harness import procstats
-from harness.disk_floor import queue_depth, read_pages_direct, read_pages_fio
+from harness.disk_floor import read_floor
 from harness.errors import HarnessUsageError
 from harness.footprint import FileLayout
 
@@ -23,6 +23,7 @@ BLOCK_BYTES = 512  # ru_inblock counts 512-byte blocks
 ACCESS = ("auto", "random", "normal")
 GATHER_WINDOWS = 10_000
 GATHER_RADIUS = 6
+GATHER_RUN = "gather"  # the run id the dense grid is made under, so a backend can reopen it in place
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,15 @@ class ColdGather:
     file_bytes: int
     evicted: bool
     floor_us_per_window: float | None = None  # the same pages read direct from the device (gather_floor_us), if asked
+    floor_s: tuple[float, ...] = ()  # per trial: the gather's pages read direct just before it (read_floor)
+    floor_reader: str | None = None  # which reader read them (fio, or the pread fallback)
+
+    @property
+    def floor_ratios(self) -> tuple[float, ...] | None:
+        """Per trial: the cold gather's time beyond its warm time, over the floor of its pages."""
+        if len(self.floor_s) != len(self.cold_s) or not all(f > 0 for f in self.floor_s):
+            return None
+        return tuple((c - w) / f for c, w, f in zip(self.cold_s, self.warm_s, self.floor_s))
 
     @property
     def us_per_window(self) -> tuple[float, ...]:
@@ -111,6 +121,8 @@ class ColdGather:
             "tile_bytes": self.tile_bytes, "file_bytes": self.file_bytes,
             "read_ratio": None if self.read_ratios is None else float(np.median(self.read_ratios)),
             "eviction_effective": self.eviction_effective, "floor_us_per_window": self.floor_us_per_window,
+            "floor_s": list(self.floor_s), "floor_reader": self.floor_reader,
+            "floor_ratio": None if self.floor_ratios is None else float(np.median(self.floor_ratios)),
         }
 
 
@@ -137,7 +149,7 @@ def build_dense_grid(directory: Path, size: int, layout: str, *, value: float = 
     options: dict[str, Any] = {"layout": spec.layout}
     if spec.layout == "tiles":
         options["tile_size"] = spec.tile
-    store = MemmapStore(directory, namespace=f"cold-{layout}", **options)
+    store = MemmapStore(directory, namespace=f"cold-{layout}", simulation_id=GATHER_RUN, **options)
     try:
         store.create(GRID, (size, size))
         store.fill(GRID, value)
@@ -156,23 +168,40 @@ def _delta(after: tuple[int, int] | None, before: tuple[int, int] | None, index:
     return None if after is None or before is None else after[index] - before[index]
 
 
+def open_read_only(manifest: Path, setting: GatherSetting, backend: str) -> MemmapStore:
+    """The grid reopened in place through the registered ``backend`` (memmap, or one built on it)."""
+    spec = FileLayout.named((64, 64), setting.layout)
+    config = MemmapConfig(backend=backend, directory=str(manifest.parent), mode="r", layout=spec.layout,
+                          access=setting.access, prefetch=setting.prefetch)
+    return build_store(backend, config, namespace=f"cold-{setting.layout}", simulation_id=GATHER_RUN)  # type: ignore[return-value]
+
+
 def measure_cold_gather(manifest: Path, path: Path, size: int, setting: GatherSetting, *, trials: int = 3,
-                        windows: int = GATHER_WINDOWS, radius: int = GATHER_RADIUS, seed: int = 0) -> ColdGather:
-    """Per trial: evict the file, reopen it read-only with ``setting``, time one gather cold and once warm."""
+                        windows: int = GATHER_WINDOWS, radius: int = GATHER_RADIUS, seed: int = 0,
+                        backend: str = "memmap", floor_reader: str | None = None) -> ColdGather:
+    """Per trial: evict the file, (with ``floor_reader``) read the gather's pages direct for the
+    device's floor, reopen the file read-only through ``backend`` with ``setting``, time one
+    gather cold and once warm."""
     if trials < 1:
         raise HarnessUsageError(f"trials must be >= 1, got {trials}")
     ys, xs = gather_centres(size, windows, radius, seed)
     spec = FileLayout.named((size, size), setting.layout)
-    needed = spec.bytes_of(spec.pages_of_windows(ys, xs, radius))
+    pages = spec.pages_of_windows(ys, xs, radius)
+    needed = spec.bytes_of(pages)
     tiles = None
     if spec.layout == "tiles":
         tiles = spec.tiles_of_windows(ys, xs, radius) * spec.tile * spec.tile * spec.itemsize
     side = 2 * radius + 1
     out = np.ones((windows, side, side), dtype=np.float32)  # faulted in now, not inside the timing
     cold, warm, inblock, faults, resident, evicted = [], [], [], [], [], True
+    floors, reader = [], None
     for _ in range(trials):
         evicted &= procstats.evict_from_page_cache(path)
-        store = MemmapStore.open(manifest, mode="r", access=setting.access, prefetch=setting.prefetch)
+        if floor_reader is not None:  # direct reads leave the page cache as cold as they found it
+            floor = read_floor(path, pages, reader=floor_reader)
+            floors.append(floor.seconds)
+            reader = floor.reader
+        store = open_read_only(manifest, setting, backend)
         try:
             before = procstats.rusage_io()
             start = time.perf_counter()
@@ -189,23 +218,21 @@ def measure_cold_gather(manifest: Path, path: Path, size: int, setting: GatherSe
         inblock.append(None if blocks is None else blocks * BLOCK_BYTES)
         faults.append(_delta(after, before, 1))
     return ColdGather(setting, size, windows, radius, tuple(cold), tuple(warm), tuple(inblock), tuple(faults),
-                      tuple(resident), needed, tiles, spec.file_bytes, evicted)
+                      tuple(resident), needed, tiles, spec.file_bytes, evicted,
+                      floor_us_per_window=float(np.median(floors)) / windows * 1e6 if floors else None,
+                      floor_s=tuple(floors), floor_reader=reader)
 
 
 def gather_floor_us(path: Path, size: int, layout: str, windows: int, radius: int, seed: int = 0) -> float:
     """us/window of reading exactly the gather's pages direct from the device (its floor).
 
     With fio installed: fio replays those reads, O_DIRECT, as many in flight as the block
-    layer allows a prefetch (``queue_depth``). Without it: Python threads, 32 reads in flight,
-    a looser bound (on this project's VM 138 us/window where fio reads the same in 16).
+    layer allows a prefetch (``queue_depth``). Without it: Python threads at the same depth,
+    a looser bound (disk_floor.read_floor).
     """
     ys, xs = gather_centres(size, windows, radius, seed)
     pages = FileLayout.named((size, size), layout).pages_of_windows(ys, xs, radius)
-    if shutil.which("fio") is not None:
-        seconds, _ = read_pages_fio(path, pages, iodepth=queue_depth(path))
-    else:
-        seconds, _, _ = read_pages_direct(path, pages, threads=32)
-    return seconds / windows * 1e6
+    return read_floor(path, pages).seconds / windows * 1e6
 
 
 def measure_settings(directory: Path, size: int, settings: Sequence[GatherSetting], *, trials: int = 3,

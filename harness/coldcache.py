@@ -21,7 +21,9 @@ from harness.commandline import (
     progress_display,
 )
 from harness.criteria import RatioRow
+from harness.disk_floor import read_floor_of_files
 from harness.errors import HarnessUsageError
+from harness.page_cache import pages_read, snapshot
 from harness.result import build_result, ratio_record, write_result
 from harness.stats import paired_ratio_interval
 from harness.tempfiles import scratch_dir
@@ -31,6 +33,9 @@ from harness.workloads import BatchedWindows, Workload, _SingleWindowReads, buil
 
 COLD_WORKLOADS: tuple[str, ...] = ("resource_windows", "environmental_windows", "temporal_windows", "batched_windows")
 BLOCK_BYTES = 512  # ru_inblock counts 512-byte blocks
+# (cold - RAM read time) over the floor of the pages the cold read brought in, read one at a time
+# (its reads are page faults, one after another): an informational row above it WARNs.
+COLD_FLOOR_RATIO = 4.0
 
 
 @dataclass(frozen=True)
@@ -44,10 +49,20 @@ class ColdRow:
     inblock_bytes: int | None  # bytes read from disk during the cold reads, all trials
     major_faults: int | None
     evicted: bool  # posix_fadvise(DONTNEED) was accepted for every file in every trial
+    floor_s: float | None = None  # the first trial's pages read direct, one at a time (None: not read)
+    floor_reader: str | None = None
+    floor_threshold: float = COLD_FLOOR_RATIO
 
     @property
     def eviction_effective(self) -> bool:
         return bool(self.evicted and self.inblock_bytes)
+
+    @property
+    def floor_ratio(self) -> float | None:
+        """The cold read's time beyond the same read from RAM, over the floor of the pages it read."""
+        if not self.floor_s:
+            return None
+        return (self.timing.candidate_median_s - self.timing.baseline_median_s) / self.floor_s
 
     @property
     def row(self) -> RatioRow:
@@ -57,20 +72,28 @@ class ColdRow:
 
     @property
     def verdict(self) -> Verdict:
-        """PASS within the cold threshold, otherwise WARN: cold rows are never a FAIL."""
+        """Against the device's floor when it was read, else the cold/RAM threshold: PASS within it,
+        otherwise WARN (cold rows are never a FAIL)."""
+        if self.floor_ratio is not None:
+            return Verdict.PASS if self.floor_ratio <= self.floor_threshold else Verdict.WARN
         return Verdict.PASS if self.row.verdict is Verdict.PASS else Verdict.WARN
 
     @property
     def details(self) -> str:
-        if self.eviction_effective:
-            return f"{self.inblock_bytes} bytes read from disk, {self.major_faults} major faults"
-        return "eviction not effective (no bytes read from disk): this row measured a warm page cache"
+        if not self.eviction_effective:
+            return "eviction not effective (no bytes read from disk): this row measured a warm page cache"
+        text = f"{self.inblock_bytes} bytes read from disk, {self.major_faults} major faults"
+        if self.floor_ratio is not None:
+            text += (f", beyond RAM {self.floor_ratio:.2f}x the floor of its pages by {self.floor_reader} "
+                     f"(<= {self.floor_threshold:g})")
+        return text
 
     def record(self) -> dict[str, Any]:
         record = ratio_record(self.timing, threshold=self.threshold, size=self.size, cache="cold",
                               verdict=self.verdict)
         record.update(inblock_bytes=self.inblock_bytes, major_faults=self.major_faults,
-                      eviction_effective=self.eviction_effective, gating=False, details=self.details)
+                      eviction_effective=self.eviction_effective, gating=False, details=self.details,
+                      floor_s=self.floor_s, floor_reader=self.floor_reader, floor_ratio=self.floor_ratio)
         return record
 
 
@@ -106,9 +129,11 @@ def _delta(after: tuple[int, int] | None, before: tuple[int, int] | None, index:
 
 def measure_cold(
     name: str, size: int, directory: Path, *, trials: int = 5, threshold: float = COLD_THRESHOLD,
-    min_block_s: float = 0.010, seed: int = 0,
+    min_block_s: float = 0.010, seed: int = 0, floor_reader: str | None = "auto",
 ) -> ColdRow:
-    """Per trial: evict the workload's files, remap them read-only, time its window reads once."""
+    """Per trial: evict the workload's files, remap them read-only, time its window reads once;
+    with ``floor_reader``, the pages the first trial brought in are read again direct, one at a
+    time, for the device's floor."""
     ram = build_workload(name, "ram", size, directory=directory, seed=seed)
     memmap: Workload | None = None
     leftovers: list[Path] = []
@@ -123,8 +148,10 @@ def measure_cold(
         leftovers = [*files, manifest]
         manager.close(delete_files=False)  # flush and drop the mapping: mapped pages cannot be evicted
         ram_s, cold_s, inblock, majflt, evicted = [], [], 0, 0, True
-        for _ in range(trials):
+        floor = None
+        for trial in range(trials):
             evicted &= all(procstats.evict_from_page_cache(path) for path in files)
+            cached = snapshot(files) if floor_reader is not None and trial == 0 else None
             before = procstats.rusage_io()
             store = MemmapStore.open(manifest, mode="r")
             try:
@@ -134,6 +161,10 @@ def measure_cold(
             finally:
                 store.close_all()
             after = procstats.rusage_io()
+            if cached is not None:
+                brought = pages_read(cached, snapshot(files))
+                floors = None if brought is None else read_floor_of_files(brought, reader=floor_reader, iodepths=(1,))
+                floor = None if floors is None else floors[0]
             blocks, faults = _delta(after, before, 0), _delta(after, before, 1)
             inblock = None if blocks is None or inblock is None else inblock + blocks * BLOCK_BYTES
             majflt = None if faults is None or majflt is None else majflt + faults
@@ -151,7 +182,8 @@ def measure_cold(
         baseline_median_s=sorted(ram_s)[len(ram_s) // 2], candidate_median_s=sorted(cold_s)[len(cold_s) // 2],
         gc_enabled=True, warmup_blocks=0, blocks_requested=trials,
     )
-    return ColdRow(name, size, timing, threshold, inblock, majflt, evicted)
+    return ColdRow(name, size, timing, threshold, inblock, majflt, evicted,
+                   floor_s=None if floor is None else floor.seconds, floor_reader=None if floor is None else floor.reader)
 
 
 def measure_cold_rows(

@@ -90,10 +90,15 @@ def read_pages_direct(path: Path, pages: np.ndarray, *, threads: int = 32) -> tu
 
     try:
         pieces = list(_pieces(*page_runs(pages)))
-        start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=threads) as pool:
+        workers = min(threads, max(1, len(pieces)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            # Start every thread and give it its buffer before the clock: the floor is the
+            # reads, not the pool's start-up (~0.1 ms a thread).
+            ready = threading.Barrier(workers)
+            list(pool.map(lambda _: (ready.wait(), read((0, PAGE))), range(workers)))
+            start = time.perf_counter()
             done = sum(pool.map(read, pieces))
-        return time.perf_counter() - start, int(done), direct
+            return time.perf_counter() - start, int(done), direct
     finally:
         os.close(fd)
 
@@ -123,29 +128,115 @@ def read_pages_fio(path: Path, pages: np.ndarray, *, iodepth: int) -> tuple[floa
     Returns (seconds, bytes read). fio submits from C with no Python between reads, so this
     is the device's floor where the thread reader (read_pages_direct) is its own bound.
     """
+    return read_files_fio({Path(path): pages}, iodepths=(iodepth,))[0]
+
+
+def read_files_fio(pages_of: dict[Path, np.ndarray], *, iodepths: tuple[int, ...]) -> list[tuple[float, int]]:
+    """Every file's pages, replayed by one fio run once per queue depth in ``iodepths`` (one job
+    after another): fio's start-up (~0.5 s on a busy host) is paid once, not per file and depth."""
     fio = shutil.which("fio")
     if fio is None:
         raise HarnessUsageError("fio is not installed (apt-get install fio)")
-    pieces = list(_pieces(*page_runs(pages)))
-    name = str(Path(path).resolve())
+    names = {str(Path(path).resolve()): list(_pieces(*page_runs(pages))) for path, pages in pages_of.items()}
+    pieces = sum(len(p) for p in names.values())
     with tempfile.NamedTemporaryFile("w", suffix=".iolog") as log:
-        log.write(f"fio version 2 iolog\n{name} add\n{name} open\n")
-        log.writelines(f"{name} read {offset} {length}\n" for offset, length in pieces)
-        log.write(f"{name} close\n")
+        log.write("fio version 2 iolog\n")
+        log.writelines(f"{name} add\n{name} open\n" for name in names)
+        log.writelines(f"{name} read {offset} {length}\n" for name, runs in names.items() for offset, length in runs)
+        log.writelines(f"{name} close\n" for name in names)
         log.flush()
-        done = subprocess.run(
-            [fio, "--name=floor", f"--read_iolog={log.name}", "--ioengine=libaio", f"--iodepth={iodepth}",
-             "--direct=1", "--replay_no_stall=1", "--output-format=json"],
-            capture_output=True, text=True, check=False)
+        command = [fio, "--output-format=json"]
+        for index, depth in enumerate(iodepths):
+            command += [f"--name=floor{index}", f"--read_iolog={log.name}", "--ioengine=libaio", f"--iodepth={depth}",
+                        "--direct=1", "--replay_no_stall=1"] + (["--stonewall"] if index else [])
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise HarnessUsageError(f"fio failed ({done.returncode}): {done.stderr.strip()[-300:]}")
-    job = json.loads(done.stdout)["jobs"][0]
-    read = job["read"]
-    # fio's byte count reads 0 for a run under 1 ms; its I/O count is exact.
-    if job.get("error") or read["total_ios"] != len(pieces) or read["short_ios"]:
-        raise HarnessUsageError(f"fio read {read['total_ios']} of {len(pieces)} pieces of {path} "
-                                f"({read['short_ios']} short, error {job.get('error')})")
-    return read["runtime"] / 1000, sum(length for _, length in pieces)
+    found = []
+    for job, depth in zip(json.loads(done.stdout)["jobs"], iodepths):
+        read = job["read"]
+        # fio's byte count reads 0 for a run under 1 ms; its I/O count is exact.
+        if job.get("error") or read["total_ios"] != pieces or read["short_ios"]:
+            raise HarnessUsageError(f"fio read {read['total_ios']} of {pieces} pieces of {', '.join(names)} "
+                                    f"({read['short_ios']} short, error {job.get('error')})")
+        found.append((_fio_seconds(read, depth), sum(length for runs in names.values() for _, length in runs)))
+    return found
+
+
+def _fio_seconds(read: dict, iodepth: int) -> float:
+    """fio's run time, in whole milliseconds; below 10 ms (0 under 1 ms) it is too coarse, so the
+    time is then the reads' summed latency (submission + completion) over the reads in flight."""
+    runtime = read["runtime"] / 1000
+    if runtime >= 0.010:
+        return runtime
+    busy = sum(read[key]["mean"] * read[key]["N"] for key in ("slat_ns", "clat_ns")) / 1e9
+    in_flight = max(1, min(iodepth, read["total_ios"]))
+    longest = max(read["slat_ns"]["max"], read["clat_ns"]["max"], 0) / 1e9
+    return max(runtime, busy / in_flight, longest)
+
+
+FIO = "fio"
+PREAD_THREADS = "pread threads"
+READERS = ("auto", FIO, PREAD_THREADS)
+
+
+@dataclass(frozen=True)
+class FloorRead:
+    """Given pages read direct from the device: how long it took, and how it was read."""
+
+    seconds: float
+    bytes: int
+    reader: str  # FIO or PREAD_THREADS (the fallback without fio)
+    iodepth: int  # reads in flight: the device's queue depth
+
+    def __add__(self, other: FloorRead) -> FloorRead:
+        return FloorRead(self.seconds + other.seconds, self.bytes + other.bytes, self.reader, self.iodepth)
+
+
+def read_floor(path: Path, pages: np.ndarray, *, reader: str = "auto", iodepth: int | None = None) -> FloorRead:
+    """The floor under reading ``pages`` of ``path``: direct I/O at the device's queue depth.
+
+    fio when installed (``auto``), else (or with ``reader=PREAD_THREADS``) O_DIRECT ``preadv``
+    into page-aligned buffers from as many threads as the queue depth, a looser floor: Python
+    between reads makes it slower than the device on many small runs.
+    """
+    found = read_floor_of_files({path: pages}, reader=reader, iodepths=(iodepth,))
+    if found is None:
+        return FloorRead(0.0, 0, _reader(reader), queue_depth(path) if iodepth is None else iodepth)
+    return found[0]
+
+
+def _reader(reader: str) -> str:
+    if reader not in READERS:
+        raise HarnessUsageError(f"unknown floor reader {reader!r}; use one of {READERS}")
+    if reader == "auto":
+        return FIO if shutil.which("fio") is not None else PREAD_THREADS
+    return reader
+
+
+def read_floor_of_files(pages_of: dict[Path, np.ndarray], *, reader: str = "auto",
+                        iodepths: tuple[int | None, ...] = (None,)) -> tuple[FloorRead, ...] | None:
+    """The floor of several files' pages, once per queue depth (None: the device's), each depth
+    reading every file one after another; None when no page is given."""
+    chosen = _reader(reader)
+    pages_of = {Path(path): pages for path, pages in pages_of.items() if len(pages)}
+    if not pages_of:
+        return None
+    device = queue_depth(next(iter(pages_of)))
+    depths = tuple(device if depth is None else depth for depth in iodepths)
+    if any(depth < 1 for depth in depths):
+        raise HarnessUsageError(f"iodepth must be >= 1, got {depths}")
+    if chosen == FIO:
+        return tuple(FloorRead(seconds, done, FIO, depth)
+                     for (seconds, done), depth in zip(read_files_fio(pages_of, iodepths=depths), depths))
+    found = []
+    for depth in depths:
+        total = FloorRead(0.0, 0, PREAD_THREADS, depth)
+        for path, pages in pages_of.items():
+            seconds, done, _ = read_pages_direct(path, pages, threads=depth)
+            total = total + FloorRead(seconds, done, PREAD_THREADS, depth)
+        found.append(total)
+    return tuple(found)
 
 
 def measure_floor(path: Path, *, seconds: float = 2.0, threads: int = 32, seed: int = 0) -> DiskFloor:

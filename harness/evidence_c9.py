@@ -8,16 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.cold_gather import (
-    GATHER_RADIUS,
-    GATHER_WINDOWS,
     ColdGather,
     GatherSetting,
     build_dense_grid,
-    gather_floor_us,
     measure_cold_gather,
 )
 from harness.criteria_c9 import (
-    FRONTIER_RATIO,
+    FRONTIER_FLOOR_RATIO,
+    GATHER_FLOOR_RATIO,
     ROWS_READ_RATIO,
     TILES_READ_RATIO,
     TILES_US_PER_WINDOW,
@@ -43,12 +41,17 @@ class OutOfCorePlan:
     gather_size: int = 2048
     frontier_size: int = 1024
     tiles: str = DEFAULT_TILES
+    # Windows per gather: about a quarter of the grid's tiles32 tiles, so the pages they need are a
+    # fraction of the file and reading more than needed shows (10,000 windows on a 16 MiB grid
+    # need nearly all of it, so no readahead could read more).
+    gather_windows: int = 1000
     gather_trials: int = 1
     frontier_pairs: int = 2
     tiled_probes: bool = False  # also probe every memory size in the tiled layout (full, big)
-    us_line: bool = False  # judge us/window (only on a grid of >= 1 GiB, where the target is set)
+    gather_floor_line: bool = False  # judge the gather against its floor (only on a grid of >= 1 GiB)
     judge_slope: bool = False  # judge the RssFile slope (only over sizes up to 16384^2)
-    floor: bool = False  # read the tiles gather's pages direct (fio when installed) for the disk's floor
+    floor_reader: str = "auto"  # how the device's floor is read: fio when installed, else O_DIRECT threads
+    backend: str = "memmap"  # the registered file backend the gathers and frontier ticks go through
 
     @property
     def layouts(self) -> tuple[str, str]:
@@ -60,16 +63,10 @@ class OutOfCoreRun:
     """What was measured, as records for the result JSON and lines for the criterion."""
 
     gathers: list[ColdGather] = field(default_factory=list)
-    floors: dict[str, float] = field(default_factory=dict)  # layout -> floor us/window
     frontier: list[FrontierResult] = field(default_factory=list)
 
     def records(self) -> list[dict[str, Any]]:
-        found = []
-        for gather in self.gathers:
-            record = gather.record()
-            record["floor_us_per_window"] = self.floors.get(gather.setting.layout)
-            found.append(record)
-        return found + [f.record() for f in self.frontier]
+        return [g.record() for g in self.gathers] + [f.record() for f in self.frontier]
 
 
 def measure_gathers(directory: Path, plan: OutOfCorePlan, progress: Any = None) -> OutOfCoreRun:
@@ -78,13 +75,11 @@ def measure_gathers(directory: Path, plan: OutOfCorePlan, progress: Any = None) 
     for index, layout in enumerate(plan.layouts, start=1):
         manifest, path = build_dense_grid(directory, plan.gather_size, layout)
         try:
-            # The floor first, as `outofcore --floor` does: it reads the same pages under the same
-            # device conditions, and the gather does not start while the grid just written is
-            # still being flushed below the file system.
-            if plan.floor and layout != "rows":
-                run.floors[layout] = gather_floor_us(path, plan.gather_size, layout, GATHER_WINDOWS, GATHER_RADIUS)
+            # Each trial's floor is read just before it, as `outofcore --floor` does: the same pages
+            # under the same device conditions (the virtual disk drifts ~1.5x within minutes).
             gather = measure_cold_gather(manifest, path, plan.gather_size, GatherSetting(layout),
-                                         trials=plan.gather_trials)
+                                         trials=plan.gather_trials, windows=plan.gather_windows, backend=plan.backend,
+                                         floor_reader=plan.floor_reader)
             run.gathers.append(gather)
         finally:
             for leftover in (path, manifest, *manifest.parent.glob(manifest.name + "*")):
@@ -96,27 +91,30 @@ def measure_gathers(directory: Path, plan: OutOfCorePlan, progress: Any = None) 
 
 def measure_frontiers(directory: Path, plan: OutOfCorePlan, run: OutOfCoreRun, progress: Any = None) -> None:
     for index, layout in enumerate(plan.layouts, start=1):
-        run.frontier.append(measure_frontier(directory, plan.frontier_size, layout, pairs=plan.frontier_pairs))
+        run.frontier.append(measure_frontier(directory, plan.frontier_size, layout, pairs=plan.frontier_pairs,
+                                             backend=plan.backend, floor_reader=plan.floor_reader))
         if progress is not None:
             progress(index, len(plan.layouts), f"frontier {layout}")
 
 
-def gather_lines(run: OutOfCoreRun, us_line: bool) -> tuple[GatherLine, ...]:
+def gather_lines(run: OutOfCoreRun, floor_line: bool) -> tuple[GatherLine, ...]:
     lines = []
     for g in run.gathers:
         tiles = g.setting.layout != "rows"
         lines.append(GatherLine(
             label=f"{g.setting.layout} prefetch", grid_bytes=g.file_bytes, us_per_window=g.us_per_window,
             read_ratios=g.read_ratios, eviction_effective=g.eviction_effective,
-            max_us_per_window=TILES_US_PER_WINDOW if tiles and us_line else None,
+            target_us_per_window=TILES_US_PER_WINDOW if tiles and floor_line else None,
             max_read_ratio=TILES_READ_RATIO if tiles else ROWS_READ_RATIO,
-            floor_us_per_window=run.floors.get(g.setting.layout)))
+            floor_us_per_window=g.floor_us_per_window, floor_ratios=g.floor_ratios,
+            max_floor_ratio=GATHER_FLOOR_RATIO if tiles and floor_line else None, floor_reader=g.floor_reader))
     return tuple(lines)
 
 
 def frontier_lines(run: OutOfCoreRun) -> tuple[FrontierLine, ...]:
     return tuple(FrontierLine(f"{f.layout}@{f.size}", f.ratio, f.ci_low, f.ci_high, f.eviction_effective,
-                              threshold=None if f.layout == "rows" else FRONTIER_RATIO) for f in run.frontier)
+                              threshold=None if f.layout == "rows" else FRONTIER_FLOOR_RATIO,
+                              floor_ratio=f.floor_ratio, floor_reader=f.floor_reader) for f in run.frontier)
 
 
 def resident_points(results: Sequence[ProbeResult]) -> tuple[ResidentPoint, ...]:
@@ -157,6 +155,6 @@ def out_of_core_evidence(run: OutOfCoreRun | None, probes: Sequence[ProbeResult]
     worlds are mostly covered by the work, so their RssFile still grows with them)."""
     points = resident_points(probes)
     return OutOfCoreEvidence(
-        gathers=gather_lines(run, plan.us_line) if run is not None else (),
+        gathers=gather_lines(run, plan.gather_floor_line) if run is not None else (),
         frontier=frontier_lines(run) if run is not None else (),
         resident=points, slopes=slope_fits(points, gated=(plan.tiles,) if plan.judge_slope else ()))

@@ -145,6 +145,7 @@ def ratio_record(
         "ram_median_s": timing.baseline_median_s,
         "memmap_median_s": timing.candidate_median_s,
         "gc_enabled": timing.gc_enabled,
+        "interval": timing.interval,
     }
     if include_blocks:
         record["ram_block_s"] = list(timing.baseline_block_s)

@@ -1,4 +1,4 @@
-"""`farm-harness selftest`: the timing gate's A/A false-alarm rate and its power against injected 1.1x / 1.5x slowdowns."""
+"""`farm-harness selftest`: the real gate against faulty backends (harness.gate_selftest), or with --synthetic the timing rule alone on a summing loop."""
 
 from __future__ import annotations
 
@@ -9,17 +9,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.background_load import busy_processes
 from harness.commandline import (
     EXIT_FAIL,
     EXIT_PASS,
     ProgressCallback,
     add_threshold,
     int_at_least,
+    names_of,
     output_file,
     positive_int,
     progress_display,
 )
 from harness.errors import HarnessUsageError
+from harness.gate_selftest import CRITERIA, format_gate_report, run_gate_selftest
+from harness.injected_backends import SCENARIO_NAMES
 from harness.jsonfiles import write_json_atomic
 from harness.timing import measure_paired
 from harness.verdicts import DEFAULT_THRESHOLD, Verdict, judge_ratio
@@ -170,19 +174,44 @@ def format_report(report: SelftestReport) -> list[str]:
 
 def prepare_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=positive_int, default=20, help="runs per scenario (default 20)")
-    parser.add_argument("--blocks", type=int_at_least(2), default=12, help="block pairs per run (default 12)")
-    add_threshold(parser, DEFAULT_THRESHOLD, "ratio of the gate under test")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="time a synthetic summing loop against itself and 1.1x / 1.5x of it, instead of the real gate")
+    parser.add_argument("--load", type=int_at_least(0), default=0,
+                        help="busy processes to run beside the self-test (stopped at its end)")
+    parser.add_argument("--scenarios", type=names_of(SCENARIO_NAMES, "scenario"),
+                        help=f"comma-separated, of {', '.join(SCENARIO_NAMES)} (default all)")
+    parser.add_argument("--criteria", type=names_of(CRITERIA, "criterion", upper=True),
+                        help=f"comma-separated, of {', '.join(CRITERIA)} (default both)")
+    parser.add_argument("--every-criterion", action="store_true",
+                        help="judge every criterion in every scenario (default: each the ones it is aimed at)")
+    parser.add_argument("--blocks", type=int_at_least(2), default=12, help="block pairs per run (--synthetic; default 12)")
+    add_threshold(parser, DEFAULT_THRESHOLD, "ratio of the gate under test (--synthetic)")
     parser.add_argument("--json", type=output_file, help="write the self-test report as JSON here")
+
+
+def _write(document: object, target: object) -> None:
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)  # type: ignore[attr-defined]
+        write_json_atomic(document, target)  # type: ignore[arg-type]
 
 
 def run(args: argparse.Namespace) -> int:
     """0 when the false-alarm rate and the power meet their limits, else 1."""
-    with progress_display("selftest", args.runs * len(DEFAULT_SCENARIOS), len(DEFAULT_SCENARIOS)) as progress:
+    if not args.synthetic:
+        scenarios = tuple(args.scenarios) if args.scenarios else None
+        count = len(scenarios) if scenarios else len(SCENARIO_NAMES)
+        with progress_display("selftest", args.runs * count, count) as progress:
+            gate = run_gate_selftest(args.runs, scenarios=scenarios, load=args.load, progress=progress,
+                                     every_criterion=args.every_criterion,
+                                     criteria=tuple(args.criteria) if args.criteria else CRITERIA)
+        for line in format_gate_report(gate):
+            print(line)
+        _write({"report": gate, "problems": gate.problems()}, args.json)
+        return EXIT_PASS if gate.acceptable else EXIT_FAIL
+    with busy_processes(args.load), progress_display("selftest", args.runs * len(DEFAULT_SCENARIOS),
+                                                     len(DEFAULT_SCENARIOS)) as progress:
         report = run_selftest(args.runs, threshold=args.threshold, blocks=args.blocks, progress=progress)
     for line in format_report(report):
         print(line)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        document = {"report": report, "false_alarm_rate": report.false_alarm_rate, "power": report.power}
-        write_json_atomic(document, args.json)
+    _write({"report": report, "false_alarm_rate": report.false_alarm_rate, "power": report.power}, args.json)
     return EXIT_PASS if report.acceptable else EXIT_FAIL

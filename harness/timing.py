@@ -41,6 +41,7 @@ class PairedTiming:
     warmup_blocks: int
     blocks_requested: int = 0
     baseline_first: tuple[bool, ...] = ()  # per pair: did the baseline block run first?
+    interval: str = "bootstrap"  # how ci_low/ci_high were made ("confidence sequence": harness.sequential)
 
 
 def _check_callable(name: str, fn: object) -> None:
@@ -84,8 +85,16 @@ def measure_paired(
     disable_gc: bool = True,
     n_resamples: int = 2000,
     time_budget_s: float | None = None,
+    until: Callable[[tuple[float, ...], tuple[float, ...]], bool] | None = None,
+    extra_budget_s: float = 0.0,
 ) -> PairedTiming:
-    """Time ``baseline`` and ``candidate`` in interleaved, randomly ordered block pairs; return candidate/baseline."""
+    """Time ``baseline`` and ``candidate`` in interleaved, randomly ordered block pairs; return candidate/baseline.
+
+    With ``until`` (a stopping rule on the block times so far, e.g. harness.sequential.decided),
+    a run that is not decided after its ``blocks`` (or its ``time_budget_s``) goes on, one
+    pair at a time, until ``until`` says so or ``extra_budget_s`` more seconds have passed.
+    The stopping rule must keep its error rate under such looks (a confidence sequence does).
+    """
     _check_callable("baseline", baseline)
     _check_callable("candidate", candidate)
     check_int("blocks", blocks, 2)
@@ -95,6 +104,10 @@ def measure_paired(
     check_confidence(confidence)
     if time_budget_s is not None:
         check_positive_finite("time_budget_s", time_budget_s)
+    if until is not None:
+        _check_callable("until", until)
+    if isinstance(extra_budget_s, bool) or not isinstance(extra_budget_s, (int, float)) or not extra_budget_s >= 0:
+        raise HarnessUsageError(f"extra_budget_s must be a number >= 0, got {extra_budget_s!r}")
 
     started = time.perf_counter()
     order_rng = np.random.default_rng(seed)
@@ -114,13 +127,8 @@ def measure_paired(
             _time_block_ns(baseline, iterations)
             _time_block_ns(candidate, iterations)
         min_pairs = min(MIN_PAIRS_UNDER_BUDGET, blocks)
-        for pair in range(blocks):
-            if (
-                time_budget_s is not None
-                and pair >= min_pairs
-                and time.perf_counter() - started >= time_budget_s
-            ):
-                break
+
+        def one_pair() -> None:
             first_is_baseline = bool(order_rng.random() < 0.5)
             if first_is_baseline:
                 baseline_ns.append(_time_block_ns(baseline, iterations))
@@ -129,6 +137,21 @@ def measure_paired(
                 candidate_ns.append(_time_block_ns(candidate, iterations))
                 baseline_ns.append(_time_block_ns(baseline, iterations))
             baseline_first.append(first_is_baseline)
+
+        def settled() -> bool:
+            return until is not None and until(tuple(ns / 1e9 for ns in baseline_ns),
+                                               tuple(ns / 1e9 for ns in candidate_ns))
+
+        for pair in range(blocks):
+            if pair >= min_pairs and (
+                (time_budget_s is not None and time.perf_counter() - started >= time_budget_s) or settled()
+            ):
+                break
+            one_pair()
+        if until is not None:
+            extended_from = time.perf_counter()
+            while time.perf_counter() - extended_from < extra_budget_s and not settled():
+                one_pair()
     finally:
         if gc_was_enabled:
             gc.enable()

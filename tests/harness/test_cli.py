@@ -204,7 +204,7 @@ def test_selftest_with_two_runs_prints_the_rates_and_exits_by_them(capsys, tmp_p
     # Real timing on a shared machine: the rates themselves belong to the harness run
     # (`farm-harness selftest --runs 20`), not to a unit test; this checks the wiring.
     report_path = tmp_path / "deep" / "selftest.json"
-    code, out, _ = run(capsys, "selftest", "--runs", "2", "--json", str(report_path))
+    code, out, _ = run(capsys, "selftest", "--synthetic", "--runs", "2", "--json", str(report_path))
     saved = json.loads(report_path.read_text())
     assert saved["report"]["runs"] == 2
     assert f"false-alarm rate (A/A FAIL): {round(saved['false_alarm_rate'] * 2)}/2" in out

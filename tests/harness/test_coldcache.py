@@ -20,8 +20,11 @@ def test_cold_rows_measure_reads_after_eviction(tmp_path, workload) -> None:
     row = measure_cold(workload, 128, tmp_path, trials=2)
     assert row.timing.blocks == 2 and all(t > 0 for t in row.timing.candidate_block_s)
     assert row.row.cache == "cold" and row.row.gating is False
-    # Informational: PASS when the interval lies within the cold threshold, otherwise WARN, never FAIL.
-    within = row.timing.ci_high <= row.threshold
+    # Informational: PASS within its line (the floor's when it was read, else cold/RAM), otherwise WARN, never FAIL.
+    if row.floor_ratio is not None:
+        within = row.floor_ratio <= row.floor_threshold
+    else:
+        within = row.timing.ci_high <= row.threshold
     assert row.verdict is (Verdict.PASS if within else Verdict.WARN)
     # The files really left the page cache: the cold reads went to the disk (the kernel's counters).
     if is_memory_filesystem(tmp_path):
@@ -69,3 +72,16 @@ def test_cli_coldcache_json_and_bad_workload(tmp_path, capsys, monkeypatch) -> N
     capsys.readouterr()
     assert cli.main(["coldcache", "--workloads", "observe_all"]) == commandline.EXIT_USAGE
     assert "unknown cold-cache workload observe_all" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("cold_s", "expected"), [(0.005, Verdict.PASS), (0.050, Verdict.WARN)])
+def test_a_cold_row_is_judged_against_the_floor_of_its_pages_when_it_was_read(cold_s, expected) -> None:
+    # RAM 1 ms, the floor 10 ms: 5 ms cold is 0.4x the floor beyond RAM (PASS), 50 ms is 4.9x (WARN).
+    timing = PairedTiming("w", cold_s / 0.001, 1.0, 99.0, 0.95, 3, 1, (0.001,) * 3, (cold_s,) * 3, 0.001, cold_s,
+                          True, 0)
+    row = ColdRow("w", 64, timing, COLD_THRESHOLD, inblock_bytes=4096, major_faults=2, evicted=True,
+                  floor_s=0.010, floor_reader="fio")
+    assert row.verdict is expected and "the floor of its pages by fio (<= 4)" in row.details
+    assert row.record()["floor_ratio"] == pytest.approx((cold_s - 0.001) / 0.010)
+    unread = ColdRow("w", 64, timing, COLD_THRESHOLD, inblock_bytes=4096, major_faults=2, evicted=True)
+    assert unread.floor_ratio is None and unread.verdict is Verdict.WARN  # falls back to cold/RAM <= 5

@@ -77,7 +77,7 @@ PORTABLE = dict(storage_imports=frozenset({"numpy", "os", "json", "farm_grids"})
 
 OUT_OF_CORE = {
     "gathers": (c9.GatherLine("tiles32 prefetch", 1024 * MIB, (14.0, 15.0), (1.01, 1.02), True, 20.0, 1.5),),
-    "frontier": (c9.FrontierLine("tiles32@8192", 2.0, 1.8, 2.2, True, 4.0),),
+    "frontier": (c9.FrontierLine("tiles32@8192", 2.0, 1.8, 2.2, True, 4.0, floor_ratio=1.3, floor_reader="fio"),),
     "resident": (c9.ResidentPoint("tiles32", 28 * MIB, 250 * MIB, 22 * MIB, 20 * MIB),
                  c9.ResidentPoint("tiles32", 7 * 1024 * MIB, 260 * MIB, 71 * MIB, 70 * MIB)),
     "slopes": (c9.SlopeFit("tiles32", 0.001, (0.0, 0.005), 5),),

@@ -15,40 +15,53 @@ MIB, GIB = 1024**2, 1024**3
 P, W, F = Verdict.PASS, Verdict.WARN, Verdict.FAIL
 
 
-def gather(us=(14.0, 15.0), reads=(1.01, 1.02), effective=True, max_us=20.0, max_read=1.5, grid=GIB):
-    return c9.GatherLine("tiles32 prefetch", grid, us, reads, effective, max_us, max_read)
+def gather(us=(14.0, 15.0), reads=(1.01, 1.02), effective=True, target_us=20.0, max_read=1.5, grid=GIB,
+           floor=(1.1, 1.3), max_floor=1.5):
+    return c9.GatherLine("tiles32 prefetch", grid, us, reads, effective, target_us, max_read, floor_us_per_window=13.0,
+                         floor_ratios=floor, max_floor_ratio=max_floor, floor_reader="fio")
 
 
 @pytest.mark.parametrize(("line", "expected", "detail"), [
-    (gather(), P, "14.5 us/window (<= 20), read 1.02x min (<= 1.5)"),
-    (gather(us=(18.0, 23.0)), W, "us/window"),  # trials straddle the line
-    (gather(us=(25.0, 31.0)), F, "28.0 us/window"),
+    (gather(), P, "beyond warm 1.20x floor (<= 1.5), read 1.02x min (<= 1.5)"),
+    (gather(floor=(1.3, 1.7)), W, "beyond warm 1.50x floor"),  # trials straddle the floor line
+    (gather(floor=(1.6, 2.0)), F, "beyond warm 1.80x floor"),  # slower than the device allows: FAIL
+    (gather(floor=None), W, "disk floor unmeasured"),  # a judged floor that was not read cannot PASS
+    (gather(floor=(3.0, 4.0), max_floor=None), P, "beyond warm 3.50x floor"),  # shown, not judged
     (gather(reads=(1.6, 1.7)), F, "read 1.65x min"),
     (gather(reads=None), W, "bytes read unmeasured"),
     (gather(effective=False), W, "eviction not effective"),
-    (gather(us=(90.0, 95.0), max_us=None, max_read=1.25, reads=(1.0, 1.0)), P, "read 1.00x min (<= 1.25)"),
-    (gather(grid=64 * MIB, max_us=None), P, "64 MiB grid"),
+    (gather(us=(90.0, 95.0), target_us=None, max_read=1.25, reads=(1.0, 1.0)), P, "read 1.00x min (<= 1.25)"),
+    (gather(grid=64 * MIB, target_us=None), P, "64 MiB grid"),
 ])
 def test_gather_lines(line, expected, detail) -> None:
     verdict, text = c9.judge_gather(line)
     assert verdict is expected and detail in text
 
 
-def test_a_gather_shows_its_disk_floor_beside_it() -> None:
-    line = c9.GatherLine("tiles32 prefetch", GIB, (30.0, 31.0), (1.0, 1.0), True, 20.0, 1.5, floor_us_per_window=26.0)
-    verdict, text = c9.judge_gather(line)
-    assert verdict is F and "[disk floor 26.0]" in text  # a floor is shown, never an excuse
+def test_absolute_microseconds_are_shown_never_the_judge() -> None:
+    slow_disk = gather(us=(45.0, 50.0), floor=(1.0, 1.1))  # far above the 20 us target, at the device's floor
+    verdict, text = c9.judge_gather(slow_disk)
+    assert verdict is P and "47.5 us/window (target 20, shown)" in text and "[disk floor 13.0 by fio]" in text
+    fast_disk = gather(us=(8.0, 9.0), floor=(2.0, 2.5))  # within the target, but 2x the floor: FAIL
+    assert c9.judge_gather(fast_disk)[0] is F
 
 
-@pytest.mark.parametrize(("line", "expected"), [
-    (c9.FrontierLine("tiles32", 2.0, 1.8, 2.3, True, 4.0), P),
-    (c9.FrontierLine("tiles32", 4.1, 3.7, 4.6, True, 4.0), W),
-    (c9.FrontierLine("tiles32", 5.0, 4.4, 5.5, True, 4.0), F),
-    (c9.FrontierLine("tiles32", 2.0, 1.8, 2.3, False, 4.0), W),  # nothing read from disk: not cold
-    (c9.FrontierLine("rows", 9.0, 8.0, 10.0, True, None), P),  # shown beside, never judged
+def frontier(floor_ratio, line=4.0, effective=True, ratio=5.0):
+    return c9.FrontierLine("tiles32@1024", ratio, ratio - 0.3, ratio + 0.3, effective, line, floor_ratio, "fio")
+
+
+@pytest.mark.parametrize(("line", "expected", "detail"), [
+    (frontier(1.2), P, "beyond warm 1.20x floor by fio (<= 4)"),  # 5x warm (old line 4) but at the floor
+    (frontier(3.99), P, "(<= 4)"),
+    (frontier(4.01), F, "beyond warm 4.01x floor"),
+    (frontier(9.0, ratio=1.5), F, "1.50x warm"),  # a fast cold/warm ratio does not hide a slow tick
+    (frontier(None), W, "disk floor unmeasured"),
+    (frontier(1.0, effective=False), W, "nothing read from disk"),
+    (frontier(9.0, line=None), P, "(shown)"),  # rows: shown beside, never judged
 ])
-def test_frontier_lines(line, expected) -> None:
-    assert c9.judge_frontier(line)[0] is expected
+def test_frontier_lines(line, expected, detail) -> None:
+    verdict, text = c9.judge_frontier(line)
+    assert verdict is expected and detail in text
 
 
 def point(layout="tiles32", grid=GIB, rss=300 * MIB, resident=70 * MIB, needed=70 * MIB, untracked=0):
@@ -81,7 +94,7 @@ def test_slope_lines(fit, expected) -> None:
 
 def test_the_criterion_is_the_worst_line_and_names_it_first() -> None:
     evidence = c9.OutOfCoreEvidence(gathers=(gather(), gather(reads=(1.7, 1.8))),
-                                    frontier=(c9.FrontierLine("tiles32", 2.0, 1.8, 2.2, True, 4.0),),
+                                    frontier=(frontier(1.2),),
                                     resident=(point(),), slopes=(c9.SlopeFit("tiles32", 0.001, (0.0, 0.002), 5),))
     row = c9.c9_out_of_core(evidence)
     assert row.verdict is F and row.details.startswith("tiles32 prefetch") and "FAIL" in row.details.split(";")[0]
