@@ -263,20 +263,25 @@ def test_sparse_creates_deletes_and_closes_on_a_full_disk_stay_consistent(tmpfs:
     assert report["dat"] == report["listed"]
 
 
+def use_every_inode(directory: Path) -> list[Path]:
+    """Empty files in ``directory`` until the file system has no inode left; returns them."""
+    fillers = []
+    while True:
+        try:
+            fillers.append(directory / f"filler{len(fillers)}")
+            fillers[-1].touch()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+            fillers.pop()
+            return fillers
+
+
 def test_no_inode_left_for_a_grid_file_is_a_disk_full_error(tmpfs_few_inodes: Path) -> None:
     """ENOSPC when the grid file itself cannot be created (no inode left): typed and named, nothing changed.
     Nothing is mapped, so this runs in the test process."""
     store = MemmapStore(tmpfs_few_inodes / "store")
     store.create("a", (8, 8), fill=1.0)  # the directory, lock file, manifest and spare take inodes too
-    fillers = []
-    while True:
-        try:
-            fillers.append(tmpfs_few_inodes / f"filler{len(fillers)}")
-            fillers[-1].touch()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-            fillers.pop()
-            break
+    fillers = use_every_inode(tmpfs_few_inodes)
     with pytest.raises(DiskFullError, match="no space left to create the grid file") as caught:
         store.create("b", (8, 8))
     assert caught.value.errno == errno.ENOSPC
@@ -348,15 +353,7 @@ def test_no_inode_for_a_stores_first_grid_file_releases_its_lock(tmpfs_few_inode
     """The lock file took the last inode and the grid file gets none: DiskFullError, no lock held or left."""
     directory = tmpfs_few_inodes / "store"
     directory.mkdir()
-    fillers = []
-    while True:
-        try:
-            fillers.append(tmpfs_few_inodes / f"filler{len(fillers)}")
-            fillers[-1].touch()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-            fillers.pop()
-            break
+    fillers = use_every_inode(tmpfs_few_inodes)
     fillers.pop().unlink()  # one inode left: the lock file's
     store = MemmapStore(directory)
     before = tree_state(tmpfs_few_inodes)

@@ -183,14 +183,19 @@ def test_an_untouched_snapshot_restores_bitwise(snapshot: str) -> None:
             assert worlds.fingerprint(restored) == worlds.fingerprint(env)
 
 
-def test_a_missing_object_on_s3_is_refused(s3_server: CountingS3Server, bucket: str) -> None:
-    options = s3_server.storage_options()
+def _snapshot_on_s3(server: CountingS3Server, bucket: str) -> tuple[dict, str, object]:
+    """A committed snapshot of a small world in ``bucket``: its storage options, URL and an S3 client."""
+    options = server.storage_options()
     url = f"s3://{bucket}/snap.zarr"
     env, driver = _world()
     with env:
         driver.run(3)
         env.snapshot(url, storage_options=options)
-    client = s3_client(s3_server)
+    return options, url, s3_client(server)
+
+
+def test_a_missing_object_on_s3_is_refused(s3_server: CountingS3Server, bucket: str) -> None:
+    options, url, client = _snapshot_on_s3(s3_server, bucket)
     prefix = f"snap.zarr/{generation_of(url, storage_options=options)}/layers/resources/RESOURCES/c/"
     keys = [item["Key"] for item in client.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
     client.delete_object(Bucket=bucket, Key=keys[0])
@@ -199,13 +204,7 @@ def test_a_missing_object_on_s3_is_refused(s3_server: CountingS3Server, bucket: 
 
 
 def test_a_corrupt_object_on_s3_is_a_snapshot_error(s3_server: CountingS3Server, bucket: str) -> None:
-    options = s3_server.storage_options()
-    url = f"s3://{bucket}/snap.zarr"
-    env, driver = _world()
-    with env:
-        driver.run(3)
-        env.snapshot(url, storage_options=options)
-    client = s3_client(s3_server)
+    options, url, client = _snapshot_on_s3(s3_server, bucket)
     prefix = f"snap.zarr/{generation_of(url, storage_options=options)}/layers/env/OBSTACLES/c/"
     key = client.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"][0]["Key"]
     client.put_object(Bucket=bucket, Key=key, Body=b"\x28\xb5\x2f\xfd" + os.urandom(64))
