@@ -117,9 +117,12 @@ def test_oversize_world_or_observation_is_refused(env_results: dict[str, dict], 
 
 
 def test_refusals_never_touched_the_memory(store_results: dict[str, dict], env_results: dict[str, dict]) -> None:
-    # A child that allocated even one of these would have a peak far above the interpreter's.
-    for results in (store_results, env_results):
-        assert results["_peak_rss_kib"] * 1024 < CHILD_ADDRESS_SPACE // 4, results["_peak_rss_kib"]
+    # A child that allocated even one of these would run into its 4 GiB cap. Half the cap, not a
+    # quarter: one CI run on a loaded machine saw a 1.06 GB peak (0.05 / 0.29 GB locally, not
+    # reproduced), so the margin leaves the interpreter and torch room while still catching a
+    # refused request that touched its memory before being refused.
+    for label, results in (("stores", store_results), ("environment", env_results)):
+        assert results["_peak_rss_kib"] * 1024 < CHILD_ADDRESS_SPACE // 2, (label, results["_peak_rss_kib"])
 
 
 @pytest.mark.parametrize("shape", [(2**31, 1), (1, 2**31), (2**40, 2**40), (10**20, 4)])
