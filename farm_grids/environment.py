@@ -284,7 +284,7 @@ class Environment:
                              channels=registry.names, expect=expect)
 
     def export_state(self) -> WorldState:
-        """This world as a ``WorldState``; the grids are read from their stores when the state is read."""
+        """This world as a ``WorldState``; its grids are read from the stores on access (while this world is open)."""
         self._check_open()
         layers, temporal, resource_sites = export_layers(self.environmental, self.resources, self.temporal)
         return WorldState(

@@ -73,7 +73,8 @@ class WorldState:
     ``temporal`` is None exactly then. ``agents`` holds the agent table's columns,
     ``memories`` the per-agent (N, S, S) memories of the agent-decayed channels, ``rng``
     numpy's bit generator state, ``channels`` the observation channels' names in order
-    (handlers are code, not data). Grids may be read on access (``LazyMapping``).
+    (handlers are code, not data). Grids may be read on access (``LazyMapping``): an
+    exported state's grids come from the world's stores, so read them while it is open.
     """
 
     config: SimulationConfig
