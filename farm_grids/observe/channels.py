@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 from farm_grids.errors import GridExistsError, InvalidGridSpecError, UnknownChannelError
+from farm_grids.observe.context import ObservationContext
 from farm_grids.values import validate_gamma
-
-if TYPE_CHECKING:
-    from farm_grids.observe.context import ObservationContext
 
 __all__ = ["ChannelBehavior", "ChannelHandler", "ChannelRegistry", "ChannelSpec", "UnknownChannelError"]
 
@@ -26,7 +24,7 @@ class ChannelBehavior(enum.Enum):
 
 
 # A handler writes every cell of ``out`` (N, S, S) for the agents in ``ctx``.
-ChannelHandler = Callable[["ObservationContext", np.ndarray], None]
+ChannelHandler = Callable[[ObservationContext, np.ndarray], None]
 
 
 @dataclass(frozen=True)
