@@ -33,10 +33,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from farm_grids.agents import AgentTable
 from farm_grids.config import SimulationConfig
 from farm_grids.errors import ConfigError, FarmGridsError, InvalidGridSpecError, ObjectStoreError, SnapshotError
 from farm_grids.limits import check_request
-from farm_grids.agents import AgentTable
 from farm_grids.managers import TEMPORAL_CHANNELS, ResourceManager
 from farm_grids.snapshot_location import (
     POINTER,
