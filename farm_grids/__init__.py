@@ -25,7 +25,7 @@ from farm_grids.errors import (
     UnknownChannelError,
     UnsafeManifestError,
 )
-from farm_grids.config import MemmapConfig, SimulationConfig
+from farm_grids.config import MemmapConfig, SimulationConfig, StorageConfig
 from farm_grids.stores import (
     CleanupReport,
     GridEntry,
@@ -39,6 +39,7 @@ from farm_grids.stores import (
     cleanup_stale,
     register_backend,
 )
+from farm_grids.state import WorldState
 from farm_grids.windows import WindowPlan, plan_windows, read_planned_windows, read_window, read_windows
 
 __version__ = "0.1.0"
@@ -70,6 +71,7 @@ __all__ = [
     "SimulationConfig",
     "SnapshotError",
     "SparseRamStore",
+    "StorageConfig",
     "StorageDirectoryError",
     "StoreClosedError",
     "StoreInfo",
@@ -79,6 +81,7 @@ __all__ = [
     "UnknownChannelError",
     "UnsafeManifestError",
     "WindowPlan",
+    "WorldState",
     "backend_names",
     "cleanup_stale",
     "plan_windows",

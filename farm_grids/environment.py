@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
@@ -10,36 +10,24 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from farm_grids.agent_memory import AgentMemories
 from farm_grids.agents import AgentTable, HpRaster
-from farm_grids.channels import ChannelBehavior, ChannelRegistry, default_registry
 from farm_grids.config import SimulationConfig
 from farm_grids.errors import InvalidGridSpecError, StoreClosedError
 from farm_grids.limits import check_request
-from farm_grids.managers import (
-    TEMPORAL_CHANNELS,
-    EnvironmentalGridManager,
-    GridManager,
-    ResourceManager,
-    TemporalGridManager,
-)
+from farm_grids.managers import (TEMPORAL_CHANNELS, EnvironmentalGridManager, GridManager, ResourceManager,
+                                 TemporalGridManager)
 from farm_grids.managers.temporal import configured_gamma
-from farm_grids.observation import build_observations, fov_disk, resolve_device, to_tensor
+from farm_grids.managers.world import build_managers, export_layers, load_layers
+from farm_grids.observe import ChannelBehavior, ChannelRegistry, default_registry, fov_disk, observe_agents
+from farm_grids.observe.sources import EventWindows, WindowSource
+from farm_grids.observe.tensors import resolve_device, to_tensor
+from farm_grids.scratch import ScratchBuffers
+from farm_grids.snapshot import restore_world, write_snapshot
 from farm_grids.sparse_events import SparseEventLayer
+from farm_grids.state import SparseEvents, WorldState
 
 __all__ = ["Environment"]
-
-
-def scratch_spec(shape: object, dtype: object) -> tuple[tuple[int, ...], np.dtype]:
-    """A scratch buffer's shape (non-negative ints) and dtype, or InvalidGridSpecError."""
-    dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
-    if not isinstance(dims, (tuple, list)) or not all(
-            isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_)) and d >= 0 for d in dims):
-        raise InvalidGridSpecError(f"scratch shape must be non-negative integers, got {shape!r}")
-    try:
-        resolved = np.dtype(dtype)  # type: ignore[call-overload]
-    except (TypeError, ValueError) as exc:
-        raise InvalidGridSpecError(f"unsupported scratch dtype {dtype!r}") from exc
-    return tuple(int(d) for d in dims), resolved
 
 
 class Environment:
@@ -52,6 +40,8 @@ class Environment:
     events as sparse lists instead of dense world grids (the fallback path of the transient
     channels). ``storage_options`` (endpoint, credentials) go to an object-storage backend.
     ``rng`` is the world's random generator: seeded from ``config.seed``, saved by ``snapshot``.
+    A world is also a value: ``export_state()`` gives its ``WorldState``, ``from_state`` builds
+    one from it; observations read it through ``ObservationSources``, which it satisfies.
     """
 
     def __init__(
@@ -76,36 +66,17 @@ class Environment:
         # One agent's observation (and the field-of-view mask's int64 temporaries) must fit.
         check_request(size * size * (4 * len(self.channels) + 24), f"observation.radius={cfg.observation.radius}")
         self.fov_disk = fov_disk(cfg.observation.radius, cfg.observation.fov_radius)
-        self._managers: list[GridManager] = []
-        try:
-            self.environmental = environmental or EnvironmentalGridManager(
-                cfg.height, cfg.width, memmap_config=cfg.memmap, simulation_id=cfg.simulation_id,
-                storage_options=storage_options,
-            )
-            self._managers.append(self.environmental)
-            self.temporal = temporal
-            if self.temporal is None and temporal_world_layers:
-                self.temporal = TemporalGridManager(
-                    cfg.height, cfg.width, memmap_config=cfg.memmap, simulation_id=cfg.simulation_id,
-                    observation_config=cfg.observation, storage_options=storage_options,
-                )
-            if self.temporal is not None:
-                self._managers.append(self.temporal)
-            self.resources = resources or ResourceManager(
-                cfg.height, cfg.width, resource_config=cfg.resources, memmap_config=cfg.memmap,
-                simulation_id=cfg.simulation_id, seed=cfg.seed, storage_options=storage_options,
-            )
-            self._managers.append(self.resources)
-        except BaseException:
-            self._close_managers(delete_files=True)  # a failed set-up leaves no files behind
-            raise
+        managers = build_managers(cfg, temporal_world_layers=temporal_world_layers, environmental=environmental,
+                                  temporal=temporal, resources=resources, storage_options=storage_options)
+        self.environmental, self.temporal, self.resources = managers.environmental, managers.temporal, managers.resources
+        self._managers: list[GridManager] = list(managers.all)
         self.sparse_events = {
             name: SparseEventLayer(cfg.height, cfg.width) for name in TEMPORAL_CHANNELS
         }
         self.agents = AgentTable(cfg.height, cfg.width)
         self.hp_raster = HpRaster(self.agents)
-        self._memory: dict[str, np.ndarray] = {}
-        self._scratch: dict[str, np.ndarray] = {}
+        self._memory = AgentMemories(cfg.observation.size)
+        self._scratch = ScratchBuffers()
         self.tick = 0
         self._closed = False
 
@@ -167,25 +138,12 @@ class Environment:
     def scratch(self, key: str, shape: tuple[int, ...], dtype: npt.DTypeLike = np.float32) -> np.ndarray:
         """A work buffer kept across ticks (contents undefined): fresh pages cost faults."""
         self._check_open()
-        buffer = self._scratch.get(key)
-        if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
-            dims, resolved = scratch_spec(shape, dtype)
-            check_request(math.prod(dims) * resolved.itemsize, f"scratch buffer {key!r} {dims} {resolved.name}")
-            buffer = self._scratch[key] = np.empty(dims, dtype=resolved)
-        return buffer
+        return self._scratch.get(key, shape, dtype)
 
     def agent_memory(self, channel: str) -> np.ndarray:
         """Per-agent (N, S, S) memory of a DYNAMIC channel that is not world-driven."""
         self._check_open()
-        size = self.config.observation.size
-        memory = self._memory.get(channel)
-        if memory is None or memory.shape[0] < self.num_agents:
-            check_request(self.num_agents * size * size * 4, f"agent memory of channel {channel!r}")
-            grown = np.zeros((self.num_agents, size, size), dtype=np.float32)
-            if memory is not None:
-                grown[: memory.shape[0]] = memory
-            self._memory[channel] = memory = grown
-        return memory
+        return self._memory.get(channel, self.num_agents)
 
     def update(self) -> None:
         """One tick: world-level decay, resource regrowth, per-agent decay, flush per policy."""
@@ -216,6 +174,25 @@ class Environment:
             plane = fresh[:, self.channels.index(spec.name)]
             memory[live] = plane * np.float32(spec.gamma)
 
+    # -- observation sources (ObservationSources) -------------------------------------------
+    @property
+    def world_shape(self) -> tuple[int, int]:
+        return self.height, self.width
+
+    @property
+    def observation_radius(self) -> int:
+        return self.config.observation.radius
+
+    def environmental_layer(self, name: str) -> WindowSource | None:
+        return self.environmental if self.environmental.is_set(name) else None
+
+    def transient_grid(self, channel: str) -> WindowSource | None:
+        temporal = self.temporal
+        return temporal if temporal is not None and temporal.has_any_data(channel) else None
+
+    def transient_events(self, channel: str) -> EventWindows | None:
+        return self.sparse_events[channel] if self.temporal is None else None
+
     # -- observations -------------------------------------------------------------------------
     def _observe_array(
         self, ids: np.ndarray, *, batched: bool, out: np.ndarray | None = None
@@ -224,17 +201,7 @@ class Environment:
             shape = self.observation_shape(ids.size)
             check_request(int(np.prod(shape, dtype=np.int64)) * 4, f"observations of {ids.size} agents {shape}")
             out = np.empty(shape, dtype=np.float32)
-        live = self.agents.alive[ids]
-        if live.all():
-            if ids.size:
-                build_observations(self, ids, out, batched=batched)  # handlers write every cell
-        else:
-            part = np.empty((int(live.sum()),) + out.shape[1:], dtype=np.float32)
-            if part.shape[0]:
-                build_observations(self, ids[live], part, batched=batched)
-            out[live] = part
-            out[~live] = 0  # dead agents observe zeros
-        return out
+        return observe_agents(self, self.channels, ids, out, batched=batched)
 
     def observation_shape(self, count: int | None = None) -> tuple[int, int, int, int]:
         """``(N, C, S, S)`` of ``observe_all`` (N = every agent when ``count`` is None)."""
@@ -291,10 +258,8 @@ class Environment:
         beside the old one and the root's commit record is switched last, atomically, so a
         kill at any point leaves the old or the new snapshot restorable.
         """
-        from farm_grids.snapshot import write_snapshot
-
         self._check_open()
-        write_snapshot(self, url, storage_options=storage_options, overwrite=overwrite)
+        write_snapshot(self.export_state(), url, storage_options=storage_options, overwrite=overwrite)
 
     @classmethod
     def restore(
@@ -313,23 +278,71 @@ class Environment:
         the recorded chunks, each array's checksum, sparse values held to the deposit rules):
         any mismatch is SnapshotError and no world is left behind.
         """
-        from farm_grids.snapshot import restore_environment
+        registry = channels if channels is not None else default_registry()
+        return restore_world(lambda world: cls.from_state(world, channels=registry, storage_options=storage_options),
+                             url, storage_options=storage_options, backend=backend, directory=directory,
+                             channels=registry.names, expect=expect)
 
-        return restore_environment(cls, url, storage_options=storage_options, backend=backend,
-                                   directory=directory, channels=channels, expect=expect)
+    def export_state(self) -> WorldState:
+        """This world as a ``WorldState``; its grids are read from the stores on access (while this world is open)."""
+        self._check_open()
+        layers, temporal, resource_sites = export_layers(self.environmental, self.resources, self.temporal)
+        return WorldState(
+            config=self.config,
+            channels=self.channels.names,
+            tick=int(self.tick),
+            rng=self.rng.bit_generator.state,
+            layers=layers,
+            agents=self.agents.export_state(),
+            memories=self.memory_state(),
+            temporal=temporal,
+            resource_sites=resource_sites,
+            sparse_events={name: SparseEvents(layer.cells.copy(), layer.values.copy())
+                           for name, layer in self.sparse_events.items()},
+        )
+
+    @classmethod
+    def from_state(cls, state: WorldState, *, channels: ChannelRegistry | None = None,
+                   storage_options: object = None) -> Environment:
+        """A new Environment holding ``state``: stores built from ``state.config``, then every array loaded.
+
+        Custom channels need their registry passed as ``channels`` (its names must be the
+        state's). A failure while loading closes the new world, deleting the files it
+        created (``memmap.mode`` "w+"), and re-raises.
+        """
+        registry = channels if channels is not None else default_registry()
+        if tuple(registry.names) != tuple(state.channels):
+            raise InvalidGridSpecError(f"the state has channels {list(state.channels)}, this registry "
+                                       f"{list(registry.names)}")
+        env = cls(state.config, channels=registry, temporal_world_layers=state.temporal_world_layers,
+                  storage_options=storage_options)
+        try:
+            env._load_state(state)
+        except BaseException:
+            if env.config.memmap.mode == "w+":  # only files this call created are deleted
+                env.config = replace(env.config, memmap=replace(env.config.memmap, delete_on_close=True))
+            env.close()
+            raise
+        return env
+
+    def _load_state(self, state: WorldState) -> None:
+        """Every array of ``state`` into this fresh world, in the order a snapshot is best read."""
+        load_layers(state, self.environmental, self.resources, self.temporal)
+        self.agents.load_state({column: state.agents[column] for column in self.agents.COLUMNS})
+        self.load_memory_state({name: state.memories[name] for name in state.memories})
+        for channel, layer in self.sparse_events.items():
+            events = state.sparse_events[channel]
+            layer.cells, layer.values = events.cells.astype(np.intp), events.values
+        self.tick = state.tick
+        self.rng.bit_generator.state = dict(state.rng)
 
     def memory_state(self) -> dict[str, np.ndarray]:
         """The per-agent (N, S, S) memories of the DYNAMIC channels that are not world-driven."""
-        return {name: memory.copy() for name, memory in self._memory.items()}
+        return self._memory.export()
 
     def load_memory_state(self, memories: dict[str, np.ndarray]) -> None:
         self._check_open()
-        size = self.config.observation.size
-        for name, memory in memories.items():
-            self.channels.index(name)
-            if memory.ndim != 3 or memory.shape[1:] != (size, size) or memory.dtype != np.float32:
-                raise InvalidGridSpecError(f"memory of {name!r} must be float32 (N, {size}, {size}), got {memory.shape}")
-        self._memory = {name: memory.copy() for name, memory in memories.items()}
+        self._memory.load(memories, self.channels.index)
 
     def _check_open(self) -> None:
         if self._closed:

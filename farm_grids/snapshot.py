@@ -1,4 +1,4 @@
-"""Environment snapshots: the whole world in one zarr v3 group, switched atomically, verified on restore.
+"""Snapshots: a WorldState in one zarr v3 group, switched atomically, verified when read back.
 
 Layout (readable by zarr, xarray and dask without farm-grids; see ``generation_of``):
 
@@ -26,15 +26,18 @@ the root group) is still restored, and replaced by an overwrite.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from farm_grids.agents import AgentTable
 from farm_grids.config import SimulationConfig
 from farm_grids.errors import ConfigError, FarmGridsError, InvalidGridSpecError, ObjectStoreError, SnapshotError
 from farm_grids.limits import check_request
+from farm_grids.managers import TEMPORAL_CHANNELS, ResourceManager
 from farm_grids.snapshot_location import (
     POINTER,
     SNAPSHOT_KEY,
@@ -43,26 +46,18 @@ from farm_grids.snapshot_location import (
     new_generation,
 )
 from farm_grids.snapshot_record import FORMAT, ArrayRecord, SnapshotRecord, checksum, parse_record
+from farm_grids.sparse_events import EVENT_DTYPE
+from farm_grids.state import LazyMapping, SparseEvents, TemporalState, WorldState
 from farm_grids.stores.zarr_store import open_zarr_group, remote_call
 from farm_grids.values import checked_values
 
-if TYPE_CHECKING:
-    from farm_grids.channels import ChannelRegistry
-    from farm_grids.environment import Environment
+__all__ = ["FORMAT", "SNAPSHOT_KEY", "generation_of", "read_snapshot", "restore_world", "write_snapshot"]
 
-__all__ = ["FORMAT", "SNAPSHOT_KEY", "generation_of", "restore_environment", "write_snapshot"]
+World = TypeVar("World")
 
 _CHUNK = 256
-_NAMESPACES = ("env", "temporal", "resources")
 # What a format-1 snapshot wrote in its root group (it owned the whole group: it opened it with "w").
 _FORMAT1_GROUPS = frozenset({"layers", "agents", "memory", "tiles", "resources", "sparse"})
-
-
-def _managers(env: Environment) -> dict[str, Any]:
-    found = {"env": env.environmental, "resources": env.resources}
-    if env.temporal is not None:
-        found["temporal"] = env.temporal
-    return found
 
 
 # Dimension names make every array self-describing for xarray (zarr v3 ``dimension_names``).
@@ -84,21 +79,20 @@ def _put(group: Any, path: str, data: np.ndarray) -> tuple[tuple[int, ...], str,
     return tuple(data.shape), data.dtype.name, checksum(data)
 
 
-def _meta(env: Environment) -> dict[str, Any]:
-    state: dict[str, Any] = {"env_layers": env.environmental.names(), "resources": True}
-    if env.temporal is not None:
-        temporal = env.temporal.export_state()
-        state["temporal"] = {"gammas": temporal["gammas"], "has_data": temporal["has_data"]}
+def _meta(world: WorldState) -> dict[str, Any]:
+    state: dict[str, Any] = {"env_layers": list(world.layers["env"]), "resources": True}
+    if world.temporal is not None:
+        state["temporal"] = {"gammas": dict(world.temporal.gammas), "has_data": dict(world.temporal.has_data)}
     return {
         "format": FORMAT,
         "committed": True,  # the record exists only once committed (format 1 wrote it twice)
-        "config": env.config.to_dict(),
-        "tick": int(env.tick),
-        "world": [env.height, env.width],
-        "channels": list(env.channels.names),
-        "temporal_world_layers": env.temporal is not None,
+        "config": world.config.to_dict(),
+        "tick": int(world.tick),
+        "world": list(world.world),
+        "channels": list(world.channels),
+        "temporal_world_layers": world.temporal_world_layers,
         # Big ints as text: JSON readers elsewhere may round 128-bit integers.
-        "rng": json.loads(json.dumps(env.rng.bit_generator.state, default=str), parse_int=str),
+        "rng": json.loads(json.dumps(dict(world.rng), default=str), parse_int=str),
         "state": state,
     }
 
@@ -136,8 +130,8 @@ def _retired(location: SnapshotLocation, overwrite: bool) -> list[str]:
     return [entry for entry in entries if entry != POINTER]
 
 
-def write_snapshot(env: Environment, url: str, *, storage_options: object = None, overwrite: bool = False) -> None:
-    """See ``Environment.snapshot``."""
+def write_snapshot(world: WorldState, url: str, *, storage_options: object = None, overwrite: bool = False) -> None:
+    """Write ``world`` to ``url`` as a new generation, then commit it atomically (see ``Environment.snapshot``)."""
     if not isinstance(overwrite, bool):
         raise SnapshotError(f"overwrite must be True or False, got {overwrite!r}")
     location = locate(url, storage_options)
@@ -147,12 +141,12 @@ def write_snapshot(env: Environment, url: str, *, storage_options: object = None
     remote_call(where, lambda: location.create_generation(generation))
     try:
         group = open_zarr_group(location.url_of(generation), "r+", location.storage_options)
-        written = remote_call(where, lambda: _write_data(env, group))
+        written = remote_call(where, lambda: _write_data(world, group))
         keys = remote_call(where, lambda: location.keys(generation))
         arrays = {path: ArrayRecord(shape, dtype, _chunk_keys(keys, path), crc).to_json()
                   for path, (shape, dtype, crc) in written.items()}
         remote_call(where, lambda: location.make_durable(generation))
-        record = {**_meta(env), "generation": generation, "arrays": arrays, "retiring": retired}
+        record = {**_meta(world), "generation": generation, "arrays": arrays, "retiring": retired}
         remote_call(where, lambda: location.switch(record, via=generation))
     except BaseException:
         _abandon(location, generation)
@@ -183,23 +177,23 @@ def _chunk_keys(keys: set[str], path: str) -> tuple[str, ...]:
     return tuple(sorted(rest for key in keys if key.startswith(prefix) and (rest := key[len(prefix):]) != POINTER))
 
 
-def _write_data(env: Environment, group: Any) -> dict[str, tuple[tuple[int, ...], str, int]]:
+def _write_data(world: WorldState, group: Any) -> dict[str, tuple[tuple[int, ...], str, int]]:
     written = {}
-    for namespace, manager in _managers(env).items():
-        for name in manager.names():
-            written[f"layers/{namespace}/{name}"] = _put(group, f"layers/{namespace}/{name}", manager.store.read(name))
-    for column, values in env.agents.export_state().items():
+    for namespace, grids in world.layers.items():
+        for name in grids:  # one grid in memory at a time: a lazy mapping reads each on access
+            written[f"layers/{namespace}/{name}"] = _put(group, f"layers/{namespace}/{name}", grids[name])
+    for column, values in world.agents.items():
         written[f"agents/{column}"] = _put(group, f"agents/{column}", values)
-    for channel, memory in env.memory_state().items():
+    for channel, memory in world.memories.items():
         written[f"memory/{channel}"] = _put(group, f"memory/{channel}", memory)
-    if env.temporal is not None:
-        for channel, mask in env.temporal.export_state()["tiles"].items():  # type: ignore[union-attr]
+    if world.temporal is not None:
+        for channel, mask in world.temporal.tiles.items():
             written[f"tiles/{channel}"] = _put(group, f"tiles/{channel}", mask.astype(np.uint8))
-    for key, values in env.resources.export_state().items():
+    for key, values in world.resource_sites.items():
         written[f"resources/{key}"] = _put(group, f"resources/{key}", values)
-    for channel, layer in env.sparse_events.items():
-        written[f"sparse/{channel}/cells"] = _put(group, f"sparse/{channel}/cells", layer.cells)
-        written[f"sparse/{channel}/values"] = _put(group, f"sparse/{channel}/values", layer.values)
+    for channel, events in world.sparse_events.items():
+        written[f"sparse/{channel}/cells"] = _put(group, f"sparse/{channel}/cells", events.cells)
+        written[f"sparse/{channel}/values"] = _put(group, f"sparse/{channel}/values", events.values)
     return written
 
 
@@ -227,7 +221,9 @@ class _Verified:
     def paths(self, prefix: str) -> list[str]:
         """Array names directly under ``prefix`` ("memory"), as recorded (format 1: as stored)."""
         if self.record.arrays is not None:
-            return sorted(path.split("/", 1)[1] for path in self.record.arrays if path.startswith(f"{prefix}/"))
+            start = len(prefix) + 1
+            return sorted(path[start:] for path in self.record.arrays
+                          if path.startswith(f"{prefix}/") and "/" not in path[start:])
         if prefix not in self.group:
             return []
         return remote_call(f"listing {self.url!r}", lambda: sorted(self.group[prefix].array_keys()))
@@ -302,55 +298,72 @@ def _check_fits(record: SnapshotRecord, config: SimulationConfig, expect: Simula
         raise SnapshotError(f"snapshot {url!r} has channels {list(record.channels)}, this registry {list(names)}")
 
 
-def restore_environment(
-    cls: type[Environment], url: str, *, storage_options: object = None, backend: str | None = None,
-    directory: str | None = None, channels: ChannelRegistry | None = None, expect: SimulationConfig | None = None,
-) -> Environment:
-    """See ``Environment.restore``. Checks come first; a failure later closes and deletes the new world."""
-    from farm_grids.channels import default_registry
+def read_snapshot(url: str, *, storage_options: object = None, backend: str | None = None,
+                  directory: str | None = None, channels: Sequence[str] | None = None,
+                  expect: SimulationConfig | None = None) -> WorldState:
+    """The world a committed snapshot holds, verified; its arrays are read (and checked) on access.
 
+    The record, the generation's keys and the fit (world size, ``expect``, the ``channels``
+    names when given) are checked here, before anything is built; every array is checked
+    against the record when it is read. ``backend`` and ``directory`` replace the saved
+    storage in the returned config (see ``Environment.restore``).
+    """
+    return _read(locate(url, storage_options), backend, directory, channels, expect)
+
+
+def restore_world(build: Callable[[WorldState], World], url: str, *, storage_options: object = None,
+                  backend: str | None = None, directory: str | None = None, channels: Sequence[str] | None = None,
+                  expect: SimulationConfig | None = None) -> World:
+    """``build`` over ``read_snapshot(url, ...)``; a failure while building that is not a typed error is SnapshotError.
+
+    ``build`` (``Environment.from_state``) reads the arrays as it goes and leaves nothing
+    behind when it fails.
+    """
     location = locate(url, storage_options)
-    record = remote_call(f"reading {location.url!r}", lambda: _committed_record(location))
-    group = remote_call(f"listing {location.url!r}", lambda: _verified_generation(location, record))
-    config = _restored_config(record, backend, directory, location.url)
-    registry = channels if channels is not None else default_registry()
-    _check_fits(record, config, expect, registry.names, location.url)
-    env = cls(config, channels=registry, temporal_world_layers=record.temporal_world_layers,
-              storage_options=storage_options)
+    world = _read(location, backend, directory, channels, expect)
     try:
-        _load(env, _Verified(group, record, location.url), record, location.url)
+        return build(world)
     except BaseException as exc:
-        env.config = replace(env.config, memmap=replace(env.config.memmap, delete_on_close=True))
-        env.close()
         if isinstance(exc, (FarmGridsError, KeyboardInterrupt)):
             raise
         raise SnapshotError(f"snapshot {location.url!r} could not be restored: {exc}") from exc
-    return env
 
 
-def _load(env: Environment, read: _Verified, record: SnapshotRecord, url: str) -> None:
-    for name in record.env_layers:
-        env.environmental.set(name, read(f"layers/env/{name}"))
-    if env.temporal is not None:
-        for name in env.temporal.channel_names:
-            env.temporal.store.write(name, read(f"layers/temporal/{name}"))
-        env.temporal.load_state({"gammas": record.gammas, "has_data": record.has_data,
-                                 "tiles": {name: read(f"tiles/{name}") for name in env.temporal.channel_names}})
-    grid = env.resources.GRID
-    env.resources.store.write(grid, read(f"layers/resources/{grid}"))
-    env.resources.load_state({key: read(f"resources/{key}") for key in ("sites", "below")})
-    env.agents.load_state({column: read(f"agents/{column}") for column in env.agents.COLUMNS})
-    env.load_memory_state({name: read(f"memory/{name}") for name in read.paths("memory")})
-    for channel, layer in env.sparse_events.items():
-        cells, values = read(f"sparse/{channel}/cells"), read(f"sparse/{channel}/values")
-        _check_sparse(cells, values, env.height * env.width, f"snapshot {url!r}: sparse events of {channel!r}")
-        try:  # the rules of a deposit: finite, fitting the layer's dtype
-            checked = checked_values(values, cells.size, layer.dtype, f"snapshot {url!r}: sparse values of {channel!r}")
-        except InvalidGridSpecError as exc:
-            raise SnapshotError(str(exc)) from exc
-        layer.cells, layer.values = cells.astype(np.intp), checked
-    env.tick = record.tick
-    env.rng.bit_generator.state = _rng_state(record.rng)
+def _read(location: SnapshotLocation, backend: str | None, directory: str | None, channels: Sequence[str] | None,
+          expect: SimulationConfig | None) -> WorldState:
+    record = remote_call(f"reading {location.url!r}", lambda: _committed_record(location))
+    group = remote_call(f"listing {location.url!r}", lambda: _verified_generation(location, record))
+    config = _restored_config(record, backend, directory, location.url)
+    _check_fits(record, config, expect, record.channels if channels is None else tuple(channels), location.url)
+    read = _Verified(group, record, location.url)
+    # The names a world of this version holds; a reader asking for another is told what the snapshot lacks.
+    layers = {"env": LazyMapping(record.env_layers, lambda name: read(f"layers/env/{name}")),
+              "resources": LazyMapping((ResourceManager.GRID,), lambda name: read(f"layers/resources/{name}"))}
+    temporal = None
+    if record.temporal_world_layers:
+        layers["temporal"] = LazyMapping(TEMPORAL_CHANNELS, lambda name: read(f"layers/temporal/{name}"))
+        temporal = TemporalState(record.gammas, record.has_data,
+                                 LazyMapping(TEMPORAL_CHANNELS, lambda name: read(f"tiles/{name}")))
+    return WorldState(
+        config=config, channels=record.channels, tick=record.tick, rng=_rng_state(record.rng), layers=layers,
+        agents=LazyMapping(AgentTable.COLUMNS, lambda column: read(f"agents/{column}")),
+        memories=LazyMapping(read.paths("memory"), lambda name: read(f"memory/{name}")),
+        temporal=temporal,
+        resource_sites=LazyMapping(("sites", "below"), lambda key: read(f"resources/{key}")),
+        sparse_events=LazyMapping(TEMPORAL_CHANNELS, partial(_sparse_events, read, config.height * config.width,
+                                                             location.url)),
+    )
+
+
+def _sparse_events(read: _Verified, world_cells: int, url: str, channel: str) -> SparseEvents:
+    """One channel's sparse events, held to the rules a deposit keeps (checked cells, finite values of the layer's dtype)."""
+    cells, values = read(f"sparse/{channel}/cells"), read(f"sparse/{channel}/values")
+    _check_sparse(cells, values, world_cells, f"snapshot {url!r}: sparse events of {channel!r}")
+    try:  # the rules of a deposit: finite, fitting the layer's dtype
+        checked = checked_values(values, cells.size, EVENT_DTYPE, f"snapshot {url!r}: sparse values of {channel!r}")
+    except InvalidGridSpecError as exc:
+        raise SnapshotError(str(exc)) from exc
+    return SparseEvents(cells.astype(np.intp), checked)
 
 
 def _check_sparse(cells: np.ndarray, values: np.ndarray, size: int, label: str) -> None:

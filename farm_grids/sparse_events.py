@@ -7,7 +7,9 @@ import numpy as np
 from farm_grids.points import flat_points, scatter
 from farm_grids.values import checked_clip_max, checked_flag
 
-__all__ = ["SparseEventLayer"]
+__all__ = ["EVENT_DTYPE", "SparseEventLayer"]
+
+EVENT_DTYPE = np.dtype(np.float32)  # the dtype of a dense world grid, which the sparse path mirrors
 
 
 class SparseEventLayer:
@@ -17,7 +19,7 @@ class SparseEventLayer:
     the dense and sparse paths give the same observation for the same deposits.
     """
 
-    def __init__(self, height: int, width: int, dtype: object = np.float32) -> None:
+    def __init__(self, height: int, width: int, dtype: object = EVENT_DTYPE) -> None:
         self.height = height
         self.width = width
         self.dtype = np.dtype(dtype)

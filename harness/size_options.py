@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from farm_grids.channels import default_registry
+from farm_grids.observe import default_registry
 from farm_grids.config import SimulationConfig
 from farm_grids.errors import FarmGridsError
 from farm_grids.limits import MAX_DIMENSION, check_request

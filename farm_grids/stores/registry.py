@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol
 
 from farm_grids.errors import FarmGridsError, GridFileMissingError, GridNotFoundError, InvalidGridSpecError
+from farm_grids.stores.settings import StoreSettings
 
 if TYPE_CHECKING:
-    from farm_grids.config import MemmapConfig
     from farm_grids.stores.base import GridStore
 
 __all__ = ["ENTRY_POINT_GROUP", "BackendFactory", "UnknownBackendError", "backend_names", "build_store",
@@ -23,9 +23,9 @@ class UnknownBackendError(GridNotFoundError):
 
 
 class BackendFactory(Protocol):
-    """Builds a store from the memmap config block (directory, dtype, preallocate, ...)."""
+    """Builds a store from the storage settings (the config's storage block: directory, dtype, preallocate, ...)."""
 
-    def __call__(self, config: MemmapConfig, *, namespace: str, simulation_id: str | None) -> GridStore: ...
+    def __call__(self, config: StoreSettings, *, namespace: str, simulation_id: str | None) -> GridStore: ...
 
 
 _registry: dict[str, BackendFactory] = {}
@@ -78,7 +78,7 @@ def backend_factory(name: str) -> BackendFactory:
         raise UnknownBackendError(f"unknown backend {name!r}; registered: {', '.join(backend_names())}") from None
 
 
-def build_store(name: str, config: MemmapConfig, *, namespace: str, simulation_id: str | None = None,
+def build_store(name: str, config: StoreSettings, *, namespace: str, simulation_id: str | None = None,
                 storage_options: object = None) -> GridStore:
     """The store backend ``name`` builds for one manager (``storage_options`` only when given)."""
     from farm_grids.stores.base import GridStore
@@ -91,7 +91,7 @@ def build_store(name: str, config: MemmapConfig, *, namespace: str, simulation_i
 
 
 def _builtin(cls_path: str) -> BackendFactory:
-    def factory(config: MemmapConfig, *, namespace: str, simulation_id: str | None,
+    def factory(config: StoreSettings, *, namespace: str, simulation_id: str | None,
                 storage_options: object = None) -> GridStore:
         # storage_options serve object-storage backends; local ones have nothing to use them for.
         from farm_grids.stores import memmap, ram
@@ -132,7 +132,7 @@ def find_manifest(directory: Path, namespace: str, simulation_id: str | None) ->
     return found[0]
 
 
-def _zarr_backend(config: MemmapConfig, *, namespace: str, simulation_id: str | None,
+def _zarr_backend(config: StoreSettings, *, namespace: str, simulation_id: str | None,
                   storage_options: object = None) -> GridStore:
     """One zarr group per manager under ``memmap.directory`` (a local path or an s3:// URL)."""
     from farm_grids.stores.zarr_store import ZarrStore

@@ -134,7 +134,7 @@ def test_known_empty_excludes_obstacles_resources_and_agents(tmp_path: Path) -> 
 def test_known_empty_reads_only_the_occupancy_channels_a_registry_holds(tmp_path: Path, occupancy) -> None:
     # A registry of fewer channels: KNOWN_EMPTY is the disk less the cells the present
     # occupancy channels mark, whatever their number (none: the whole disk).
-    from farm_grids.channels import ChannelRegistry, default_registry
+    from farm_grids.observe import ChannelRegistry, default_registry
 
     specs = {spec.name: spec for spec in default_registry()}
     names = (*occupancy, "KNOWN_EMPTY")

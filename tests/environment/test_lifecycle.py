@@ -10,7 +10,7 @@ import torch
 
 from farm_grids import GridNotFoundError, InvalidGridSpecError, MemmapStore
 from farm_grids.agents import UnknownAgentError
-from farm_grids.channels import UnknownChannelError
+from farm_grids.observe.channels import UnknownChannelError
 from farm_grids.environment import Environment
 from farm_grids.errors import ConfigError, GridFileMissingError, StorageDirectoryError
 

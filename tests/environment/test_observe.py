@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from farm_grids.channels import ChannelBehavior, default_registry
+from farm_grids.observe import ChannelBehavior, default_registry
 from farm_grids.environment import Environment
 from farm_grids.errors import InvalidGridSpecError, UnknownChannelError
 from farm_grids.sim import WorkloadDriver
@@ -137,7 +137,7 @@ def test_custom_dynamic_channel_decays_per_agent(tmp_path):
 
     def beacon(ctx, out):
         out[...] = 0
-        out[:, ctx.radius, ctx.radius] = np.where(ctx.env.tick == 0, 1.0, 0.0)
+        out[:, ctx.radius, ctx.radius] = np.where(ctx.sources.tick == 0, 1.0, 0.0)
 
     index = registry.register("BEACON", ChannelBehavior.DYNAMIC, beacon, gamma=0.5)
     assert "BEACON" in registry and "BEACONS" not in registry

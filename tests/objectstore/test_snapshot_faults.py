@@ -16,7 +16,7 @@ import pytest
 import zarr
 
 from farm_grids import ObjectStoreError, SnapshotError
-from farm_grids.channels import default_registry
+from farm_grids.observe import default_registry
 from farm_grids.environment import Environment
 from farm_grids.snapshot import generation_of
 

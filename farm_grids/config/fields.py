@@ -1,4 +1,4 @@
-"""The machinery under the config dataclasses: typed fields, nested blocks, dot-key overrides, strict files."""
+"""The machinery under the config dataclasses: typed fields, nested blocks, key aliases and dot-key overrides."""
 
 from __future__ import annotations
 
@@ -8,25 +8,16 @@ import difflib
 import functools
 import math
 import numbers
-import os
-import pathlib
-import stat
 import types
 import typing
 from collections.abc import Iterable, Mapping
 
-import yaml
-
 from farm_grids.errors import ConfigError, ConfigFieldError
-from farm_grids.names import path_problem
 
 __all__ = [
-    "ConfigBlock", "block_from_mapping", "coerced_text", "config_path", "field_hint_at", "format_for", "join_key",
-    "parsed_overrides", "read_config_text", "require", "require_choice", "unique_keys", "UniqueKeyLoader",
+    "ConfigBlock", "block_from_mapping", "canonical_key", "coerced_text", "field_hint_at", "join_key",
+    "parsed_overrides", "require", "require_choice",
 ]
-
-# Far above any real configuration (a few KiB); a bigger file is not one.
-MAX_CONFIG_BYTES = 1 << 20
 
 _TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
 _FALSE_WORDS = frozenset({"false", "no", "0", "off"})
@@ -48,7 +39,14 @@ def require_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
 
 @functools.cache
 def field_hints(cls: type) -> dict[str, typing.Any]:
-    return typing.get_type_hints(cls)
+    """The type hints of the dataclass fields of ``cls`` (class variables such as KEY_ALIASES left out)."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def key_aliases(cls: type) -> Mapping[str, str]:
+    """Other names a block accepts for its keys (alias -> field name)."""
+    return typing.cast(Mapping[str, str], getattr(cls, "KEY_ALIASES", {}))
 
 
 def unwrap_optional(hint: typing.Any) -> tuple[typing.Any, bool]:
@@ -124,6 +122,9 @@ def unknown_key(cls: type, prefix: str, name: object) -> ConfigFieldError:
 class ConfigBlock:
     """Shared behaviour of every config dataclass: generic type checks, then per-class ranges."""
 
+    # Other names accepted for a key in mappings and dot-key overrides (alias -> field name).
+    KEY_ALIASES: typing.ClassVar[Mapping[str, str]] = {}
+
     def __post_init__(self) -> None:
         hints = field_hints(type(self))
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
@@ -142,16 +143,34 @@ def block_from_mapping(cls: type, data: object, prefix: str) -> typing.Any:
             raise ConfigFieldError(prefix, f"must be a mapping of keys, got {data!r}")
         raise ConfigError(f"config must be a mapping of keys, got {type(data).__name__}")
     hints = field_hints(cls)
+    aliases = key_aliases(cls)
     kwargs: dict[str, object] = {}
-    for name, value in data.items():
+    for given, value in data.items():
+        name = aliases.get(given, given) if isinstance(given, str) else given
         if not isinstance(name, str) or name not in hints:
-            raise unknown_key(cls, prefix, name)
+            raise unknown_key(cls, prefix, given)
+        if name in kwargs:  # an alias and its field both given: which one is meant is a guess
+            raise ConfigFieldError(join_key(prefix, given), f"is another name for {join_key(prefix, name)!r}; "
+                                   "give only one of them")
         hint = unwrap_optional(hints[name])[0]
         kwargs[name] = block_from_mapping(hint, value, join_key(prefix, name)) if is_block(hint) else value
     try:
         return cls(**kwargs)
     except ConfigFieldError as exc:
         raise exc.within(prefix) from None
+
+
+def canonical_key(cls: type, dotted: str) -> str:
+    """``dotted`` with every aliased part replaced by its field name (``storage.backend`` -> ``memmap.backend``)."""
+    parts: list[str] = []
+    block: type | None = cls
+    for part in dotted.split("."):
+        name = key_aliases(block).get(part, part) if block is not None else part
+        parts.append(name)
+        hint = field_hints(block).get(name) if block is not None else None
+        base = unwrap_optional(hint)[0] if hint is not None else None
+        block = base if is_block(base) else None
+    return ".".join(parts)
 
 
 def field_hint_at(cls: type, dotted: str) -> typing.Any:
@@ -189,84 +208,3 @@ def parsed_overrides(overrides: Iterable[str] | Mapping[str, object]) -> list[tu
         key, _, text = item.partition("=")
         parsed.append((key.strip(), text, True))
     return parsed
-
-
-def config_path(path: object) -> pathlib.Path:
-    if not isinstance(path, (str, os.PathLike)):
-        raise ConfigError(f"a config path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
-    text = os.fspath(path)
-    problem = path_problem(os.fsdecode(text) if isinstance(text, bytes) else text)
-    if problem is not None:
-        raise ConfigError(f"the config path {text!r} {problem}")
-    return pathlib.Path(path)
-
-
-def read_config_text(source: str) -> str:
-    """A config file's text: a regular file of at most MAX_CONFIG_BYTES, read without blocking.
-
-    Opened non-blocking so a FIFO cannot hang the read, then checked to be a regular file,
-    so /dev/zero or a pipe never fills memory.
-    """
-    try:
-        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: config file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read config file: {exc}") from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"{source}: a config file must be a regular file, not a {_file_kind(info.st_mode)}")
-        if info.st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{source}: {info.st_size} bytes is larger than a config file may be ({MAX_CONFIG_BYTES})")
-        with os.fdopen(os.dup(fd), "rb") as stream:
-            data = stream.read(MAX_CONFIG_BYTES + 1)  # the file may have grown since fstat
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read config file: {exc}") from exc
-    finally:
-        os.close(fd)
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{source}: larger than a config file may be ({MAX_CONFIG_BYTES} bytes)")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{source}: cannot read config file: {exc}") from exc
-
-
-def _file_kind(mode: int) -> str:
-    kinds = ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"),
-             (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
-    return next((name for test, name in kinds if test(mode)), "special file")
-
-
-def unique_keys(pairs: list[tuple[str, typing.Any]]) -> dict[str, typing.Any]:
-    """JSON object hook: a key given twice is an error, not 'the last one wins'."""
-    seen: dict[str, typing.Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValueError(f"duplicate key {key!r}")
-        seen[key] = value
-    return seen
-
-
-class UniqueKeyLoader(yaml.SafeLoader):
-    """yaml.safe_load that refuses a mapping key given twice."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[typing.Any, typing.Any]:
-        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
-        for index, key in enumerate(keys):
-            if key in keys[:index]:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}", node.start_mark
-                )
-        return super().construct_mapping(node, deep=deep)
-
-
-def format_for(path: str | os.PathLike[str]) -> str:
-    path = config_path(path)
-    suffix = pathlib.Path(path).suffix.lower()
-    if suffix in (".yaml", ".yml"):
-        return "YAML"
-    if suffix == ".json":
-        return "JSON"
-    raise ConfigError(f"{os.fspath(path)}: unknown config file suffix {suffix!r}; use .yaml, .yml or .json")
