@@ -15,8 +15,8 @@ import pytest
 
 from farm_grids.stores import register_backend, unregister_backend
 from harness.s3_server import SeaweedS3Server
-from objectstore.s3server import CountingS3Server
-from stores.tile_dict_backend import BACKEND_NAME, tile_dict_factory
+from .objectstore.s3server import CountingS3Server
+from .stores.tile_dict_backend import BACKEND_NAME, tile_dict_factory
 
 
 @pytest.fixture(scope="session")

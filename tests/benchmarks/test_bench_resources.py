@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from benchsupport import backend_size_params, bench_workload
+from .benchsupport import backend_size_params, bench_workload
 
 
 @pytest.mark.parametrize(("backend", "size"), backend_size_params())

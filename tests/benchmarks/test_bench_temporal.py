@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from benchsupport import backend_size_params, bench_workload
+from .benchsupport import backend_size_params, bench_workload
 
 from harness.micro_workloads import DEPOSIT_EVENTS
 

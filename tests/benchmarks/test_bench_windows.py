@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from benchsupport import backend_size_params, bench_workload
+from .benchsupport import backend_size_params, bench_workload
 
 
 @pytest.mark.parametrize(("backend", "size"), backend_size_params())

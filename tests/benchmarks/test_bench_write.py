@@ -7,7 +7,7 @@ its memmap/RAM ratio measures durability, not a regression; asv tracks it (bench
 from __future__ import annotations
 
 import pytest
-from benchsupport import backend_size_params, bench_workload
+from .benchsupport import backend_size_params, bench_workload
 
 
 @pytest.mark.parametrize(("backend", "size"), backend_size_params())

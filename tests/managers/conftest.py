@@ -9,7 +9,7 @@ import pytest
 
 from farm_grids.config import MemmapConfig
 from farm_grids.managers import GridManager
-from store_factories import StoreFactory
+from .store_factories import StoreFactory
 
 BACKENDS = ("ram", "memmap")
 # Every backend the manager contract runs on: the built-ins and the chunked tile-dict test backend.

@@ -18,7 +18,7 @@ from farm_grids.managers import (
 )
 from farm_grids.windows import plan_windows
 
-from store_factories import StoreFactory
+from .store_factories import StoreFactory
 
 HEIGHT, WIDTH = 37, 53
 

@@ -1,1 +1,1 @@
-"""Fault-injection suite for issue 11: crashes, hostile manifests, writers, kills, full disks, limits."""
+"""Fault-injection suite: crashes, hostile manifests, writers, kills, full disks, limits."""

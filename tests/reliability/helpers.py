@@ -12,7 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from stores.support import python_env, signed  # noqa: F401  (re-exported for the suite)
+from ..stores.support import python_env, signed  # noqa: F401  (re-exported for the suite)
 
 __all__ = [
     "AccessWatch",

@@ -1,4 +1,4 @@
-"""Issue 17: after flush() (and every tick under flush_policy="tick", and at close) the data is on the device.
+"""Durability: after flush() (and every tick under flush_policy="tick", and at close) the data is on the device.
 
 The mechanism (root only; skipped with the reason otherwise)
 -------------------------------------------------------------

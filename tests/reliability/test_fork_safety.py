@@ -51,7 +51,7 @@ def writer_lock_path(store: MemmapStore) -> Path:
 
 
 def new_store(directory: Path) -> MemmapStore:
-    """The issue's reproducer: one flushed 64 x 64 grid of ones."""
+    """The fork-safety reproducer: one flushed 64 x 64 grid of ones."""
     store = MemmapStore(directory, simulation_id="fk")
     store.create("A", (64, 64), fill=1.0)
     store.flush()

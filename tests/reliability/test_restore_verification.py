@@ -15,8 +15,8 @@ from farm_grids import ObjectStoreError, SimulationConfig, SnapshotError
 from farm_grids.environment import Environment
 from farm_grids.snapshot import generation_of
 from farm_grids.snapshot_record import checksum
-from objectstore import worlds
-from objectstore.s3server import CountingS3Server, s3_client
+from ..objectstore import worlds
+from ..objectstore.s3server import CountingS3Server, s3_client
 
 
 def _world(temporal: bool = True) -> tuple[Environment, Any]:

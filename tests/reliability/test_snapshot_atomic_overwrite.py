@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from farm_grids.environment import Environment
-from objectstore import worlds
-from objectstore.s3server import CountingS3Server
+from ..objectstore import worlds
+from ..objectstore.s3server import CountingS3Server
 
 TRIALS = 24
 S3_TRIALS = 10  # each trial costs ~1 s against the test server (write, then a verified restore)

@@ -21,8 +21,8 @@ import farm_grids.snapshot_location
 import farm_grids.snapshot_record
 from farm_grids import SnapshotError
 from farm_grids.environment import Environment
-from objectstore import worlds
-from objectstore.s3server import CountingS3Server, s3_client
+from ..objectstore import worlds
+from ..objectstore.s3server import CountingS3Server, s3_client
 
 _MODULES = (farm_grids.snapshot, farm_grids.snapshot_location, farm_grids.snapshot_record)
 _TRACED = {module.__file__ for module in _MODULES}

@@ -13,8 +13,8 @@ import pytest
 from farm_grids import InvalidGridSpecError, ObjectStoreError, SnapshotError
 from farm_grids.environment import Environment
 from farm_grids.snapshot import generation_of
-from objectstore import worlds
-from objectstore.s3server import CountingS3Server, s3_client
+from ..objectstore import worlds
+from ..objectstore.s3server import CountingS3Server, s3_client
 
 from .helpers import tree_state
 

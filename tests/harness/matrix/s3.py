@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from objectstore.s3server import CountingS3Server
+from tests.objectstore.s3server import CountingS3Server
 
 KEY = "AKIA-MATRIX-TEST-KEY"
 SECRET = "matrix-test-secret-7f3a"
