@@ -122,12 +122,14 @@ def _retired(location: SnapshotLocation, overwrite: bool) -> list[str]:
             raise SnapshotError(f"snapshot {where!r} already exists; pass overwrite=True to replace it")
         owned = {POINTER, *record.retiring}
         owned |= {record.generation} if record.generation is not None else set(_FORMAT1_GROUPS)
-    entries = [entry for entry in entries if not location.is_empty_folder(entry)]  # holds nothing: left alone
+    retired = []
     for entry in entries:
-        if entry not in owned and not location.is_our_generation(entry):
+        if entry in owned or location.is_our_generation(entry):
+            retired.append(entry)
+        elif not location.is_empty_folder(entry):  # an empty folder holds nothing: left alone
             raise SnapshotError(f"{where!r} holds {entry!r}, which no farm-grids snapshot wrote; refusing to write there "
                                 "(a snapshot writes only into an absent or empty location or over a committed snapshot)")
-    return [entry for entry in entries if entry != POINTER]
+    return [entry for entry in retired if entry != POINTER]
 
 
 def write_snapshot(world: WorldState, url: str, *, storage_options: object = None, overwrite: bool = False) -> None:

@@ -119,9 +119,17 @@ class SnapshotLocation:
         return attributes if isinstance(attributes, dict) else {}
 
     def is_empty_folder(self, name: str) -> bool:
-        """A local directory with nothing in it (object storage has no empty prefixes)."""
+        """A folder with nothing in it: an empty local directory, or a prefix with no object under it.
+
+        SeaweedFS keeps a prefix whose objects were all deleted as an empty directory, which it
+        still lists (moto forgets it): it holds no data, so it blocks nothing.
+        """
         path = self.path_of(name)
-        return self.local and os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)
+        if self.local:
+            return os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)
+        self.fs.invalidate_cache(path)
+        listed = remote_call(f"listing {self.url_of(name)!r}", lambda: self.fs.find(path, detail=True))
+        return all(info.get("type") == "directory" for info in listed.values())
 
     def is_our_generation(self, name: str) -> bool:
         """Whether ``name`` is a generation group carrying our marker (naming itself)."""
