@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-from harness.commandline import (
+from harness.commands.commandline import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     PROG,
@@ -47,21 +47,21 @@ class Builtin:
 # A command's module is imported only when that command runs: `farm-harness --help` and a
 # usage error then cost no torch, scipy or engine import (about 3 s here).
 COMMANDS: dict[str, Builtin] = {
-    "validate": Builtin("harness.validate", "run the acceptance criteria C1..C9 and print the verdict"),
-    "memory": Builtin("harness.memory", "measure anonymous and file-backed memory per grid size"),
-    "coldcache": Builtin("harness.coldcache", "time windows after evicting grid files from the page cache"),
-    "outofcore": Builtin("harness.outofcore", "cold batched gathers per layout/prefetch/access, frontier ticks (C9)"),
-    "profile": Builtin("harness.profile", "run a workload under memray; separate MMAP records from heap"),
-    "selftest": Builtin("harness.selftest", "A/A and injected slowdowns: the gate's false-alarm rate and power"),
-    "clean": Builtin("harness.clean", "remove stale grid files and scratch directories"),
-    "gate": Builtin("harness.gate", "judge memmap/RAM pairs in a pytest-benchmark JSON file"),
-    "compare": Builtin("harness.comparisons", "time the named engine-vs-reference speed comparisons"),
-    "bench-ci": Builtin("harness.bench_ci", "the benchmark job: asv base vs head, validate and the gate, one summary"),
-    "instructions": Builtin("harness.instructions", "count instructions per call of the CPU-bound workloads "
+    "validate": Builtin("harness.commands.validate", "run the acceptance criteria C1..C9 and print the verdict"),
+    "memory": Builtin("harness.commands.memory", "measure anonymous and file-backed memory per grid size"),
+    "coldcache": Builtin("harness.commands.coldcache", "time windows after evicting grid files from the page cache"),
+    "outofcore": Builtin("harness.commands.outofcore", "cold batched gathers per layout/prefetch/access, frontier ticks (C9)"),
+    "profile": Builtin("harness.commands.profile", "run a workload under memray; separate MMAP records from heap"),
+    "selftest": Builtin("harness.commands.selftest", "A/A and injected slowdowns: the gate's false-alarm rate and power"),
+    "clean": Builtin("harness.commands.clean", "remove stale grid files and scratch directories"),
+    "gate": Builtin("harness.commands.gate", "judge memmap/RAM pairs in a pytest-benchmark JSON file"),
+    "compare": Builtin("harness.commands.compare", "time the named engine-vs-reference speed comparisons"),
+    "bench-ci": Builtin("harness.commands.bench_ci", "the benchmark job: asv base vs head, validate and the gate, one summary"),
+    "instructions": Builtin("harness.commands.instructions", "count instructions per call of the CPU-bound workloads "
                             "under valgrind"),
-    "matrix": Builtin("harness.matrix.command", "judge a spec's whole matrix of cells on a Dask cluster, one report",
+    "matrix": Builtin("harness.commands.matrix", "judge a spec's whole matrix of cells on a Dask cluster, one report",
                       extra="cluster"),
-    "objectstore": Builtin("harness.objectstore", "S3 snapshot/restore, cold first tick vs the raw GET/PUT floor; warm zarr/RAM"),
+    "objectstore": Builtin("harness.commands.objectstore", "S3 snapshot/restore, cold first tick vs the raw GET/PUT floor; warm zarr/RAM"),
 }
 
 

@@ -15,9 +15,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from harness.commandline import render_report
+from harness.commands.commandline import render_report
 from harness.matrix.spec import AXES, MatrixSpec
-from harness.result import build_result, write_result
+from harness.results.document import build_result, write_result
 from harness.verdicts import Criterion, Overall, Verdict, overall, worst
 
 RESULT_NAME = "matrix-result.json"
