@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import asv_compare
-from harness.asv_compare import AsvValue, compare, judge, load_values
+from harness.results import asv_compare
+from harness.results.asv_compare import AsvValue, compare, judge, load_values
 
 asv_results = pytest.importorskip("asv.results")
 asv_runner = pytest.importorskip("asv.runner")

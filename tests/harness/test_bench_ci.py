@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from harness import asv_compare, bench_ci
-from harness.asv_compare import AsvValue
+from harness.results import asv_compare
+
+from harness.commands import bench_ci
+from harness.results.asv_compare import AsvValue
 from harness.cli import build_parser
-from harness.criteria import PerformanceEvidence, RatioRow, c4_performance
-from harness.result import build_result, write_result
+from harness.acceptance.criteria import PerformanceEvidence, RatioRow, c4_performance
+from harness.results.document import build_result, write_result
 from harness.verdicts import Overall, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.bench_ci import MODES
+from harness.commands.bench_ci import MODES
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "benchmarks.yml"

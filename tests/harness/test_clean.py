@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from farm_grids import MemmapStore
-from harness import commandline
+from harness.commands import commandline
 from harness import cli
-from harness.clean import clean
+from harness.commands.clean import clean
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,8 +21,8 @@ def dead_pid() -> int:
 
 
 def scratch_of_a_killed_process(parent) -> Path:
-    """A scratch dir made by harness.tempfiles in a child that then got SIGKILL (no cleanup ran)."""
-    script = (f"from harness.tempfiles import scratch_dir\nimport time\nwith scratch_dir(parent={str(parent)!r}) as p:\n"
+    """A scratch dir made by harness.probes.tempfiles in a child that then got SIGKILL (no cleanup ran)."""
+    script = (f"from harness.probes.tempfiles import scratch_dir\nimport time\nwith scratch_dir(parent={str(parent)!r}) as p:\n"
               "    print(p, flush=True)\n    time.sleep(60)\n")
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
     made = Path(child.stdout.readline().strip())

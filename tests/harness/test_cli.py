@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from farm_grids import errors
-from harness import clean, cli, commandline, validate
+from harness import cli
+from harness.commands import clean
+from harness.commands import commandline
+from harness.commands import validate
 from harness.errors import HarnessUsageError
 from harness.verdicts import Overall
 

@@ -7,12 +7,13 @@ import json
 import pytest
 
 from farm_grids.stores.mapped_file import is_memory_filesystem
-from harness import cli, commandline
-from harness.coldcache import COLD_THRESHOLD, ColdRow, measure_cold, window_reader
+from harness import cli
+from harness.commands import commandline
+from harness.commands.coldcache import COLD_THRESHOLD, ColdRow, measure_cold, window_reader
 from harness.errors import HarnessUsageError
-from harness.timing import PairedTiming
+from harness.probes.timing import PairedTiming
 from harness.verdicts import Verdict
-from harness.workloads import build_workload
+from harness.workloads.catalog import build_workload
 
 
 @pytest.mark.parametrize("workload", ["resource_windows", "temporal_windows", "batched_windows"])
@@ -62,7 +63,7 @@ def test_workloads_without_window_reads_are_refused(tmp_path) -> None:
 
 
 def test_cli_coldcache_json_and_bad_workload(tmp_path, capsys, monkeypatch) -> None:
-    monkeypatch.setattr("harness.coldcache.measure_cold_rows",
+    monkeypatch.setattr("harness.commands.coldcache.measure_cold_rows",
                         lambda workloads, sizes, directory, **kw: [measure_cold(workloads[0], 64, directory,
                                                                                 trials=2)])
     target = tmp_path / "cold.json"

@@ -1,4 +1,4 @@
-"""harness.comparisons: every comparison builds, runs once at a tiny size and removes its files (no timing asserts)."""
+"""harness.commands.compare: every comparison builds, runs once at a tiny size and removes its files (no timing asserts)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import pytest
 
 from farm_grids.managers import ENVIRONMENTAL_LAYERS, TEMPORAL_CHANNELS
 from harness.cli import main as cli_main
-from harness.comparisons import _CELL_FLOOR_TICKS, COMPARISONS, _agent_steps, _plain_cell_reads, _plain_layer_gathers, judge, results_frame, run_comparison, select
+from harness.commands.compare import _CELL_FLOOR_TICKS, COMPARISONS, _agent_steps, _plain_cell_reads, _plain_layer_gathers, judge, results_frame, run_comparison, select
 from harness.errors import HarnessUsageError
-from harness.stats import median_interval
-from harness.timing import PairedTiming
+from harness.probes.stats import median_interval
+from harness.probes.timing import PairedTiming
 from harness.verdicts import Verdict
-from harness.workloads import WORKLOADS, build_workload
+from harness.workloads.catalog import WORKLOADS, build_workload
 
 TINY = 32
 
@@ -180,7 +180,7 @@ def test_cli_runs_a_comparison_and_writes_json(capsys, tmp_path) -> None:
 
 
 def test_python_dash_m_harness_comparisons_is_farm_harness_compare() -> None:
-    completed = subprocess.run([sys.executable, "-m", "harness.comparisons", "--only", "warp_drive"],
+    completed = subprocess.run([sys.executable, "-m", "harness.commands.compare", "--only", "warp_drive"],
                                cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 2
     assert completed.stderr.startswith("farm-harness compare: error: --only 'warp_drive' matches no comparison")

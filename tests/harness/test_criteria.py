@@ -6,11 +6,15 @@ import math
 
 import pytest
 
-from harness import criteria as c, criteria_c9 as c9, verdicts as v
+from harness import verdicts as v
+
+from harness.acceptance import criteria as c
+
+from harness.acceptance import out_of_core as c9
 from harness.errors import HarnessUsageError
-from harness.evidence_c7_c8 import top_level_imports
-from harness.memory import scaling_evidence_of
-from harness.stats import fit_memory_slope
+from harness.acceptance.evidence_c7_c8 import top_level_imports
+from harness.commands.memory import scaling_evidence_of
+from harness.probes.stats import fit_memory_slope
 from harness.verdicts import Overall, Verdict
 
 MIB = 1024**2

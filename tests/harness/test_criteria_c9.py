@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from harness import criteria_c9 as c9
-from harness.evidence_c9 import OutOfCorePlan, out_of_core_evidence, resident_points, slope_fits
-from harness.memory import ProbeResult
+from harness.acceptance import out_of_core as c9
+from harness.acceptance.out_of_core_runs import OutOfCorePlan, out_of_core_evidence, resident_points, slope_fits
+from harness.commands.memory import ProbeResult
 from harness.verdicts import Verdict
 
 MIB, GIB = 1024**2, 1024**3

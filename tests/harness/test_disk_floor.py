@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from harness.disk_floor import (
+from harness.probes.disk_floor import (
     PREAD_THREADS,
     _fio_seconds,
     page_runs,

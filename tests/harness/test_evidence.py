@@ -10,8 +10,9 @@ import faulty_stores
 from farm_grids.config import ObservationConfig, SimulationConfig
 from farm_grids.environment import Environment
 from farm_grids.stores import RamStore
-from harness import evidence, evidence_c7_c8
-from harness.criteria import (
+from harness.acceptance import evidence
+from harness.acceptance import evidence_c7_c8
+from harness.acceptance.criteria import (
     REQUIRED_STRUCTURES,
     c1_env_grids_use_memmap,
     c2_observations_match_ram,
@@ -21,7 +22,7 @@ from harness.criteria import (
     c8_cross_platform,
 )
 from harness.verdicts import Verdict
-from harness.workloads import WORKLOADS, WorkloadSpec
+from harness.workloads.catalog import WORKLOADS, WorkloadSpec
 
 SIZE = 64
 

@@ -7,8 +7,8 @@ import pytest
 
 from farm_grids.stores import RamStore
 from harness.errors import HarnessUsageError
-from harness.footprint import FileLayout
-from harness.store_recorder import StoreRecorder
+from harness.probes.footprint import FileLayout
+from harness.probes.store_recorder import StoreRecorder
 
 PAGE = 64  # small pages, so a small grid spans many of them
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-from harness.gate import benchmark_runs, gate_rows, load_document, pair_runs
-from harness.result import load_result
-from harness.stats import ratio_of_medians_interval
+from harness.commands.gate import benchmark_runs, gate_rows, load_document, pair_runs
+from harness.results.document import load_result
+from harness.probes.stats import ratio_of_medians_interval
 from harness.verdicts import Verdict
 
 # Trimmed from a real `pytest tests/benchmarks --benchmark-enable --benchmark-json` run

@@ -7,11 +7,11 @@ import os
 
 import pytest
 
-from harness.background_load import busy_processes
+from harness.probes.background_load import busy_processes
 from harness.errors import HarnessUsageError
-from harness.evidence_perf import TimingSettings
-from harness.gate_selftest import GateSelftestReport, Tally, format_gate_report, run_gate_selftest
-from harness.injected_backends import register_scenarios
+from harness.acceptance.performance import TimingSettings
+from harness.acceptance.gate_selftest import GateSelftestReport, Tally, format_gate_report, run_gate_selftest
+from harness.workloads.injected_backends import register_scenarios
 from harness.verdicts import Verdict
 
 TINY = TimingSettings(blocks=6, min_block_s=0.002, warmup_blocks=1, time_budget_s=0.3, extra_row_s=0.2, extra_run_s=0.5)

@@ -10,9 +10,9 @@ import pytest
 
 from farm_grids.config import MemmapConfig
 from farm_grids.stores import MemmapStore, backend_names, build_store
-from harness import procstats
-from harness.cold_gather import GatherSetting, build_dense_grid, measure_cold_gather
-from harness.injected_backends import SCENARIO_NAMES, TIMED_OPS, _instrumented, instrumented_reference, register_scenarios
+from harness.probes import process_stats as procstats
+from harness.probes.cold_gather import GatherSetting, build_dense_grid, measure_cold_gather
+from harness.workloads.injected_backends import SCENARIO_NAMES, TIMED_OPS, _instrumented, instrumented_reference, register_scenarios
 from farm_grids.stores.ram import RamStore
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import asv_compare
-from harness.asv_compare import INSTRUCTION_UNIT, AsvValue, compare, confirm, judge_counts, suspects
+from harness.results import asv_compare
+from harness.results.asv_compare import INSTRUCTION_UNIT, AsvValue, compare, confirm, judge_counts, suspects
 from harness.cli import main
 from harness.errors import HarnessUsageError
-from harness.instructions import InstructionCountError, count_instructions, missing_tools
-from harness.repeating_store import INJECTED, WRAPPED
+from harness.commands.instructions import InstructionCountError, count_instructions, missing_tools
+from harness.workloads.repeating_store import INJECTED, WRAPPED
 
 needs_valgrind = pytest.mark.skipif(bool(missing_tools()), reason=f"{', '.join(missing_tools())} not installed "
                                     "(Debian: apt-get install valgrind)")
@@ -29,7 +29,7 @@ def wrapped_counts(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path,
     """`farm-harness instructions` twice on the wrapped RAM backend: the second run judged against the first."""
     folder = tmp_path_factory.mktemp("counts")
     base, again = folder / "base.json", folder / "again.json"
-    plugin = ["--plugin", "harness.repeating_store", "--workload", "store_windows", "--file-backend", WRAPPED]
+    plugin = ["--plugin", "harness.workloads.repeating_store", "--workload", "store_windows", "--file-backend", WRAPPED]
     assert main(["instructions", *plugin, "--json", str(base)]) == 0
     code = main(["instructions", *plugin, "--base", str(base), "--json", str(again)])
     return code, base, again
@@ -49,7 +49,7 @@ def test_two_fresh_processes_count_exactly_the_same_instructions(wrapped_counts,
 def test_an_injected_five_percent_on_the_window_path_is_flagged(wrapped_counts, tmp_path, capsys) -> None:
     _, base, _ = wrapped_counts
     out = tmp_path / "injected.json"
-    code = main(["instructions", "--plugin", "harness.repeating_store", "--workload", "store_windows",
+    code = main(["instructions", "--plugin", "harness.workloads.repeating_store", "--workload", "store_windows",
                  "--file-backend", INJECTED, "--base", str(base), "--json", str(out)])
     before, after = (json.loads(p.read_text())["counts"][0]["per_call"] for p in (base, out))
     assert code == 1 and "store_windows: flagged 1/1" in capsys.readouterr().out

@@ -6,9 +6,13 @@ import json
 
 import pytest
 
-from harness import cli, commandline, memory
-from harness.criteria import MIB
-from harness.memory import ProbeResult, memory_criterion, run_probe, run_probes
+from harness import cli
+
+from harness.commands import commandline
+
+from harness.commands import memory
+from harness.acceptance.criteria import MIB
+from harness.commands.memory import ProbeResult, memory_criterion, run_probe, run_probes
 from harness.verdicts import Verdict
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 
 from harness import cli
-from harness.commandline import EXIT_PASS, EXIT_USAGE
+from harness.commands.commandline import EXIT_PASS, EXIT_USAGE
 
 
 def test_a_tiny_run_reports_every_figure(tmp_path: Path, capsys) -> None:

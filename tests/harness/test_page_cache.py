@@ -7,8 +7,8 @@ import os
 
 import numpy as np
 
-from harness import procstats
-from harness.page_cache import cached_pages, pages_read, snapshot
+from harness.probes import process_stats as procstats
+from harness.probes.page_cache import cached_pages, pages_read, snapshot
 
 PAGE = mmap.PAGESIZE
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from farm_grids.stores.mapped_file import is_memory_filesystem
-from harness import procstats as ps
+from harness.probes import process_stats as ps
 from pagecache import PAGE, cached_pages
-from harness.tempfiles import DEFAULT_PREFIX, SIGTERM_EXIT_CODE, scratch_dir, stale_scratch_dirs
+from harness.probes.tempfiles import DEFAULT_PREFIX, SIGTERM_EXIT_CODE, scratch_dir, stale_scratch_dirs
 
 linux_only = pytest.mark.skipif(not Path("/proc/self/smaps_rollup").exists(), reason="needs Linux /proc")
 MIB = 1024**2
@@ -134,7 +134,7 @@ def _child_in_a_scratch_dir(parent: Path) -> tuple[subprocess.Popen, Path]:
     script = textwrap.dedent(
         f"""
         import time
-        from harness.tempfiles import scratch_dir
+        from harness.probes.tempfiles import scratch_dir
         with scratch_dir(parent={str(parent)!r}) as path:
             (path / "grid.dat").write_bytes(b"x" * 1000)
             print(path, flush=True)

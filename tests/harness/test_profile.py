@@ -8,8 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import commandline
-from harness import cli, profile
+from harness.commands import commandline
+from harness import cli
+from harness.commands import profile
 
 
 def test_split_high_water_mark_keeps_mmap_apart() -> None:

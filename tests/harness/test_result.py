@@ -11,10 +11,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from harness import result as r
+from harness.results import document as r
 from harness.errors import ResultSchemaError
-from harness.jsonfiles import to_jsonable
-from harness.timing import PairedTiming
+from harness.results.jsonfiles import to_jsonable
+from harness.probes.timing import PairedTiming
 from harness.verdicts import Criterion, Overall, Verdict
 
 TIMING = PairedTiming(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import HarnessUsageError
-from harness.selftest import ScenarioResult, SelftestReport, format_report, run_selftest
+from harness.commands.selftest import ScenarioResult, SelftestReport, format_report, run_selftest
 
 
 def scenario(name: str, factor: float, passes: int, warns: int, fails: int) -> ScenarioResult:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from harness.errors import HarnessUsageError
-from harness.sequential import (
+from harness.probes.sequential import (
     ALPHA,
     SamplingBudget,
     confidence_sequence,

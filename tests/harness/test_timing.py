@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from harness.errors import HarnessUsageError
-from harness.stats import paired_ratio_interval
-from harness.timing import PairedTiming, calibrate, measure_paired
+from harness.probes.stats import paired_ratio_interval
+from harness.probes.timing import PairedTiming, calibrate, measure_paired
 
 class FakeClock:
     """A perf_counter_ns that only the workloads advance: timing behaviour without the machine.

@@ -9,10 +9,12 @@ import tempfile
 import pytest
 
 import faulty_stores
-from harness import cli, commandline, validate
-from harness.coldcache import COLD_FLOOR_RATIO
-from harness.evidence_perf import REQUIRED_WORKLOADS, TimingSettings
-from harness.validate import ValidationPlan, run_validation
+from harness import cli
+from harness.commands import commandline
+from harness.commands import validate
+from harness.commands.coldcache import COLD_FLOOR_RATIO
+from harness.acceptance.performance import REQUIRED_WORKLOADS, TimingSettings
+from harness.commands.validate import ValidationPlan, run_validation
 from harness.verdicts import Overall, Verdict
 
 # Six pairs cannot decide a row (the sequential rule needs ten all one side): undecided rows get more.

@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks import bench_environmental, bench_observe, bench_temporal, bench_windows, bench_write
 from benchmarks.common import series_version
-from harness.workload_source import WORKLOAD_MODULES, module_source, source_closure, workload_definitions
+from harness.workloads.source import WORKLOAD_MODULES, module_source, source_closure, workload_definitions
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_MODULES = (bench_environmental, bench_observe, bench_temporal, bench_windows, bench_write)
@@ -50,19 +50,19 @@ def test_every_asv_class_has_a_version_naming_its_workloads() -> None:
 
 def test_a_workload_closure_holds_its_class_bases_and_helpers_but_no_engine() -> None:
     names = {(d.module, d.name) for d in workload_definitions("temporal_windows")}
-    assert ("harness.workloads", "TemporalWindows") in names
-    assert ("harness.workloads", "_SingleWindowReads") in names
-    assert ("harness.workloads", "_dense_temporal") in names
-    assert ("harness.workload_base", "Workload") in names and ("harness.workload_base", "WorkloadParams") in names
-    assert ("harness.workloads", "WORKLOADS") not in names  # the registry would tie every workload to all
+    assert ("harness.workloads.catalog", "TemporalWindows") in names
+    assert ("harness.workloads.catalog", "_SingleWindowReads") in names
+    assert ("harness.workloads.catalog", "_dense_temporal") in names
+    assert ("harness.workloads.base", "Workload") in names and ("harness.workloads.base", "WorkloadParams") in names
+    assert ("harness.workloads.catalog", "WORKLOADS") not in names  # the registry would tie every workload to all
     assert not any(module.startswith("farm_grids") for module, _ in names)
-    assert ("harness.workloads", "ObserveAll") not in names
+    assert ("harness.workloads.catalog", "ObserveAll") not in names
 
 
 def test_editing_a_workload_changes_the_versions_of_what_runs_it_only() -> None:
     texts = sources()
     before = versions(texts)
-    after = versions(edited(texts, "harness.micro_workloads", "        read, last = self.store.get_window, None\n",
+    after = versions(edited(texts, "harness.workloads.micro", "        read, last = self.store.get_window, None\n",
                             "        read, last = self.store.get_window, None\n"
                             "        last = read(GRID, 0, 1, 0, 1)\n"))
     changed = {name for name in before if before[name] != after[name]}
@@ -72,7 +72,7 @@ def test_editing_a_workload_changes_the_versions_of_what_runs_it_only() -> None:
 def test_editing_what_workloads_build_on_changes_every_user() -> None:
     texts = sources()
     before = versions(texts)
-    after = versions(edited(texts, "harness.workload_base", "    reads: int = 256", "    reads: int = 512"))
+    after = versions(edited(texts, "harness.workloads.base", "    reads: int = 256", "    reads: int = 512"))
     assert all(before[name] != after[name] for name in before)  # every workload takes WorkloadParams
 
 

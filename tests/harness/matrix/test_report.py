@@ -6,7 +6,7 @@ import json
 
 from harness.matrix.report import cells_frame, heatmap_frames, machine_summary, verdicts_by_machine, write_matrix_report
 from harness.matrix.spec import parse_spec
-from harness.result import load_result
+from harness.results.document import load_result
 from harness.verdicts import Overall
 
 SPEC = parse_spec({"axes": {"workload": ["resource_windows"], "size": [64, 128], "layout": ["rows", "tiles"]}}, "test")
