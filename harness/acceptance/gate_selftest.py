@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.probes.background_load import busy_processes
-from harness.commands.commandline import ProgressCallback
+from harness.progress import ProgressCallback
 from harness.acceptance.out_of_core import cold_lines
 from harness.errors import HarnessUsageError
-from harness.acceptance.out_of_core_runs import OutOfCorePlan, OutOfCoreRun, measure_frontiers, measure_gathers, out_of_core_evidence
+from harness.acceptance.out_of_core import OutOfCorePlan, OutOfCoreRun, measure_frontiers, measure_gathers, out_of_core_evidence
 from harness.acceptance.performance import QUICK_TIMING, TimingSettings, measure_performance, performance_criterion
 from harness.workloads.injected_backends import Scenario, instrumented_reference, register_scenarios
 from harness.probes.tempfiles import scratch_dir

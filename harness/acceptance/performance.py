@@ -1,19 +1,23 @@
-"""Evidence for C4: paired RAM-vs-memmap timing of every selected workload at every size."""
+"""C4, performance: paired RAM-vs-file-backend timing of every selected workload at every size, judged row by row."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.commands.commandline import ProgressCallback
-from harness.acceptance.criteria import PerformanceEvidence, RatioRow, c4_performance
+from harness.progress import ProgressCallback
+from harness.acceptance.criterion_rows import finite_or_none, not_measured, row
+from harness.verdicts import RatioRow
 from harness.probes.sequential import SamplingBudget, measure_until_decided
 from harness.probes.timing import PairedTiming
-from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Verdict
+from harness.verdicts import DEFAULT_THRESHOLD, Criterion, Verdict, worst
 from harness.workloads.catalog import WORKLOADS, build_workload
 
+ID = "C4"
+NAME = "performance within threshold"
 # The seed's acceptance table names these four; a run without one of them cannot PASS C4.
 REQUIRED_WORKLOADS: tuple[str, ...] = ("resource_windows", "environmental_windows", "temporal_windows", "observe_all")
 
@@ -108,15 +112,52 @@ def measure_performance(
     return PerformanceRun(tuple(rows), tuple(errors))
 
 
-def performance_criterion(run: PerformanceRun, extra_rows: Sequence[RatioRow] = ()) -> Criterion:
-    """C4 from the measured rows (cold rows are non-gating); a workload that raised FAILs it."""
-    required = tuple(name for name in REQUIRED_WORKLOADS if name in WORKLOADS)
-    criterion = c4_performance(
-        PerformanceEvidence(rows=tuple(r.row for r in run.rows) + tuple(extra_rows), required_workloads=required)
+@dataclass(frozen=True)
+class PerformanceEvidence:
+    """C4: every ratio row measured, and the workloads that must have a gating row."""
+    rows: tuple[RatioRow, ...]
+    required_workloads: tuple[str, ...] = ()
+    errors: tuple[tuple[str, int, str], ...] = ()  # (workload, size, error) of rows that raised: FAIL
+
+
+def judge_rows(evidence: PerformanceEvidence | None) -> Criterion:
+    """Worst gating ratio row decides; a required workload without a row caps the verdict at WARN."""
+    gating = [] if evidence is None else [row for row in evidence.rows if row.gating]
+    if not gating:
+        return not_measured(ID, NAME, "no gating ratio rows")
+    # Worst row: most severe verdict, then the largest ratio among those.
+    worst_row = max(gating, key=lambda r: (r.verdict.severity, -math.inf if math.isnan(r.ratio) else r.ratio))
+    verdict = worst_row.verdict
+    missing = sorted(set(evidence.required_workloads) - {row.workload for row in gating})
+    label = worst_row.workload + (f"@{worst_row.size}" if worst_row.size is not None else "")
+    details = f"worst of {len(gating)} rows: {label} ({worst_row.cache})"
+    if missing:
+        verdict = worst([verdict, Verdict.WARN])
+        details += f"; not measured: {', '.join(missing)}"
+    return row(
+        ID, NAME, verdict, details, value=finite_or_none(worst_row.ratio), ci_low=finite_or_none(worst_row.ci_low),
+        ci_high=finite_or_none(worst_row.ci_high), threshold=worst_row.threshold, unit="ratio",
     )
-    if not run.errors:
+
+
+def judge(evidence: PerformanceEvidence | None) -> Criterion:
+    """The rows' verdict; a workload that raised FAILs it, named first in the details."""
+    criterion = judge_rows(evidence)
+    if evidence is None or not evidence.errors:
         return criterion
-    name, size, message = run.errors[0]
-    more = f" (+{len(run.errors) - 1} more)" if len(run.errors) > 1 else ""
+    name, size, message = evidence.errors[0]
+    more = f" (+{len(evidence.errors) - 1} more)" if len(evidence.errors) > 1 else ""
     details = f"{name}@{size} raised {message}{more}; {criterion.details}"
     return dataclasses.replace(criterion, verdict=Verdict.FAIL, details=details)
+
+
+def performance_evidence(run: PerformanceRun, extra_rows: Sequence[RatioRow] = ()) -> PerformanceEvidence:
+    """The measured rows (cold rows are non-gating), the required workloads and the rows that raised."""
+    required = tuple(name for name in REQUIRED_WORKLOADS if name in WORKLOADS)
+    return PerformanceEvidence(rows=tuple(r.row for r in run.rows) + tuple(extra_rows), required_workloads=required,
+                               errors=run.errors)
+
+
+def performance_criterion(run: PerformanceRun, extra_rows: Sequence[RatioRow] = ()) -> Criterion:
+    """C4 from the measured rows (cold rows are non-gating); a workload that raised FAILs it."""
+    return judge(performance_evidence(run, extra_rows))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from farm_grids.config import MemmapConfig
 from farm_grids.stores import backend_names, build_store
-from harness.acceptance.evidence import has_dense_arrays
+from harness.acceptance.file_backing import has_dense_arrays
 
 DEFAULT_BACKEND = "memmap"
 REFERENCE_BACKEND = "ram"  # the side every ratio divides by: never the backend under test

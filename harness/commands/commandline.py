@@ -1,9 +1,8 @@
-"""What every farm-harness command shares: exit codes, argument types and output checks, progress, plugins, crashes."""
+"""What every farm-harness command shares: exit codes, argument types and output checks, plugins, crashes."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import enum
 import importlib.metadata
@@ -12,7 +11,7 @@ import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import NoReturn, Protocol
@@ -32,9 +31,6 @@ EXIT_CODES_HELP = """exit codes:
 _EXIT_OF_VERDICT = {"PASS": EXIT_PASS, "FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE}
 PLUGIN_GROUP = "farm_harness.commands"
 CRASH_DIR_ENV = "FARM_HARNESS_CRASH_DIR"  # where tracebacks of internal errors go (default: the temp dir)
-
-ProgressCallback = Callable[[int, int, str], None]  # (done, total, label)
-
 
 class Command(Protocol):
     """A subcommand: a module (or object) that adds its options to a parser and runs parsed arguments."""
@@ -178,32 +174,6 @@ def existing_dir(text: str) -> Path:
     if not path.is_dir():
         raise argparse.ArgumentTypeError(f"{path}: not a directory")
     return path
-
-
-def use_rich(stream: object = None) -> bool:
-    """Rich live displays only on an interactive terminal outside CI."""
-    stream = sys.stdout if stream is None else stream
-    isatty = getattr(stream, "isatty", None)
-    interactive = bool(isatty and isatty())
-    return interactive and os.environ.get("CI", "").strip().lower() not in {"true", "1", "yes"}
-
-
-@contextlib.contextmanager
-def progress_display(description: str, total: int, plain_every: int = 1) -> Iterator[ProgressCallback]:
-    """Yield a progress callback (done, total, label): a rich bar on a tty, else a plain line per step."""
-    if use_rich():
-        from rich.progress import Progress  # only on a terminal: plain runs never pay for rich
-
-        with Progress(transient=True) as bar:
-            task = bar.add_task(description, total=total)
-            yield lambda done, _total, label: bar.update(task, completed=done, description=f"{description} {label}")
-        return
-
-    def plain(done: int, total_: int, label: str) -> None:
-        if done % plain_every == 0 or done == total_:
-            print(f"{description}: {done}/{total_} {label}", flush=True)
-
-    yield plain
 
 
 def plugin_entry_points(reserved: Sequence[str] = ()) -> dict[str, importlib.metadata.EntryPoint]:

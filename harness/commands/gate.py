@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 
 from harness.commands.commandline import add_threshold, existing_file, exit_code, output_file
-from harness.acceptance.criteria import PerformanceEvidence, RatioRow, c4_performance
+from harness.acceptance.performance import PerformanceEvidence, judge_rows
+from harness.verdicts import RatioRow
 from harness.errors import InputFileError
 from harness.results.jsonfiles import write_json_atomic
 from harness.results.pytest_benchmark import backend_and_size, load_pytest_benchmark_json, workload_of
@@ -164,7 +165,7 @@ def result_document(rows: Sequence[GateRow], document: Mapping[str, Any], thresh
                "ram_rounds": r.ram_rounds, "memmap_rounds": r.memmap_rounds} for r in rows]
     return build_result(
         verdict=overall(r.verdict for r in rows), mode="full", threshold=threshold,
-        criteria=[c4_performance(PerformanceEvidence(rows=ratio_rows))], duration_s=duration_s, ratios=ratios,
+        criteria=[judge_rows(PerformanceEvidence(rows=ratio_rows))], duration_s=duration_s, ratios=ratios,
         machine=machine, commit=(document.get("commit_info") or {}).get("id"),
     )
 

@@ -6,7 +6,8 @@ import argparse
 from typing import Any
 
 from harness.probes.cold_gather import GATHER_RADIUS, GATHER_WINDOWS, ColdGather, GatherSetting, measure_settings
-from harness.commands.commandline import EXIT_PASS, comma_list, int_at_least, output_file, progress_display
+from harness.commands.commandline import EXIT_PASS, comma_list, int_at_least, output_file
+from harness.progress import progress_display
 from harness.errors import HarnessUsageError
 from harness.probes.footprint import FileLayout
 from harness.probes.cold_frontier import FrontierResult, measure_frontier

@@ -13,14 +13,13 @@ from harness.probes.background_load import busy_processes
 from harness.commands.commandline import (
     EXIT_FAIL,
     EXIT_PASS,
-    ProgressCallback,
     add_threshold,
     int_at_least,
     names_of,
     output_file,
     positive_int,
-    progress_display,
 )
+from harness.progress import ProgressCallback, progress_display
 from harness.errors import HarnessUsageError
 from harness.acceptance.gate_selftest import CRITERIA, format_gate_report, run_gate_selftest
 from harness.workloads.injected_backends import SCENARIO_NAMES

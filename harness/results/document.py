@@ -10,14 +10,52 @@ import socket
 import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from harness.errors import ResultSchemaError
 from harness.results.jsonfiles import check_document, compile_schema, parse_json, to_jsonable, write_json_atomic
 from harness.verdicts import Criterion, Overall, Verdict, judge_ratio
 
-if TYPE_CHECKING:  # only annotates ratio_record: readers of results need no timing (or scipy) import
-    from harness.probes.timing import PairedTiming
+
+class PairedTiming(Protocol):
+    """What ratio_record reads of a paired timing (harness.probes.timing.PairedTiming has it all).
+
+    A protocol, not an import: results sit below the probes, and readers of results need no
+    timing (or scipy) import.
+    """
+
+    @property
+    def workload(self) -> str: ...
+
+    @property
+    def ratio(self) -> float: ...
+
+    @property
+    def ci_low(self) -> float: ...
+
+    @property
+    def ci_high(self) -> float: ...
+
+    @property
+    def blocks(self) -> int: ...
+
+    @property
+    def baseline_median_s(self) -> float: ...
+
+    @property
+    def candidate_median_s(self) -> float: ...
+
+    @property
+    def gc_enabled(self) -> bool: ...
+
+    @property
+    def interval(self) -> str: ...
+
+    @property
+    def baseline_block_s(self) -> tuple[float, ...]: ...
+
+    @property
+    def candidate_block_s(self) -> tuple[float, ...]: ...
 
 SCHEMA = "farm-harness/result/v1"
 MODES = ("quick", "full", "big")  # big: full plus C9's big-world figures (validate --big)

@@ -1,36 +1,60 @@
-"""Evidence for C7 (coverage of memmap structures) and C8 (portability of the storage core)."""
+"""C8, portability: the storage core imports only stdlib and numpy, and every file name the engine makes is portable."""
 
 from __future__ import annotations
 
 import ast
 import platform
+import re
+import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import farm_grids.stores
 import farm_grids.windows
 from farm_grids.stores import MemmapStore
-from harness.acceptance.criteria import CoverageEvidence, PortabilityEvidence
-from harness.workloads.catalog import WORKLOADS, WorkloadSpec
+from harness.acceptance.criterion_rows import bool_row, not_measured
+from harness.verdicts import Criterion
 
+ID = "C8"
+NAME = "cross-platform"
 # Layer names a user might pick that are hostile to some file system (separators, reserved
 # device names, non-ASCII, dots, very long): the engine must still produce portable file names.
 ODD_GRID_NAMES: tuple[str, ...] = (
     "a/b\\c", "CON", "nul.txt", "ünï cødé", "..", " trailing. ", "x" * 300, "DAMAGE_HEAT", "tab\tname",
 )
+ALLOWED_STORAGE_IMPORTS: frozenset[str] = frozenset(sys.stdlib_module_names) | {"numpy", "farm_grids", "__future__"}
+# Portable on Windows, macOS and Linux: no separators, no reserved characters, no device names.
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
 
-def coverage_evidence(ran: Iterable[str], registry: Mapping[str, WorkloadSpec] = WORKLOADS) -> CoverageEvidence:
-    """Structures measured by the workloads that ran; those of registered workloads that did not
-    run (deselected, failed, interrupted) count as skipped.
+def is_sanitised_file_name(name: str) -> bool:
+    """True if ``name`` is a single portable file name component."""
+    stem = name.split(".")[0].upper()
+    return bool(_SAFE_NAME.match(name)) and not name.endswith(".") and stem not in _WINDOWS_DEVICES
 
-    A structure no registered workload touches is absent from both sets, so C7 FAILs on it.
-    """
-    ran = list(ran)
-    measured = frozenset(s for name in ran for s in registry[name].structures)
-    not_run = set(registry) - set(ran)
-    skipped = frozenset(s for name in not_run for s in registry[name].structures) - measured
-    return CoverageEvidence(measured=measured, skipped=skipped)
+
+@dataclass(frozen=True)
+class PortabilityEvidence:
+    """C8: what the storage core imports and which file names the engine produced."""
+    storage_imports: frozenset[str]  # top-level modules imported by the engine's storage core
+    file_names: tuple[str, ...]  # names of grid files the engine created (incl. odd layer names)
+    platform: str
+
+
+def judge(evidence: PortabilityEvidence | None) -> Criterion:
+    """PASS when the storage core needs only stdlib + numpy and every file name is portable."""
+    if evidence is None or not evidence.storage_imports or not evidence.file_names:
+        return not_measured(ID, NAME)
+    if not evidence.platform:
+        return not_measured(ID, NAME, "platform unknown")
+    foreign = sorted(evidence.storage_imports - ALLOWED_STORAGE_IMPORTS)
+    unsafe = [name for name in evidence.file_names if not is_sanitised_file_name(name)]
+    problems = [f"storage core imports {', '.join(foreign)}"] if foreign else []
+    problems += [f"unsanitised file names: {', '.join(map(repr, unsafe[:3]))}"] if unsafe else []
+    return bool_row(ID, NAME, [f"{p} on {evidence.platform}" for p in problems],
+                     f"stdlib + numpy only, {len(evidence.file_names)} names sanitised on {evidence.platform}")
 
 
 def top_level_imports(source: str) -> frozenset[str]:
