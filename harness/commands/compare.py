@@ -303,9 +303,3 @@ def run(args: argparse.Namespace) -> int:
         write_json_atomic({"kind": "farm-harness/comparisons/v1", "overall": verdict, "machine": machine_info(),
                            "results": results}, args.json)
     return exit_code(verdict)
-
-
-if __name__ == "__main__":  # `python -m harness.commands.compare` is `farm-harness compare`
-    from harness.cli import main
-
-    sys.exit(main(["compare", *sys.argv[1:]]))

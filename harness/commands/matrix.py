@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.commands.commandline import exit_code, output_dir, positive_int
+from harness.commands.commandline import exit_code, output_dir, positive_int, render_report
 from harness.matrix.cells import CellSettings
 from harness.matrix.cluster import CONNECT_TIMEOUT_S, LEASE_TIMEOUT_S, check_workers, cluster_client
 from harness.matrix.fingerprint import engine_identity, fingerprint
 from harness.matrix.journal import JOURNAL_NAME, Journal
-from harness.matrix.report import write_matrix_report
+from harness.matrix.report import RESULT_NAME, write_matrix_report
 from harness.matrix.runner import Placement, RowCallback, plan, run_in_process, run_on_cluster
 from harness.matrix.spec import load_spec
 from harness.matrix.storage import environment_options
@@ -90,5 +90,6 @@ def run(args: argparse.Namespace) -> int:
             run_on_cluster(client, todo, hosts, settings, journal, retries=spec.retries, on_row=_announce(journal, todo))
     verdict = write_matrix_report(list(journal.rows.values()), spec, args.out,
                                   duration_s=time.perf_counter() - started, commit=engine_identity().commit)
+    render_report(args.out / RESULT_NAME, args.out)
     print(f"matrix: {verdict.value} ({len(journal.rows)} cells, journal {journal_path}, report in {args.out})")
     return exit_code(verdict)

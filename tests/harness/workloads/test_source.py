@@ -16,7 +16,7 @@ from benchmarks import bench_environmental, bench_observe, bench_temporal, bench
 from benchmarks.common import series_version
 from harness.workloads.source import WORKLOAD_MODULES, module_source, source_closure, workload_definitions
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BENCH_MODULES = (bench_environmental, bench_observe, bench_temporal, bench_windows, bench_write)
 ALL_MODULES = (*WORKLOAD_MODULES, "benchmarks.common", *(m.__name__ for m in BENCH_MODULES))
 

@@ -11,7 +11,7 @@ from harness.commands import commandline
 from harness import cli
 from harness.commands.clean import clean
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def dead_pid() -> int:

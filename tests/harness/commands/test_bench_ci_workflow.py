@@ -9,7 +9,7 @@ import yaml
 
 from harness.commands.bench_ci import MODES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WORKFLOW = ROOT / ".github" / "workflows" / "benchmarks.yml"
 SCRIPT_MODES = (*MODES, "install", "comment")  # ci.sh's own modes besides bench-ci's
 ACTIONS = ("actions/checkout@", "actions/setup-python@", "actions/cache@", "actions/upload-artifact@")

@@ -9,7 +9,7 @@ import pytest
 from farm_grids.stores.mapped_file import is_memory_filesystem
 from harness import cli
 from harness.commands import commandline
-from harness.commands.coldcache import COLD_THRESHOLD, ColdRow, measure_cold, window_reader
+from harness.probes.cold_windows import COLD_THRESHOLD, ColdRow, measure_cold, window_reader
 from harness.errors import HarnessUsageError
 from harness.probes.timing import PairedTiming
 from harness.verdicts import Verdict

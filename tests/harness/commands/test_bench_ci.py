@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from harness.acceptance import performance
 from harness.results import asv_compare
 
 from harness.commands import bench_ci
 from harness.results.asv_compare import AsvValue
 from harness.cli import build_parser
-from harness.acceptance.criteria import PerformanceEvidence, RatioRow, c4_performance
+from harness.verdicts import RatioRow
 from harness.results.document import build_result, write_result
 from harness.verdicts import Overall, Verdict
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NAME = "bench_windows.SingleWindow.time_run"
 
 
@@ -33,7 +34,7 @@ def gate_document(verdicts: dict[str, str]) -> dict:
              "ci_low": 1.26 if v == "FAIL" else 0.95, "ci_high": 1.35 if v == "FAIL" else 1.05, "threshold": 1.25,
              "verdict": v} for w, v in verdicts.items()]
     overall = Overall.FAIL if "FAIL" in verdicts.values() else Overall.PASS
-    criterion = c4_performance(PerformanceEvidence(rows=tuple(
+    criterion = performance.judge(performance.PerformanceEvidence(rows=tuple(
         RatioRow(workload=r["workload"], ratio=r["ratio"], size=1024, threshold=1.25, ci_low=r["ci_low"],
                  ci_high=r["ci_high"]) for r in rows)))
     return build_result(verdict=overall, mode="quick", threshold=1.25, criteria=[criterion], duration_s=1.0,

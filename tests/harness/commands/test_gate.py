@@ -16,7 +16,7 @@ from harness.verdicts import Verdict
 
 # Trimmed from a real `pytest tests/benchmarks --benchmark-enable --benchmark-json` run
 # (tests/harness/data/trim_pytest_benchmark.py --groups store_windows --max-rounds 60).
-FIXTURE = Path(__file__).parent / "data" / "pytest_benchmark_run.json"
+FIXTURE = Path(__file__).parents[1] / "data" / "pytest_benchmark_run.json"
 
 
 def real_run() -> dict:

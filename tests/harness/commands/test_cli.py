@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 
 from farm_grids import errors
-from harness import cli
+from harness import cli, progress
+from harness.commands import registry
 from harness.commands import clean
 from harness.commands import commandline
 from harness.commands import validate
 from harness.errors import HarnessUsageError
 from harness.verdicts import Overall
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -117,7 +118,7 @@ def test_missing_gate_input_is_a_usage_error(capsys, tmp_path) -> None:
 
 def test_a_command_whose_module_does_not_import_is_an_internal_error(capsys, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv(commandline.CRASH_DIR_ENV, str(tmp_path))
-    monkeypatch.setitem(cli.COMMANDS, "validate", cli.Builtin("harness.no_such_module_here", "broken"))
+    monkeypatch.setitem(cli.COMMANDS, "validate", registry.Builtin("harness.no_such_module_here", "broken"))
     code, out, err = run(capsys, "validate", "--quick")
     assert (code, out) == (commandline.EXIT_INTERNAL, "")
     assert err.count("\n") == 1 and "internal error: ModuleNotFoundError" in err
@@ -228,4 +229,4 @@ def test_python_dash_m_harness_runs_the_cli() -> None:
 def test_rich_only_on_a_terminal_outside_ci(monkeypatch, tty, ci, expected) -> None:
     monkeypatch.setenv("CI", ci)
     stream = types.SimpleNamespace(isatty=lambda: tty)
-    assert commandline.use_rich(stream) is expected
+    assert progress.use_rich(stream) is expected

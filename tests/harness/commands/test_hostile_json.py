@@ -10,8 +10,8 @@ import pytest
 
 from harness import cli
 
-GATE_FIXTURE = Path(__file__).parent / "data" / "pytest_benchmark_run.json"
-HARNESS_RESULT = Path(__file__).parents[1] / "reports" / "data" / "harness_result.json"
+GATE_FIXTURE = Path(__file__).parents[1] / "data" / "pytest_benchmark_run.json"
+HARNESS_RESULT = Path(__file__).parents[2] / "reports" / "data" / "harness_result.json"
 
 
 def pytest_benchmark_run() -> dict:

@@ -142,7 +142,7 @@ def _child_in_a_scratch_dir(parent: Path) -> tuple[subprocess.Popen, Path]:
         """
     )
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                             cwd=Path(__file__).resolve().parents[2])
+                             cwd=Path(__file__).resolve().parents[3])
     return child, Path(child.stdout.readline().strip())
 
 

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from harness.acceptance import out_of_core as c9
-from harness.acceptance.out_of_core_runs import OutOfCorePlan, out_of_core_evidence, resident_points, slope_fits
-from harness.commands.memory import ProbeResult
+from harness.acceptance.out_of_core import OutOfCorePlan, out_of_core_evidence, resident_points, slope_fits
+from harness.probes.memory import ProbeResult
 from harness.verdicts import Verdict
 
 MIB, GIB = 1024**2, 1024**3
@@ -96,10 +96,10 @@ def test_the_criterion_is_the_worst_line_and_names_it_first() -> None:
     evidence = c9.OutOfCoreEvidence(gathers=(gather(), gather(reads=(1.7, 1.8))),
                                     frontier=(frontier(1.2),),
                                     resident=(point(),), slopes=(c9.SlopeFit("tiles32", 0.001, (0.0, 0.002), 5),))
-    row = c9.c9_out_of_core(evidence)
+    row = c9.judge(evidence)
     assert row.verdict is F and row.details.startswith("tiles32 prefetch") and "FAIL" in row.details.split(";")[0]
     assert row.value == pytest.approx(1.0) and row.unit == "x needed" and row.threshold == 2.0
-    empty = c9.c9_out_of_core(c9.OutOfCoreEvidence())
+    empty = c9.judge(c9.OutOfCoreEvidence())
     assert empty.verdict is W and "no cold gather" in empty.details
 
 
@@ -120,7 +120,7 @@ def test_probe_records_give_points_and_a_slope_per_layout_only_the_tiled_one_jud
     assert fits["rows"].slope == pytest.approx(2 / 28, rel=1e-6) and not fits["rows"].gated
     assert fits["rows"].needed_slope == pytest.approx(fits["rows"].slope)
     evidence = out_of_core_evidence(None, probes, OutOfCorePlan(judge_slope=True))
-    row = c9.c9_out_of_core(evidence)
+    row = c9.judge(evidence)
     assert row.verdict is W  # no gathers or frontier were measured
     assert "RssFile slope tiles32 0.0 MiB/GiB" in row.details and "(shown)" in row.details
     quick = out_of_core_evidence(None, probes, OutOfCorePlan(judge_slope=False))

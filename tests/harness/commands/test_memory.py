@@ -10,9 +10,9 @@ from harness import cli
 
 from harness.commands import commandline
 
-from harness.commands import memory
-from harness.acceptance.criteria import MIB
-from harness.commands.memory import ProbeResult, memory_criterion, run_probe, run_probes
+from harness.acceptance.memory_scaling import memory_criterion
+from harness.acceptance.criterion_rows import MIB
+from harness.probes.memory import ProbeResult, memory_fit, run_probe, run_probes
 from harness.verdicts import Verdict
 
 
@@ -26,7 +26,7 @@ def test_probe_reports_memory_of_a_sparse_memmap_world(tmp_path) -> None:
     assert list(tmp_path.iterdir()) == []  # the child deleted its files
 
 
-def test_a_store_that_loads_whole_grids_into_ram_fails_c6(tmp_path) -> None:
+def test_a_store_that_loads_whole_grids_into_ram_fails_memory_scaling(tmp_path) -> None:
     results = run_probes((256, 1024), tmp_path, agents=50, ticks=1,
                          file_backend="tests.harness.faulty_stores:LoadsWholeGrid")
     assert all(r.error is None for r in results), [r.error for r in results]
@@ -44,12 +44,12 @@ def test_a_failed_probe_is_reported_and_never_passes(tmp_path) -> None:
     assert row.verdict is Verdict.WARN and "probe failed at 64" in row.details
 
 
-def test_without_proc_c6_is_warn_cannot_measure() -> None:
+def test_without_proc_memory_scaling_is_warn_cannot_measure() -> None:
     records = [ProbeResult(s, {"grid_bytes": s * s * 28, "pss_anon_bytes": None, "rss_anon_bytes": None,
                                "proc_available": False}) for s in (64, 128)]
     row = memory_criterion(records)
     assert row.verdict is Verdict.WARN and "cannot measure" in row.details
-    assert memory.memory_fit(records) is None
+    assert memory_fit(records) is None
 
 
 def test_flat_anon_memory_passes_and_fits_a_zero_slope() -> None:
@@ -58,7 +58,7 @@ def test_flat_anon_memory_passes_and_fits_a_zero_slope() -> None:
     records = [ProbeResult(s, {"grid_bytes": s * s * 28, "pss_anon_bytes": a, "proc_available": True})
                for s, a in anon.items()]
     assert memory_criterion(records).verdict is Verdict.PASS
-    assert memory.memory_fit(records)["slope"] == pytest.approx(0.0, abs=1e-3)
+    assert memory_fit(records)["slope"] == pytest.approx(0.0, abs=1e-3)
 
 
 def test_cli_memory_writes_json(tmp_path, capsys) -> None:

@@ -12,9 +12,10 @@ import faulty_stores
 from harness import cli
 from harness.commands import commandline
 from harness.commands import validate
-from harness.commands.coldcache import COLD_FLOOR_RATIO
+from harness.probes.cold_windows import COLD_FLOOR_RATIO
 from harness.acceptance.performance import REQUIRED_WORKLOADS, TimingSettings
-from harness.commands.validate import ValidationPlan, run_validation
+from harness.acceptance.plan import ValidationPlan
+from harness.acceptance.validation import run_validation
 from harness.verdicts import Overall, Verdict
 
 # Six pairs cannot decide a row (the sequential rule needs ten all one side): undecided rows get more.
@@ -39,7 +40,7 @@ def test_functional_criteria_pass_on_the_engine(tmp_path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_slow_store_fails_c4_and_cold_rows_stay_informational(tmp_path) -> None:
+def test_a_slow_store_fails_performance_and_cold_rows_stay_informational(tmp_path) -> None:
     plan = tiny_plan(tmp_path, criteria=("C4", "C7"), workloads=("resource_windows", "batched_windows"))
     outcome = run_validation(plan, file_backend=faulty_stores.backend(faulty_stores.SlowStore))
     c4 = next(c for c in outcome.criteria if c.id == "C4")
@@ -55,7 +56,7 @@ def test_a_slow_store_fails_c4_and_cold_rows_stay_informational(tmp_path) -> Non
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_workload_that_raises_fails_c4_and_names_the_error(tmp_path) -> None:
+def test_a_workload_that_raises_fails_performance_and_names_the_error(tmp_path) -> None:
     def broken_store(*args, **kwargs):
         raise OSError("disk on fire")
 
@@ -65,7 +66,7 @@ def test_a_workload_that_raises_fails_c4_and_names_the_error(tmp_path) -> None:
     assert c4.verdict is Verdict.FAIL and "disk on fire" in c4.details
 
 
-def test_c4_is_not_a_pass_without_every_required_workload(tmp_path) -> None:
+def test_performance_is_not_a_pass_without_every_required_workload(tmp_path) -> None:
     outcome = run_validation(tiny_plan(tmp_path, criteria=("C4",), workloads=("temporal_decay",)))
     c4 = outcome.criteria[0]
     assert c4.verdict is not Verdict.PASS
