@@ -1,6 +1,6 @@
 """The counted process of the instruction lane: builds one workload, then runs the calls it is told to, region by region.
 
-Run by ``harness.commands.instructions`` under ``valgrind --tool=callgrind --instr-atstart=no``: imports,
+Run by ``harness.probes.instructions`` under ``valgrind --tool=callgrind --instr-atstart=no``: imports,
 the build and a warm-up call run uninstrumented (fast); the parent switches instrumentation on
 and dumps callgrind's counts after each region. The protocol on stdin/stdout is one line each
 way: the parent writes a call count (or ``exit``), this process runs that many calls and

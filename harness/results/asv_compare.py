@@ -23,7 +23,7 @@ NOT_REPRODUCED = "not reproduced"  # a REGRESSION in the first run that a second
 UNCONFIRMED = "changed, no interval"  # beyond the factor, but asv keeps no samples for this kind
 GATING = frozenset({REGRESSION, BROKE})
 GATED_KINDS = frozenset({"time"})  # peakmem/track have one sample: asv cannot test them
-# The instruction lane's track_ series (harness.commands.instructions): counts, not times. Two processes
+# The instruction lane's track_ series (harness.probes.instructions): counts, not times. Two processes
 # of one commit count the same instructions, so one value per side decides, with no test; the
 # factor sits far above the measured A/A spread and below the smallest change worth a look.
 INSTRUCTION_UNIT = "instructions"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-from harness.commands.gate import benchmark_runs, gate_rows, load_document, pair_runs
+from harness.acceptance.benchmark_gate import benchmark_runs, gate_rows, load_document, pair_runs
 from harness.results.document import load_result
 from harness.probes.stats import ratio_of_medians_interval
 from harness.verdicts import Verdict

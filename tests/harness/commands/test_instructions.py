@@ -11,7 +11,7 @@ from harness.results import asv_compare
 from harness.results.asv_compare import INSTRUCTION_UNIT, AsvValue, compare, confirm, judge_counts, suspects
 from harness.cli import main
 from harness.errors import HarnessUsageError
-from harness.commands.instructions import InstructionCountError, count_instructions, missing_tools
+from harness.probes.instructions import InstructionCountError, count_instructions, missing_tools
 from harness.workloads.repeating_store import INJECTED, WRAPPED
 
 needs_valgrind = pytest.mark.skipif(bool(missing_tools()), reason=f"{', '.join(missing_tools())} not installed "

@@ -127,7 +127,7 @@ def test_in_a_copied_tree_an_engine_edit_keeps_every_version_and_a_workload_edit
     for package in ("farm_grids", "harness", "benchmarks"):
         shutil.copytree(ROOT / package, tree / package, ignore=shutil.ignore_patterns("__pycache__"))
     engine = [[relative, old, new] for relative, (old, new) in ENGINE_EDITS.items()]
-    workload = [["harness/workloads.py", "driver.run(3)", "driver.run(4)"]]
+    workload = [["harness/workloads/catalog.py", "driver.run(3)", "driver.run(4)"]]
     done = subprocess.run([sys.executable, "-c", STAGES_SCRIPT, json.dumps([engine, workload])], cwd=tree,
                           env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
