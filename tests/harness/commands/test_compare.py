@@ -1,4 +1,4 @@
-"""harness.commands.compare: every comparison builds, runs once at a tiny size and removes its files (no timing asserts)."""
+"""The named comparisons (harness.workloads.comparison_catalog, judged by harness.acceptance.comparisons): every comparison builds, runs once at a tiny size and removes its files (no timing asserts)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,15 @@ import pytest
 
 from farm_grids.managers import ENVIRONMENTAL_LAYERS, TEMPORAL_CHANNELS
 from harness.cli import main as cli_main
-from harness.commands.compare import _CELL_FLOOR_TICKS, COMPARISONS, _agent_steps, _plain_cell_reads, _plain_layer_gathers, judge, results_frame, run_comparison, select
+from harness.acceptance.comparisons import judge, run_comparison, select
+from harness.commands.compare import results_frame
+from harness.workloads.comparison_catalog import (
+    _CELL_FLOOR_TICKS,
+    COMPARISONS,
+    _agent_steps,
+    _plain_cell_reads,
+    _plain_layer_gathers,
+)
 from harness.errors import HarnessUsageError
 from harness.probes.stats import median_interval
 from harness.probes.timing import PairedTiming

@@ -10,13 +10,13 @@ import pytest
 
 from harness.commands import commandline
 from harness import cli
-from harness.commands import profile
+from harness.probes import heap_profile
 
 
 def test_split_high_water_mark_keeps_mmap_apart() -> None:
     records = [SimpleNamespace(allocator=14, size=1 << 30), SimpleNamespace(allocator=6, size=100),
                SimpleNamespace(allocator=2, size=28)]
-    peak = profile.split_high_water_mark(records, mmap_allocator=14)
+    peak = heap_profile.split_high_water_mark(records, mmap_allocator=14)
     assert (peak.heap_bytes, peak.mmap_bytes, peak.heap_records, peak.mmap_records) == (128, 1 << 30, 2, 1)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import HarnessUsageError
-from harness.commands.selftest import ScenarioResult, SelftestReport, format_report, run_selftest
+from harness.acceptance.synthetic_selftest import ScenarioResult, SelftestReport, run_selftest
+from harness.commands.selftest import format_report
 
 
 def scenario(name: str, factor: float, passes: int, warns: int, fails: int) -> ScenarioResult:
