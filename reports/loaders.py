@@ -248,7 +248,7 @@ def load_sources(paths: Iterable[Path]) -> ReportData:
             raise ReportInputError(f"{path}: malformed {kind} input ({type(error).__name__}: {error})") from error
     return ReportData(
         measurements=concat_measurements(frames),
-        criteria=harness.acceptance.criteria if harness else criteria_frame([]),
+        criteria=harness.criteria if harness else criteria_frame([]),
         ratio_verdicts=harness.ratio_verdicts if harness else ratio_verdicts_frame([]),
         summary=harness.summary if harness else None,
         sources=tuple(str(path) for path in paths),
