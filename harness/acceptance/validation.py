@@ -17,7 +17,7 @@ from harness.acceptance.checks import (
     WARM_TIMING,
 )
 from harness.acceptance.criterion_rows import raised
-from harness.acceptance.measurements import PROGRESS_PREFIX, MeasureContext, planned, step_count
+from harness.acceptance.measurements import MEASUREMENTS, PROGRESS_PREFIX, MeasureContext, planned, step_count
 from harness.acceptance.plan import ValidationPlan
 from harness.acceptance.scope import COLD_ROWS as COLD_ROWS_SCOPE
 from harness.acceptance.scope import DEFAULT_BACKEND, BackendScope, backend_scope
@@ -73,11 +73,20 @@ def measure(plan: ValidationPlan, scratch: Path, file_backend: str, probe_file_b
 def judge_all(plan: ValidationPlan, measured: Mapping[str, Any], failures: Mapping[str, Exception]) -> tuple[Criterion, ...]:
     """Each planned check, in registry order: its judge on its evidence, or FAIL naming the error of what it reads."""
     rows = []
+    guarded = {m.name for m in MEASUREMENTS if m.guarded}
     for check in CHECKS:
         if check.id not in plan.criteria:
             continue
         failed = [failures[name] for name in check.needs if name in failures]
-        rows.append(raised(check.id, check.name, failed[0]) if failed else check.judge(check.collect(measured)))
+        if failed:
+            rows.append(raised(check.id, check.name, failed[0]))
+            continue
+        try:
+            rows.append(check.judge(check.collect(measured)))
+        except Exception as exc:  # checks over guarded measurements FAIL naming the error, as their measuring does
+            if not guarded & set(check.needs):
+                raise
+            rows.append(raised(check.id, check.name, exc))
     return tuple(rows)
 
 

@@ -53,3 +53,9 @@ def test_a_measurement_that_raised_fails_every_check_that_reads_it_and_no_other(
 def test_a_check_applies_unless_the_scope_lists_it() -> None:
     scope = BackendScope("zarr", {"C1": "chunked"})
     assert [c.id for c in CHECKS if not c.applies(scope)] == ["C1"]
+
+
+def test_a_judge_that_raises_on_a_guarded_measurement_fails_its_row() -> None:
+    # The portability measurement is guarded: an evidence record the judge cannot read is a FAIL row.
+    rows = judge_all(ValidationPlan(criteria=("C8",)), {"portability": object()}, {})
+    assert rows[0].verdict is Verdict.FAIL and rows[0].details.startswith("raised AttributeError")
