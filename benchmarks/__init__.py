@@ -1,1 +1,1 @@
-"""The asv benchmark suite of farm-grids: thin classes over harness.workloads (see BENCHMARKS.md)."""
+"""The asv benchmark suite of farm-grids: thin classes over harness.workloads.catalog (see BENCHMARKS.md)."""

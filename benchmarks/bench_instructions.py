@@ -5,7 +5,7 @@ from __future__ import annotations
 from benchmarks.common import _Versioned
 
 try:
-    from harness import instructions
+    from harness.probes import instructions
 except ImportError:  # asv also runs this suite on commits older than the lane: nothing to count there
     instructions = None  # type: ignore[assignment]
 

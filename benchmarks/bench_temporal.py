@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.common import SIZES, MemmapRamRatio, WorkloadBenchmark, WorkloadMemoryBenchmark
-from harness.workloads import BACKENDS
+from harness.workloads.catalog import BACKENDS
 
 
 class Deposit(WorkloadBenchmark):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 
 from benchmarks.common import RADII, SIZES, MemmapRamRatio, WorkloadBenchmark
-from harness.workloads import BACKENDS
+from harness.workloads.catalog import BACKENDS
 
 
 class _ByRadius(WorkloadBenchmark, abc.ABC):

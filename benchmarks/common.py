@@ -10,10 +10,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness.procstats import read_smaps_rollup
-from harness.timing import measure_paired
-from harness.workload_source import Sources, fingerprint, source_closure, workload_fingerprint
-from harness.workloads import BACKENDS, Workload, build_workload
+from harness.probes.process_stats import read_smaps_rollup
+from harness.probes.timing import measure_paired
+from harness.workloads.source import Sources, fingerprint, source_closure, workload_fingerprint
+from harness.workloads.catalog import BACKENDS, Workload, build_workload
 
 # Sizes in SLOW_SIZES run only with FARM_BENCH_SLOW=1, so that the default grid (what CI's
 # `asv run --quick` executes) stays within a few minutes.

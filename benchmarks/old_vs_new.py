@@ -40,8 +40,8 @@ def main(argv: list[str]) -> int:
     old_tree, new_tree, out = (Path(arg).resolve() for arg in argv[:3])
     sizes = [int(size) for size in argv[3].split(",")] if len(argv) > 3 else [1024]
     sys.path[:0] = [str(new_tree), str(_renamed_copy(old_tree, out))]
-    from harness.timing import measure_paired
-    from harness.workloads import build_workload as build_new
+    from harness.probes.timing import measure_paired
+    from harness.workloads.catalog import build_workload as build_new
     from harness_old.workloads import build_workload as build_old  # type: ignore[import-not-found]
 
     rows = []

@@ -1,15 +1,12 @@
-"""The `farm-harness` command line: the registry of subcommands and `main`."""
+"""The `farm-harness` command line: `main` dispatches to a command of the registry (harness.commands.registry) or a plugin."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from types import ModuleType
 
-from harness.commandline import (
+from harness.commands.commandline import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     PROG,
@@ -21,48 +18,10 @@ from harness.commandline import (
     plugin_entry_points,
 )
 from farm_grids.limits import max_request_bytes
+from harness.commands.registry import COMMANDS
 from harness.errors import USER_ERRORS, HarnessUsageError
 
 DESCRIPTION = "Acceptance harness: is the memmap path as fast and lean as RAM?"
-
-
-@dataclass(frozen=True)
-class Builtin:
-    """A subcommand of this package: the module that owns its options and its run, and one line of help."""
-
-    module: str
-    help: str
-    extra: str | None = None  # the optional extra whose packages the command needs
-
-    def load(self) -> ModuleType:
-        try:
-            return importlib.import_module(self.module)
-        except ModuleNotFoundError as exc:
-            # A missing optional package is the install's choice, not a bug: say which extra brings it.
-            if self.extra is None or (exc.name or "").startswith(("harness", "farm_grids", "reports")):
-                raise
-            raise HarnessUsageError(f"needs the {exc.name!r} package: pip install 'farm-grids[{self.extra}]'") from exc
-
-
-# A command's module is imported only when that command runs: `farm-harness --help` and a
-# usage error then cost no torch, scipy or engine import (about 3 s here).
-COMMANDS: dict[str, Builtin] = {
-    "validate": Builtin("harness.validate", "run the acceptance criteria C1..C9 and print the verdict"),
-    "memory": Builtin("harness.memory", "measure anonymous and file-backed memory per grid size"),
-    "coldcache": Builtin("harness.coldcache", "time windows after evicting grid files from the page cache"),
-    "outofcore": Builtin("harness.outofcore", "cold batched gathers per layout/prefetch/access, frontier ticks (C9)"),
-    "profile": Builtin("harness.profile", "run a workload under memray; separate MMAP records from heap"),
-    "selftest": Builtin("harness.selftest", "A/A and injected slowdowns: the gate's false-alarm rate and power"),
-    "clean": Builtin("harness.clean", "remove stale grid files and scratch directories"),
-    "gate": Builtin("harness.gate", "judge memmap/RAM pairs in a pytest-benchmark JSON file"),
-    "compare": Builtin("harness.comparisons", "time the named engine-vs-reference speed comparisons"),
-    "bench-ci": Builtin("harness.bench_ci", "the benchmark job: asv base vs head, validate and the gate, one summary"),
-    "instructions": Builtin("harness.instructions", "count instructions per call of the CPU-bound workloads "
-                            "under valgrind"),
-    "matrix": Builtin("harness.matrix.command", "judge a spec's whole matrix of cells on a Dask cluster, one report",
-                      extra="cluster"),
-    "objectstore": Builtin("harness.objectstore", "S3 snapshot/restore, cold first tick vs the raw GET/PUT floor; warm zarr/RAM"),
-}
 
 
 def _plugin_help(command: Command | None, value: str) -> str:

@@ -45,6 +45,23 @@ class Criterion:
     details: str = ""
 
 
+@dataclass(frozen=True)
+class RatioRow:
+    """One memmap/RAM ratio with its interval; non-gating rows (e.g. cold cache) are shown but not judged."""
+    workload: str
+    ratio: float
+    ci_low: float
+    ci_high: float
+    threshold: float = DEFAULT_THRESHOLD
+    size: int | None = None
+    cache: str = "warm"
+    gating: bool = True
+
+    @property
+    def verdict(self) -> Verdict:
+        return judge_ratio(self.ci_low, self.ci_high, self.threshold)
+
+
 def unmeasurable(value: float | None) -> bool:
     """None or NaN: a number that was not measured."""
     return value is None or value != value  # NaN is the only value unequal to itself

@@ -11,8 +11,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from harness.asv_schemas import CHECK_BENCHMARKS, CHECK_MACHINE, CHECK_RESULT_ENTRY, CHECK_RESULT_FILE
-from harness.jsonfiles import check_document, load_json
+from harness.results.asv_schemas import CHECK_BENCHMARKS, CHECK_MACHINE, CHECK_RESULT_ENTRY, CHECK_RESULT_FILE
+from harness.results.jsonfiles import check_document, load_json
 from reports.errors import ReportInputError
 from reports.frames import clean_number, concat_measurements, measurements_frame
 

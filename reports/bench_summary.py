@@ -11,11 +11,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from harness.asv_compare import INSTRUCTION_UNIT
-from harness.bench_ci_schema import BENCH_CI_JSON_SCHEMA
-from harness.commandline import EXIT_PASS, EXIT_USAGE, one_line
+from harness.results.asv_compare import INSTRUCTION_UNIT
+from harness.results.bench_ci_schema import BENCH_CI_JSON_SCHEMA
+from harness.commands.commandline import EXIT_PASS, EXIT_USAGE, one_line
 from harness.errors import USER_ERRORS
-from harness.jsonfiles import compile_schema, load_json
+from harness.results.jsonfiles import compile_schema, load_json
 from reports.errors import ReportExistsError, ReportInputError
 from reports.html import STYLE, build_html_table
 from reports.markdown import build_markdown_table

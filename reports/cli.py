@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.commandline import EXIT_USAGE, internal_error, one_line, run_with_arguments
+from harness.commands.commandline import EXIT_USAGE, internal_error, one_line, run_with_arguments
 from harness.errors import HarnessUsageError
 from reports.errors import ReportExistsError
 from reports.writer import DEFAULT_FORMATS, FORMATS, write_report

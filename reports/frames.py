@@ -8,7 +8,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from harness.pytest_benchmark import as_size
+from harness.results.pytest_benchmark import as_size
 
 # "string" (pd.NA for missing) behaves the same on pandas 2 and 3; "str" turns None into
 # the text "None" on pandas 2.

@@ -8,9 +8,9 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from harness.errors import InputFileError
-from harness.jsonfiles import parse_json
-from harness.pytest_benchmark import backend_and_size, load_pytest_benchmark_json, workload_of
-from harness.result import BACKENDS, SCHEMA, load_result
+from harness.results.jsonfiles import parse_json
+from harness.results.pytest_benchmark import backend_and_size, load_pytest_benchmark_json, workload_of
+from harness.results.document import BACKENDS, SCHEMA, load_result
 from reports.asv_loader import find_asv_results_root, load_asv_results
 from reports.errors import ReportInputError
 from reports.frames import (
@@ -33,7 +33,7 @@ MEMORY_STATISTICS: dict[str, str] = {
     "needed_bytes": "bytes",
     "resident_file_bytes": "bytes",
 }
-# C9's out-of-core records: statistic -> unit, per kind (harness.cold_gather, harness.frontier).
+# C9's out-of-core records: statistic -> unit, per kind (harness.probes.cold_gather, harness.probes.cold_frontier).
 OUTOFCORE_STATISTICS: dict[str, dict[str, str]] = {
     "cold_gather": {"us_per_window": "us/window", "warm_us_per_window": "us/window", "read_ratio": "x min",
                     "read_bytes": "bytes", "needed_bytes": "bytes", "resident_median_bytes": "bytes",
@@ -169,7 +169,7 @@ def outofcore_rows(records: Iterable[Mapping[str, Any]], context: Mapping[str, A
 
 
 def load_harness_result(path: Path) -> ReportData:
-    """Read a harness result JSON (checked by harness.result.load_result) into ReportData."""
+    """Read a harness result JSON (checked by harness.results.document.load_result) into ReportData."""
     try:
         document = load_result(path)
     except FileNotFoundError:

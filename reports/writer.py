@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from harness.output_files import publish, staging_beside
+from harness.results.output_files import publish, staging_beside
 from reports.errors import ReportExistsError, ReportInputError
 from reports.frames import ReportData
 from reports.html import build_html

@@ -14,7 +14,7 @@ from typing import Iterator
 import pytest
 
 from farm_grids.stores import register_backend, unregister_backend
-from harness.s3_server import SeaweedS3Server
+from harness.probes.s3_server import SeaweedS3Server
 from .objectstore.s3server import CountingS3Server
 from .stores.tile_dict_backend import BACKEND_NAME, tile_dict_factory
 

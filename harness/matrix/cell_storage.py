@@ -21,7 +21,7 @@ import fsspec
 
 from farm_grids.stores.zarr_store import SCHEMA as ZARR_STORE_SCHEMA
 from harness.matrix.storage import StorageSection, redact, resolve_options
-from harness.workload_base import ObjectStorage
+from harness.workloads.base import ObjectStorage
 
 MARKER_NAME = "farm-harness-cell.json"
 MARKER_KIND = "farm-harness/matrix-cell-storage/v1"

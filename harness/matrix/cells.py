@@ -14,16 +14,16 @@ from typing import Any
 
 from distributed import Semaphore, get_worker
 
-from harness.evidence_perf import TimingSettings
+from harness.acceptance.performance import TimingSettings
 from harness.matrix.cell_storage import CellStorage
 from harness.matrix.fingerprint import engine_identity, fingerprint, host_id
 from harness.matrix.spec import AXES, Cell
 from harness.matrix.storage import StorageSection, scrub
-from harness.result import ratio_record
-from harness.tempfiles import scratch_dir
-from harness.timing import measure_paired
+from harness.results.document import ratio_record
+from harness.probes.tempfiles import scratch_dir
+from harness.probes.timing import measure_paired
 from harness.verdicts import Verdict
-from harness.workloads import build_workload
+from harness.workloads.catalog import build_workload
 
 TIMING_RESOURCE = "timing"  # the Dask worker resource every cell asks for, one unit
 CELL_EVENTS = "farm-harness-matrix-cell"  # a Dask event topic: every cell logs its start (cell id, pid)

@@ -12,7 +12,7 @@ from typing import Any
 
 import psutil
 
-from harness.result import git_commit, package_version
+from harness.results.document import git_commit, package_version
 
 MACHINE_TYPE_ENV = "FARM_HARNESS_MACHINE_TYPE"  # a worker's own name for its machine type, e.g. "nvme"
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.jsonfiles import to_jsonable
+from harness.results.jsonfiles import to_jsonable
 from harness.matrix.errors import JournalError
 
 KIND = "farm-harness/matrix-journal/v1"

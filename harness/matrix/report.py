@@ -15,9 +15,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from harness.commandline import render_report
 from harness.matrix.spec import AXES, MatrixSpec
-from harness.result import build_result, write_result
+from harness.results.document import build_result, write_result
 from harness.verdicts import Criterion, Overall, Verdict, overall, worst
 
 RESULT_NAME = "matrix-result.json"
@@ -134,7 +133,10 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 def write_matrix_report(rows: Sequence[Mapping[str, Any]], spec: MatrixSpec, out_dir: Path, *, duration_s: float,
                         commit: str | None) -> Overall:
-    """Write the matrix tables and heatmap, then the standard report of its result JSON; the overall verdict."""
+    """Write the matrix tables, the heatmap and the result JSON (OUT/RESULT_NAME); the overall verdict.
+
+    The command then renders the standard report of that JSON (harness.commands.matrix).
+    """
     cells = cells_frame(rows)
     by_machine = verdicts_by_machine(cells)
     summary = machine_summary(cells)
@@ -150,6 +152,5 @@ def write_matrix_report(rows: Sequence[Mapping[str, Any]], spec: MatrixSpec, out
     document = result_document(cells, spec, duration_s, commit)
     json_path = out_dir / RESULT_NAME
     write_result(document, json_path)
-    render_report(json_path, out_dir)
     return Overall(document["verdict"])
 

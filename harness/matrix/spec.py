@@ -14,12 +14,12 @@ from typing import Any
 import yaml
 
 from farm_grids.config import LAYOUTS
-from harness.backend_scope import file_backend_choices
-from harness.evidence_perf import TimingSettings
+from harness.acceptance.scope import file_backend_choices
+from harness.acceptance.performance import TimingSettings
 from harness.matrix.errors import MatrixSpecError
 from harness.matrix.storage import StorageSection, parse_storage, redact
 from harness.verdicts import DEFAULT_THRESHOLD
-from harness.workloads import WORKLOADS
+from harness.workloads.catalog import WORKLOADS
 
 # The axes, in the order a cell id names them; the default is used when the spec leaves one out.
 AXES: tuple[str, ...] = ("workload", "size", "layout", "backend", "agents")

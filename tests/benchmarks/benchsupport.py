@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.workloads import BACKENDS, WORKLOADS, build_workload
+from harness.workloads.catalog import BACKENDS, WORKLOADS, build_workload
 
 # Small by default so that ordinary test runs (--benchmark-disable) smoke-test every
 # workload in seconds; FARM_BENCH_SIZES=1024,4096 measures bigger worlds.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from .benchsupport import backend_size_params, bench_workload
 
-from harness.micro_workloads import DEPOSIT_EVENTS
+from harness.workloads.micro import DEPOSIT_EVENTS
 
 
 @pytest.mark.parametrize(("backend", "size"), backend_size_params())

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from config.examples import NESTED
+from .examples import NESTED
 from farm_grids import config as config_module
 from farm_grids.config import (
     ConfigFieldError,

@@ -9,7 +9,7 @@ import pathlib
 import pytest
 import yaml
 
-from config.examples import NESTED
+from .examples import NESTED
 from farm_grids.config import ConfigFieldError, SimulationConfig
 from farm_grids.config import files as config_files
 from farm_grids.errors import ConfigError

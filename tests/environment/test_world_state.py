@@ -8,14 +8,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from environment.conftest import make_config
+from .conftest import make_config
 from farm_grids import WorldState
 from farm_grids.environment import Environment
 from farm_grids.errors import InvalidGridSpecError
 from farm_grids.observe import ChannelBehavior, default_registry
 from farm_grids.sim import WorkloadDriver
 from farm_grids.state import LazyMapping
-from objectstore import worlds
+from ..objectstore import worlds
 
 
 def _print(env: Environment) -> dict[str, bytes]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from farm_grids.stores.zarr_store import ZarrStore
-from harness.s3_raw import ObjectRead, objects_under, raw_client, raw_get, raw_put, recorded_gets
+from harness.probes.s3_raw import ObjectRead, objects_under, raw_client, raw_get, raw_put, recorded_gets
 
 
 def test_recorded_gets_are_the_chunks_a_cold_read_fetched_and_replay_to_the_same_bytes(s3_server, bucket: str) -> None:

@@ -14,8 +14,8 @@ import pytest
 
 from farm_grids import ObjectStoreError
 from farm_grids.environment import Environment
-from harness.s3_server import ListeningSocket, SeaweedS3Server, foreign_bindings, listening_sockets
-from harness.tempfiles import read_marker, remove_stale_scratch
+from harness.probes.s3_server import ListeningSocket, SeaweedS3Server, foreign_bindings, listening_sockets
+from harness.probes.tempfiles import read_marker, remove_stale_scratch
 
 from . import worlds
 
@@ -30,7 +30,7 @@ time.sleep(60)
 
 ORPHANED_SERVER = """
 import time
-from harness.s3_server import SeaweedS3Server
+from harness.probes.s3_server import SeaweedS3Server
 server = SeaweedS3Server().start()
 print(server.pid, server.directory, flush=True)
 time.sleep(120)

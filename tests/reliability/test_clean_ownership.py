@@ -23,7 +23,7 @@ def _scratch_of_a_child(parent: Path) -> tuple[subprocess.Popen[str], Path]:
     """A harness child process sleeping inside a scratch directory it made under ``parent``."""
     script = textwrap.dedent(f"""
         import time
-        from harness.tempfiles import scratch_dir
+        from harness.probes.tempfiles import scratch_dir
         with scratch_dir(parent={str(parent)!r}) as path:
             (path / "grid.dat").write_bytes(b"x" * 1000)
             print(path, flush=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.asv_compare import load_values
-from harness.asv_history import detected_steps
+from harness.results.asv_compare import load_values
+from harness.results.asv_history import detected_steps
 from harness.errors import InputFileError
 
 from .harness_cli import assert_usage_error, run_harness

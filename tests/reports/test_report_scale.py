@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.result import build_result, write_result
+from harness.results.document import build_result, write_result
 from harness.verdicts import Overall, judge_ratio
 from reports.frames import ReportData, criteria_frame, measurements_frame, ratio_verdicts_frame
 from reports.plots import MAX_RATIO_ROWS, build_ratio_figure, build_plots

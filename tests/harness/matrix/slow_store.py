@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import faulty_stores
+from tests.harness import faulty_stores
 from distributed.diagnostics.plugin import WorkerPlugin
 
 

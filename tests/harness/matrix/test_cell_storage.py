@@ -10,7 +10,7 @@ import numpy as np
 from farm_grids.stores.zarr_store import ZarrStore
 from harness.matrix.cell_storage import MARKER_NAME, CellStorage
 from harness.matrix.storage import STORAGE_OPTIONS_ENV, StorageSection
-from harness.workloads import build_workload
+from harness.workloads.catalog import build_workload
 
 from .s3 import KEY, S3, SECRET, s3, matrix_s3_server  # noqa: F401  (fixtures)
 

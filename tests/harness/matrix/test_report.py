@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from harness.matrix.report import cells_frame, heatmap_frames, machine_summary, verdicts_by_machine, write_matrix_report
+from harness.commands.commandline import render_report
+from harness.matrix.report import RESULT_NAME, cells_frame, heatmap_frames, machine_summary, verdicts_by_machine, write_matrix_report
 from harness.matrix.spec import parse_spec
-from harness.result import load_result
+from harness.results.document import load_result
 from harness.verdicts import Overall
 
 SPEC = parse_spec({"axes": {"workload": ["resource_windows"], "size": [64, 128], "layout": ["rows", "tiles"]}}, "test")
@@ -43,6 +44,7 @@ def test_per_machine_summary_and_heatmap_frames() -> None:
 
 def test_the_report_is_written_in_the_standard_formats_beside_the_heatmap(tmp_path) -> None:
     verdict = write_matrix_report(ROWS, SPEC, tmp_path, duration_s=1.0, commit="abc")
+    render_report(tmp_path / RESULT_NAME, tmp_path)  # as the matrix command does next
     assert verdict is Overall.FAIL
     names = {p.name for p in tmp_path.iterdir()}
     assert {"matrix-heatmap.png", "matrix.md", "matrix-cells.csv", "matrix-by-machine.csv", "report.md",

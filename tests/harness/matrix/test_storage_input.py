@@ -21,7 +21,7 @@ from harness.matrix.storage import (
     resolve_options,
     scrub,
 )
-from harness.workloads import ObjectStorage, build_workload
+from harness.workloads.catalog import ObjectStorage, build_workload
 
 from .conftest import write_spec
 from .test_bad_input import assert_refused

@@ -1,0 +1,1 @@
+"""Probes: the measuring instruments (timing, stats, process stats, memory, cold reads, disk floor, footprint)."""

@@ -1,0 +1,1 @@
+"""Results: the result document and its schema, JSON files, and the pytest-benchmark and asv readers."""

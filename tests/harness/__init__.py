@@ -1,0 +1,1 @@
+"""Tests of the acceptance harness, one folder per room."""

@@ -1,0 +1,1 @@
+"""Tests of the farm-harness commands: options, exit codes, output files."""

@@ -1,0 +1,1 @@
+"""Fixtures: a trimmed pytest-benchmark run and the script that trims one."""

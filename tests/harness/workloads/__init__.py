@@ -1,0 +1,1 @@
+"""Tests of the workloads and their source fingerprints."""
