@@ -43,7 +43,7 @@ from farm_grids.snapshot_location import (
     new_generation,
 )
 from farm_grids.snapshot_record import FORMAT, ArrayRecord, SnapshotRecord, checksum, parse_record
-from farm_grids.stores.zarr_store import open_zarr_group, remote_call
+from farm_grids.stores.zarr.store import open_zarr_group, remote_call
 from farm_grids.values import checked_values
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import pytest
 from farm_grids import GridNotDenseError, GridStore, InvalidGridSpecError, ReadOnlyGridError
 from farm_grids.config import MemmapConfig
 from farm_grids.stores import build_store
-from farm_grids.stores.zarr_store import ZarrStore
+from farm_grids.stores.zarr.store import ZarrStore
 from hypothesis import HealthCheck, settings
 from stores.store_suite import StoreSuite
 from stores.suite_ops import ops_properties

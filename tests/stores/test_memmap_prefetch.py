@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from farm_grids.stores import MemmapStore, mapped_file
+from farm_grids.stores.memmap import MemmapStore, mapped_file
 from .support import evict_from_page_cache
 
 PAGE = mmap.PAGESIZE
