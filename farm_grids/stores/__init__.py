@@ -5,10 +5,10 @@ from __future__ import annotations
 import warnings
 
 from farm_grids.stores.base import GridStore
-from farm_grids.stores.memmap.cleanup import CleanupReport, cleanup_stale
+from farm_grids.stores.contract import BACKEND_METHODS, StoreBackend
 from farm_grids.stores.dense import DenseArrayStore
 from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
-from farm_grids.stores.memmap import MemmapStore
+from farm_grids.stores.memmap import CleanupReport, MemmapStore, cleanup_stale
 from farm_grids.stores.ram import RamStore, SparseRamStore
 from farm_grids.stores.registry import (
     UnknownBackendError,

@@ -12,8 +12,8 @@ import pytest
 
 from farm_grids import MemmapStore
 
-from .store_suite import StoreSuite
-from .support import temp_files_in
+from farm_grids.testing import StoreSuite
+from ..support import temp_files_in
 
 
 class TestMemmapStore(StoreSuite):

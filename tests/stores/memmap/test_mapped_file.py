@@ -14,7 +14,7 @@ from farm_grids.stores import MemmapStore
 from farm_grids.stores.memmap.mapped_file import BLOCK_BYTES, MappedFile
 from farm_grids.stores.memmap.pagecache import PAGE, resident
 
-from .support import evict_from_page_cache
+from ..support import evict_from_page_cache
 
 
 def allocated_bytes(path: Path) -> int:
