@@ -100,7 +100,8 @@ class OpenedFiles:
 
     manifest: Path
     mode: str
-    lock: StoreLock
+    lock_path: Path
+    lock: StoreLock | None  # None where no lock file can be made (read-only media, readers only)
     recorded: Manifest
     layout: str
     tile: int
@@ -114,8 +115,10 @@ class OpenedFiles:
         _let_go(self.lock)
 
 
-def _let_go(lock: StoreLock) -> None:
+def _let_go(lock: StoreLock | None) -> None:
     """Drop the lock of a refused open."""
+    if lock is None:
+        return
     if lock.created:
         lock.release_tidily()  # a refused open leaves the directory as it found it
     else:
@@ -156,7 +159,7 @@ def open_files(
             mapped.release()
         _let_go(lock)
         raise
-    return OpenedFiles(manifest, chosen, lock, recorded, found_layout, tile, files)
+    return OpenedFiles(manifest, chosen, lock_path, lock, recorded, found_layout, tile, files)
 
 
 def _check_expected(

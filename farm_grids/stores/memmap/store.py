@@ -395,4 +395,4 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
                                             mapped.buffer(entry.dtype, cells), manifest.parent / entry.file_name, mapped))
         if opened.mode == "r+":
             self.record_change(added=[self._entries[n].info for n in self._entries])  # now open: not clean
-        return opened.mode == "r" and is_held(opened.lock.path, WRITER_BYTE)
+        return opened.mode == "r" and is_held(opened.lock_path, WRITER_BYTE)
