@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import mmap
-import os
 import resource
 import sys
 from pathlib import Path
