@@ -23,7 +23,7 @@ class Mutant:
 
 
 MUTANTS = (
-    Mutant("memmap flush does nothing", "farm_grids/stores/memmap.py",
+    Mutant("memmap flush does nothing", "farm_grids/stores/memmap/store.py",
            "        if entry.state is not None:\n            entry.state.flush()",
            "        pass",
            ("tests/reliability/test_durability.py::test_flush_puts_a_grid_on_the_device_not_only_in_the_page_cache",)),
@@ -43,7 +43,7 @@ MUTANTS = (
     Mutant("in-bounds get_window shortcut accepts y1 = height + 1", "farm_grids/stores/dense.py",
            "0 <= y0 <= y1 <= height\n", "0 <= y0 <= y1 <= height + 1\n",
            ("tests/stores/test_ram_store.py::TestRamStore::test_get_window_equals_the_naive_zero_padded_reference",)),
-    Mutant("memmap store serves a RAM copy, never writes its file", "farm_grids/stores/memmap.py",
+    Mutant("memmap store serves a RAM copy, never writes its file", "farm_grids/stores/memmap/store.py",
            "mapped.buffer(dtype, cells), path, mapped)", "np.array(mapped.buffer(dtype, cells)), path, mapped)",
            ("tests/environment/test_observe.py::test_ram_and_memmap_bitwise_equal_over_20_ticks",)),
 )
