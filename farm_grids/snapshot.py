@@ -48,7 +48,7 @@ from farm_grids.snapshot_location import (
 from farm_grids.snapshot_record import FORMAT, ArrayRecord, SnapshotRecord, checksum, parse_record
 from farm_grids.sparse_events import EVENT_DTYPE
 from farm_grids.state import LazyMapping, SparseEvents, TemporalState, WorldState
-from farm_grids.stores.zarr_store import open_zarr_group, remote_call
+from farm_grids.stores.zarr.store import open_zarr_group, remote_call
 from farm_grids.values import checked_values
 
 __all__ = ["FORMAT", "SNAPSHOT_KEY", "generation_of", "read_snapshot", "restore_world", "write_snapshot"]

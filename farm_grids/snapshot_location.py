@@ -16,7 +16,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from farm_grids.errors import InvalidGridSpecError, SnapshotError
-from farm_grids.stores.zarr_store import S3_DEFAULTS, is_url, remote_call
+from farm_grids.stores.zarr.store import S3_DEFAULTS, is_url, remote_call
 
 __all__ = ["GENERATION_KEY", "POINTER", "SNAPSHOT_KEY", "SnapshotLocation", "locate", "new_generation"]
 

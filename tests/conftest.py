@@ -13,6 +13,8 @@ from typing import Iterator
 
 import pytest
 
+pytest.register_assert_rewrite("farm_grids.testing")  # the shipped store suite: before anything imports it
+
 from farm_grids.stores import register_backend, unregister_backend
 from harness.probes.s3_server import SeaweedS3Server
 from .objectstore.s3server import CountingS3Server

@@ -1,14 +1,14 @@
-"""Grid stores: one contract (GridStore) with RAM, sparse RAM and memory-mapped file backends, by name."""
+"""Grid stores: one public contract (GridStore over StoreBackend) with RAM, sparse RAM, memmap and zarr backends, by name."""
 
 from __future__ import annotations
 
 import warnings
 
 from farm_grids.stores.base import GridStore
-from farm_grids.stores.cleanup import CleanupReport, cleanup_stale
+from farm_grids.stores.contract import BACKEND_METHODS, StoreBackend
 from farm_grids.stores.dense import DenseArrayStore
 from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
-from farm_grids.stores.memmap import MemmapStore
+from farm_grids.stores.memmap import CleanupReport, MemmapStore, cleanup_stale
 from farm_grids.stores.ram import RamStore, SparseRamStore
 from farm_grids.stores.registry import (
     UnknownBackendError,
@@ -18,8 +18,10 @@ from farm_grids.stores.registry import (
     unregister_backend,
 )
 from farm_grids.stores.validation import SUPPORTED_DTYPES
+from farm_grids.stores.zarr import ZarrStore
 
 __all__ = [
+    "BACKEND_METHODS",
     "CleanupReport",
     "DenseArrayStore",
     "GridEntry",
@@ -28,9 +30,11 @@ __all__ = [
     "MemmapStore",
     "RamStore",
     "SparseRamStore",
+    "StoreBackend",
     "StoreInfo",
     "SUPPORTED_DTYPES",
     "UnknownBackendError",
+    "ZarrStore",
     "backend_names",
     "build_store",
     "cleanup_stale",

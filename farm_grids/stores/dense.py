@@ -60,9 +60,9 @@ class DenseArrayStore(GridStore):
         self._fast_tiles.pop(name, None)
         return super()._unregister(name)
 
-    def _check_new_shape(self, name: str, shape: tuple[int, int], dtype: np.dtype) -> None:
+    def check_new_grid(self, name: str, shape: tuple[int, int], dtype: np.dtype) -> None:
         if self.layout == "rows":
-            super()._check_new_shape(name, shape, dtype)
+            super().check_new_grid(name, shape, dtype)
             return
         # A grid smaller than one tile is allowed (padding is bounded by this size check): a
         # tiled store holds small grids beside the world's, and the store suite relies on it.
@@ -75,7 +75,7 @@ class DenseArrayStore(GridStore):
     def _new_buffer(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float,
                     buffer: np.ndarray, path: object = None, state: object = None) -> GridEntry:
         """The entry for a new grid over ``buffer``: the array itself (rows) or a TileGrid on it."""
-        info = self._grid_info(name, shape, dtype, mode, path)  # type: ignore[arg-type]
+        info = self.describe_grid(name, shape, dtype, mode, path)  # type: ignore[arg-type]
         if self.layout == "rows":
             array = buffer.reshape(shape)
             if fill != 0.0:
@@ -90,55 +90,55 @@ class DenseArrayStore(GridStore):
         return GridEntry(info, None, state)
 
     # -- primitives -----------------------------------------------------------------------
-    def _read_region(self, entry: GridEntry, rows: slice, cols: slice, out: np.ndarray) -> None:
+    def read_region(self, entry: GridEntry, rows: slice, cols: slice, out: np.ndarray) -> None:
         if entry.array is None:
             self._tile_grid(entry).read_region(rows, cols, out)
             return
         np.copyto(out, entry.array[rows, cols], casting="unsafe")
 
-    def _write_region(self, entry: GridEntry, rows: slice, cols: slice, data: np.ndarray) -> None:
+    def write_region(self, entry: GridEntry, rows: slice, cols: slice, data: np.ndarray) -> None:
         if entry.array is None:
             self._tile_grid(entry).write_region(rows, cols, data)
             return
         np.copyto(entry.array[rows, cols], data, casting="unsafe")
 
     # -- fast paths -----------------------------------------------------------------------
-    def _fill_region(self, entry: GridEntry, rows: slice, cols: slice, value: float) -> None:
+    def fill_region(self, entry: GridEntry, rows: slice, cols: slice, value: float) -> None:
         if entry.array is None:
             self._tile_grid(entry).apply_region(rows, cols, lambda block: block.fill(value))
             return
         entry.array[rows, cols].fill(value)
 
-    def _apply_region(self, entry: GridEntry, rows: slice, cols: slice, op: Callable[[np.ndarray], None]) -> None:
+    def apply_region(self, entry: GridEntry, rows: slice, cols: slice, op: Callable[[np.ndarray], None]) -> None:
         if entry.array is None:
             self._tile_grid(entry).apply_region(rows, cols, op)
             return
         op(entry.array[rows, cols])
 
-    def _gather(self, entry: GridEntry, plan: WindowPlan, normalize_by: float | None, out: np.ndarray | None) -> np.ndarray:
+    def gather_windows(self, entry: GridEntry, plan: WindowPlan, normalize_by: float | None, out: np.ndarray | None) -> np.ndarray:
         if entry.array is None:
             return self._tile_grid(entry).gather(plan, normalize_by, out)
         return read_planned_windows(entry.array, plan, normalize_by=normalize_by, out=out)
 
-    def _read_cells(self, entry: GridEntry, flat: np.ndarray) -> np.ndarray:
+    def read_cells(self, entry: GridEntry, flat: np.ndarray) -> np.ndarray:
         if entry.array is None:
             return self._tile_grid(entry).read_cells(flat)
         return entry.array.reshape(-1)[flat]
 
-    def _write_cells(self, entry: GridEntry, flat: np.ndarray, values: np.ndarray) -> None:
+    def write_cells(self, entry: GridEntry, flat: np.ndarray, values: np.ndarray) -> None:
         if entry.array is None:
             self._tile_grid(entry).write_cells(flat, values)
             return
         entry.array.reshape(-1)[flat] = values
 
-    def _scatter(self, entry: GridEntry, flat: np.ndarray, amounts: np.ndarray, accumulate: bool,
+    def scatter_cells(self, entry: GridEntry, flat: np.ndarray, amounts: np.ndarray, accumulate: bool,
                  clip_max: float | None) -> None:
         if entry.array is None:
             self._tile_grid(entry).scatter(flat, amounts, accumulate, clip_max)
             return
         scatter(entry.array.reshape(-1), flat, amounts, accumulate=accumulate, clip_max=clip_max)
 
-    def _scale_tiles(self, entry: GridEntry, mask: np.ndarray, tile_size: int, factor: object, floor: float) -> np.ndarray:
+    def scale_marked_tiles(self, entry: GridEntry, mask: np.ndarray, tile_size: int, factor: object, floor: float) -> np.ndarray:
         if entry.array is None:
             grid = self._tile_grid(entry)
             if tile_size % grid.tile == 0:
@@ -146,7 +146,7 @@ class DenseArrayStore(GridStore):
             # Decay tiles smaller than the storage tile or not a multiple of it: region by region
             # (each region's whole storage tiles in one call), then, with a floor, one read per
             # marked tile for its peak: correct, and slower (README, "Tiles").
-            return super()._scale_tiles(entry, mask, tile_size, factor, floor)
+            return super().scale_marked_tiles(entry, mask, tile_size, factor, floor)
         return blockops.scale_tiles(entry.array, mask, tile_size, factor, floor)
 
     def get_window(self, name: str, y0: int, y1: int, x0: int, x1: int, *, normalize_by: float | None = None,

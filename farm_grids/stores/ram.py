@@ -35,11 +35,11 @@ class RamStore(DenseArrayStore):
         self.simulation_id = simulation_id
         self.namespace = namespace
 
-    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
+    def allocate_grid(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
         cells = shape[0] * shape[1] if self.layout == "rows" else tile_buffer_cells(shape, self.tile_size)
         return self._new_buffer(name, shape, dtype, mode, fill, np.zeros(cells, dtype=dtype))
 
-    def _release(self, entry: GridEntry, delete_file: bool) -> None:
+    def release_grid(self, entry: GridEntry, delete_file: bool) -> None:
         return None
 
 
@@ -53,7 +53,7 @@ class SparseRamStore(RamStore):
 
     backend = "sparse-ram"
 
-    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
+    def allocate_grid(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
         count = shape[0] * shape[1] if self.layout == "rows" else tile_buffer_cells(shape, self.tile_size)
         region = mmap.mmap(-1, max(count * dtype.itemsize, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         advice = getattr(mmap, "MADV_NOHUGEPAGE", None)  # Linux only; elsewhere pages are small

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from importlib import metadata
-from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import Callable, Protocol
 
-from farm_grids.errors import FarmGridsError, GridFileMissingError, GridNotFoundError, InvalidGridSpecError
+from farm_grids.errors import FarmGridsError, GridNotFoundError, InvalidGridSpecError
+from farm_grids.stores.base import GridStore
+from farm_grids.stores.memmap import MemmapStore, find_manifest
+from farm_grids.stores.ram import RamStore, SparseRamStore
 from farm_grids.stores.settings import StoreSettings
+from farm_grids.stores.zarr import ZarrStore
 
-if TYPE_CHECKING:
-    from farm_grids.stores.base import GridStore
-
-__all__ = ["ENTRY_POINT_GROUP", "BackendFactory", "UnknownBackendError", "backend_names", "build_store",
-           "register_backend", "unregister_backend"]
+__all__ = ["ENTRY_POINT_GROUP", "BackendFactory", "UnknownBackendError", "backend_factory", "backend_names", "build_store",
+           "find_manifest", "register_backend", "unregister_backend"]
 
 ENTRY_POINT_GROUP = "farm_grids.backends"
 
@@ -81,8 +81,6 @@ def backend_factory(name: str) -> BackendFactory:
 def build_store(name: str, config: StoreSettings, *, namespace: str, simulation_id: str | None = None,
                 storage_options: object = None) -> GridStore:
     """The store backend ``name`` builds for one manager (``storage_options`` only when given)."""
-    from farm_grids.stores.base import GridStore
-
     extra = {} if storage_options is None else {"storage_options": storage_options}
     store = backend_factory(name)(config, namespace=namespace, simulation_id=simulation_id, **extra)
     if not isinstance(store, GridStore):
@@ -94,18 +92,16 @@ def _builtin(cls_path: str) -> BackendFactory:
     def factory(config: StoreSettings, *, namespace: str, simulation_id: str | None,
                 storage_options: object = None) -> GridStore:
         # storage_options serve object-storage backends; local ones have nothing to use them for.
-        from farm_grids.stores import memmap, ram
-
-        cls = {"ram": ram.RamStore, "sparse-ram": ram.SparseRamStore, "memmap": memmap.MemmapStore}[cls_path]
+        cls = {"ram": RamStore, "sparse-ram": SparseRamStore, "memmap": MemmapStore}[cls_path]
         reads = {"access": config.access, "prefetch": config.prefetch}
-        if cls is memmap.MemmapStore:
+        if cls is MemmapStore:
             if config.mode != "w+":  # resume in place: the run's own manifest, found by its names
                 manifest = find_manifest(config.resolved_directory(), namespace, simulation_id)
-                return memmap.MemmapStore.open(manifest, mode=config.mode, layout=config.layout, **reads)
+                return MemmapStore.open(manifest, mode=config.mode, layout=config.layout, **reads)
             return cls(config.resolved_directory(), namespace=namespace, simulation_id=simulation_id,
                        default_dtype=config.dtype, preallocate=config.preallocate, layout=config.layout,
                        tile_size=config.tile_size, **reads)
-        if cls is ram.SparseRamStore:
+        if cls is SparseRamStore:
             return cls(namespace=namespace, simulation_id=simulation_id, default_dtype=config.dtype)
         return cls(namespace=namespace, simulation_id=simulation_id, default_dtype=config.dtype,
                    layout=config.layout, tile_size=config.tile_size)
@@ -114,29 +110,9 @@ def _builtin(cls_path: str) -> BackendFactory:
     return factory
 
 
-def find_manifest(directory: Path, namespace: str, simulation_id: str | None) -> Path:
-    """The one manifest in ``directory`` of the store ``namespace`` of run ``simulation_id``."""
-    from farm_grids.stores.files import MANIFEST_FILE, manifest_file_name
-
-    if simulation_id is None:
-        raise InvalidGridSpecError("reopening a run in place needs its simulation_id (it names the manifests)")
-    stem = manifest_file_name(pid=0, token="0", namespace=namespace, simulation_id=simulation_id).split("_p0-0")[0]
-    found = sorted(
-        path for path in directory.glob(f"{stem}_p*.json")
-        if MANIFEST_FILE.search(path.name) and path.name[: len(stem) + 2] == f"{stem}_p"
-    )
-    if len(found) != 1:
-        raise GridFileMissingError(
-            f"expected one {stem}_p<pid>-<token>.json in {str(directory)!r} to reopen, found {len(found)}"
-        )
-    return found[0]
-
-
 def _zarr_backend(config: StoreSettings, *, namespace: str, simulation_id: str | None,
                   storage_options: object = None) -> GridStore:
     """One zarr group per manager under ``memmap.directory`` (a local path or an s3:// URL)."""
-    from farm_grids.stores.zarr_store import ZarrStore
-
     root = str(config.directory) if config.directory is not None else str(config.resolved_directory())
     group = f"{namespace}_{simulation_id}.zarr" if simulation_id else f"{namespace}.zarr"
     return ZarrStore(f"{root.rstrip('/')}/{group}", default_mode=config.mode, namespace=namespace, simulation_id=simulation_id,

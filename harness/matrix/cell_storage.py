@@ -19,7 +19,7 @@ from typing import Any
 
 import fsspec
 
-from farm_grids.stores.zarr_store import SCHEMA as ZARR_STORE_SCHEMA
+from farm_grids.stores.zarr.store import SCHEMA as ZARR_STORE_SCHEMA
 from harness.matrix.storage import StorageSection, redact, resolve_options
 from harness.workloads.base import ObjectStorage
 

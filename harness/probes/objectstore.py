@@ -199,7 +199,7 @@ def cold_first_tick(size: int, agents: int, target: S3Target, repeats: int = 1) 
     """
     from farm_grids import Environment, SimulationConfig
     from farm_grids.sim import WorkloadDriver
-    from farm_grids.stores.zarr_store import ZarrStore
+    from farm_grids.stores.zarr.store import ZarrStore
 
     where, options = target.where, target.storage_options
     rng = np.random.default_rng(4)

@@ -24,8 +24,8 @@ class ReadOnlyGetRamStore(RamStore):
 
     backend = READ_ONLY_GET
 
-    def _dense_array(self, entry: GridEntry) -> np.ndarray:
-        copy = super()._dense_array(entry).copy()
+    def dense_array(self, entry: GridEntry) -> np.ndarray:
+        copy = super().dense_array(entry).copy()
         copy.flags.writeable = False
         return copy
 

@@ -29,14 +29,14 @@ def backend(store_class: Callable[..., GridStore]) -> str:
 class LoadsWholeGrid(MemmapStore):
     """Creates the file but serves a dense RAM copy of the whole grid (C6 must FAIL)."""
 
-    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
-        entry = super()._allocate(name, shape, dtype, mode, fill)
+    def allocate_grid(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
+        entry = super().allocate_grid(name, shape, dtype, mode, fill)
         copy = np.array(entry.array)  # reads every page of the file into anonymous memory
         copy += 0  # and writes it, so each page is private and resident
         entry.array = copy
         return entry
 
-    def _flush_entry(self, entry: GridEntry) -> None:
+    def flush_grid(self, entry: GridEntry) -> None:
         return None  # the RAM copy never reaches the file
 
 
@@ -76,8 +76,8 @@ class SlowStore(MemmapStore):
 class UnlinkedFiles(MemmapStore):
     """Maps each grid, then deletes its file: no file on disk (C1 must FAIL)."""
 
-    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
-        entry = super()._allocate(name, shape, dtype, mode, fill)
+    def allocate_grid(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
+        entry = super().allocate_grid(name, shape, dtype, mode, fill)
         if entry.info.path is not None:
             entry.info.path.unlink()
         return entry
@@ -86,10 +86,10 @@ class UnlinkedFiles(MemmapStore):
 class CorruptsOnFlush(MemmapStore):
     """Adds one to every value whenever it flushes: wrong values persist (C3 must FAIL)."""
 
-    def _flush_entry(self, entry: GridEntry) -> None:
+    def flush_grid(self, entry: GridEntry) -> None:
         assert entry.array is not None
         entry.array += entry.array.dtype.type(1)
-        super()._flush_entry(entry)
+        super().flush_grid(entry)
 
 
 class InterruptingStore(MemmapStore):

@@ -201,7 +201,7 @@ class TemporalSuite:
         class CountingStore(RamStore):
             flushes = 0
 
-            def _flush_entry(self, entry) -> None:  # type: ignore[no-untyped-def]
+            def flush_grid(self, entry) -> None:  # type: ignore[no-untyped-def]
                 type(self).flushes += 1
 
         temporal = TemporalGridManager(HEIGHT, WIDTH, store=CountingStore())

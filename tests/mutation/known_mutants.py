@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Where each mutated piece of code lives: the one table to update when a module moves.
 SOURCES = {
-    "memmap store": "farm_grids/stores/memmap.py",
+    "memmap store": "farm_grids/stores/memmap/store.py",
     "environment": "farm_grids/environment.py",
     "channels": "farm_grids/observe/default_channels.py",
     "agents": "farm_grids/agents.py",

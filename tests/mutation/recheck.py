@@ -19,14 +19,14 @@ MUTANTS = ROOT / "mutants"
 VERDICTS = MUTANTS / "recheck.json"
 # Which left-out tests can see a module's mutants (the rest of the suite already ran in the selection).
 LEFT_OUT = {
-    "farm_grids.stores.cleanup": ["tests/reliability/test_cleanup_namespaces.py", "tests/stores/test_memmap_processes.py"],
-    "farm_grids.stores.locks": ["tests/reliability/test_writer_lock.py", "tests/stores/test_memmap_processes.py"],
+    "farm_grids.stores.memmap.cleanup": ["tests/reliability/test_cleanup_namespaces.py", "tests/stores/memmap/test_processes.py"],
+    "farm_grids.stores.memmap.locks": ["tests/reliability/test_writer_lock.py", "tests/stores/memmap/test_processes.py"],
     "farm_grids.stores.tiled": ["tests/objectstore/test_zarr_store.py"],
-    "farm_grids.stores.manifest": ["tests/reliability/test_crash_consistency.py", "tests/stores/test_memmap_processes.py"],
+    "farm_grids.stores.memmap.manifest": ["tests/reliability/test_crash_consistency.py", "tests/stores/memmap/test_processes.py"],
 }
 # test_disk_full is in the selection, but its operations run in a child on a full tmpfs: mutmut
 # cannot see which functions they call, so a mutant there is rechecked against it too.
-DEFAULT = ["tests/stores/test_memmap_processes.py", "tests/reliability/test_writer_lock.py",
+DEFAULT = ["tests/stores/memmap/test_processes.py", "tests/reliability/test_writer_lock.py",
            "tests/reliability/test_crash_consistency.py", "tests/reliability/test_durability.py",
            "tests/reliability/test_disk_full.py"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from farm_grids.stores.zarr_store import ZarrStore
+from farm_grids.stores.zarr.store import ZarrStore
 from harness.probes.s3_raw import ObjectRead, objects_under, raw_client, raw_get, raw_put, recorded_gets
 
 

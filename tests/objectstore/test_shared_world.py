@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from farm_grids.stores.zarr_store import ZarrStore
+from farm_grids.stores.zarr.store import ZarrStore
 
 from .s3server import CountingS3Server
 

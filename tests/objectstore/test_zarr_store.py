@@ -13,12 +13,12 @@ import pytest
 from farm_grids import GridNotDenseError, GridStore, InvalidGridSpecError, ReadOnlyGridError
 from farm_grids.config import MemmapConfig
 from farm_grids.stores import build_store
-from farm_grids.stores.zarr_store import ZarrStore
+from farm_grids.stores.zarr.store import ZarrStore
 from hypothesis import HealthCheck, settings
-from ..stores.store_suite import StoreSuite
-from ..stores.suite_ops import ops_properties
-from ..stores.suite_windows import window_properties
-from ..stores.support import IN_CI
+from farm_grids.testing import StoreSuite
+from farm_grids.testing import ops_properties
+from farm_grids.testing import window_properties
+from farm_grids.testing import IN_CI
 
 from .s3server import CountingS3Server
 

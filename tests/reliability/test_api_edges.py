@@ -24,7 +24,7 @@ from farm_grids.errors import (
 )
 from farm_grids.limits import request_limit
 from farm_grids.stores import MemmapStore, RamStore, SparseRamStore
-from farm_grids.stores.zarr_store import ZarrStore
+from farm_grids.stores.zarr.store import ZarrStore
 
 from .helpers import python_env, tree_state
 

@@ -13,7 +13,7 @@ import pytest
 
 from farm_grids.errors import DiskFullError, InvalidGridSpecError, SparseOvercommitWarning
 from farm_grids.stores import MemmapStore
-from farm_grids.stores.locks import READER_BYTE, WRITER_BYTE, is_held
+from farm_grids.stores.memmap.locks import READER_BYTE, WRITER_BYTE, is_held
 
 from .helpers import FILL_DISK_CODE, fill_disk, run_child, tree_state
 

@@ -16,9 +16,9 @@ import pytest
 
 from farm_grids.errors import ForkedStoreError, StoreClosedError, StoreLockedError
 from farm_grids.stores import MemmapStore
-from farm_grids.stores.cleanup import cleanup_stale
-from farm_grids.stores.files import lock_file_name
-from farm_grids.stores.locks import WRITER_BYTE, is_held
+from farm_grids.stores.memmap.cleanup import cleanup_stale
+from farm_grids.stores.memmap.files import lock_file_name
+from farm_grids.stores.memmap.locks import WRITER_BYTE, is_held
 
 from .helpers import read_line, run_child, spawn, tree_state
 
@@ -27,7 +27,7 @@ SECOND_PROCESS = r"""
 import json, sys
 from farm_grids.errors import StoreLockedError
 from farm_grids.stores import MemmapStore
-from farm_grids.stores.cleanup import cleanup_stale
+from farm_grids.stores.memmap.cleanup import cleanup_stale
 
 manifest = sys.argv[1]
 try:

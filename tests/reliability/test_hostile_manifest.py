@@ -374,7 +374,7 @@ def test_reopened_values_are_those_written(scene: Scene) -> None:
 @pytest.mark.parametrize("writable", [False, True])
 def test_a_file_swapped_after_its_check_is_refused_by_name(tmp_path: Path, writable: bool) -> None:
     """open() checks a grid file, then maps it by the (st_dev, st_ino) it checked: another inode is refused."""
-    from farm_grids.stores.mapped_file import MappedFile
+    from farm_grids.stores.memmap.mapped_file import MappedFile
 
     checked = tmp_path / "checked.dat"
     checked.write_bytes(bytes(64))

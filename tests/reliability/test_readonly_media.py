@@ -12,7 +12,7 @@ import pytest
 
 from farm_grids.errors import StorageDirectoryError, UncleanShutdownWarning
 from farm_grids.stores import MemmapStore
-from farm_grids.stores.cleanup import cleanup_stale
+from farm_grids.stores.memmap.cleanup import cleanup_stale
 
 from .helpers import run_child, tree_state
 

@@ -15,7 +15,7 @@ import pytest
 from farm_grids.config import MemmapConfig, SimulationConfig
 from farm_grids.errors import ConfigError, GridFileMismatchError, InvalidGridSpecError, RequestTooLargeError
 from farm_grids.stores import MemmapStore, RamStore
-from farm_grids.stores.zarr_store import ZarrStore
+from farm_grids.stores.zarr.store import ZarrStore
 
 from .helpers import python_env, tree_state
 
@@ -153,7 +153,7 @@ ULIMIT_CHILD = r"""
 import sys
 from farm_grids.errors import RequestTooLargeError
 from farm_grids.stores import MemmapStore
-from farm_grids.stores.zarr_store import ZarrStore
+from farm_grids.stores.zarr.store import ZarrStore
 
 kind, where = sys.argv[1], sys.argv[2]
 store = ZarrStore(where) if kind == "zarr" else MemmapStore(where, layout=kind)
@@ -188,8 +188,8 @@ import sys
 from pathlib import Path
 import zarr
 from farm_grids.errors import RequestTooLargeError
-from farm_grids.stores.chunk_cache import ChunkBudget, ChunkMirror
-from farm_grids.stores.mapped_file import MappedFile
+from farm_grids.stores.zarr.chunk_cache import ChunkBudget, ChunkMirror
+from farm_grids.stores.memmap.mapped_file import MappedFile
 
 where = Path(sys.argv[1])
 try:

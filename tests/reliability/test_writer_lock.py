@@ -15,7 +15,7 @@ import pytest
 
 from farm_grids.errors import GridFileMismatchError, StoreLockedError, UncleanShutdownWarning
 from farm_grids.stores import MemmapStore
-from farm_grids.stores.locks import READER_BYTE, WRITER_BYTE, is_held
+from farm_grids.stores.memmap.locks import READER_BYTE, WRITER_BYTE, is_held
 
 from .helpers import read_line, run_child, spawn, tree_state
 

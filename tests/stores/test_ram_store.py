@@ -9,7 +9,7 @@ import pytest
 
 from farm_grids import RamStore
 
-from .store_suite import StoreSuite
+from farm_grids.testing import StoreSuite
 
 
 class TestRamStore(StoreSuite):

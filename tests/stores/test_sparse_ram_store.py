@@ -9,7 +9,7 @@ import pytest
 
 from farm_grids.stores import SparseRamStore
 
-from .store_suite import StoreSuite
+from farm_grids.testing import StoreSuite
 
 
 class TestSparseRamStore(StoreSuite):

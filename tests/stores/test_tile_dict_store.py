@@ -11,7 +11,7 @@ from farm_grids import ConfigError, GridNotDenseError
 from farm_grids.config import MemmapConfig
 from farm_grids.stores import backend_names, build_store
 
-from .store_suite import StoreSuite
+from farm_grids.testing import StoreSuite
 from .tile_dict_backend import BACKEND_NAME, TILE, TileDictStore
 
 

@@ -13,7 +13,7 @@ import pytest
 from farm_grids import ConfigError, InvalidGridSpecError, MemmapStore, RamStore, SimulationConfig
 from farm_grids.errors import GridFileMismatchError, LayoutMismatchError
 
-from .store_suite import StoreSuite
+from farm_grids.testing import StoreSuite
 from .support import signed, temp_files_in
 
 TILE = 8  # small, so the suite's small grids span several tiles

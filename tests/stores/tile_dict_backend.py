@@ -62,11 +62,11 @@ class TileDictStore(GridStore):
         self.namespace = namespace
         self.simulation_id = simulation_id
 
-    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
+    def allocate_grid(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
         # Nothing is allocated up front: a tile exists once something is written into it.
-        return GridEntry(self._grid_info(name, shape, dtype, mode, None), None, TileGrid(dtype.type(fill)))
+        return GridEntry(self.describe_grid(name, shape, dtype, mode, None), None, TileGrid(dtype.type(fill)))
 
-    def _read_region(self, entry: GridEntry, rows: slice, cols: slice, out: np.ndarray) -> None:
+    def read_region(self, entry: GridEntry, rows: slice, cols: slice, out: np.ndarray) -> None:
         _check_region_buffer(entry, rows, cols, out)
         grid: TileGrid = entry.state
         for key, tile_rows, tile_cols, out_rows, out_cols in _pieces(rows, cols):
@@ -74,7 +74,7 @@ class TileDictStore(GridStore):
             source = grid.fill if tile is None else tile[tile_rows, tile_cols]
             np.copyto(out[out_rows, out_cols], source, casting="unsafe")
 
-    def _write_region(self, entry: GridEntry, rows: slice, cols: slice, data: np.ndarray) -> None:
+    def write_region(self, entry: GridEntry, rows: slice, cols: slice, data: np.ndarray) -> None:
         _check_region_buffer(entry, rows, cols, data)
         grid: TileGrid = entry.state
         height, width = entry.shape
@@ -87,7 +87,7 @@ class TileDictStore(GridStore):
                 tile = grid.tiles[key] = np.full(tile_shape, grid.fill, dtype=entry.dtype)
             np.copyto(tile[tile_rows, tile_cols], data[data_rows, data_cols], casting="unsafe")
 
-    def _release(self, entry: GridEntry, delete_file: bool) -> None:
+    def release_grid(self, entry: GridEntry, delete_file: bool) -> None:
         entry.state.tiles.clear()
         entry.state = None
 

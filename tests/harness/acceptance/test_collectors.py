@@ -123,7 +123,7 @@ def test_portability_passes_on_the_storage_core(tmp_path) -> None:
 
 def test_portability_fails_on_a_forbidden_import_in_the_storage_core() -> None:
     sources = portability.storage_core_sources()
-    sources["farm_grids/stores/zarr_store.py"] = "import os\nfrom torch import nn\n"
+    sources["farm_grids/stores/zarr/store.py"] = "import os\nfrom torch import nn\n"
     found = portability.portability_evidence(sources, ("ok_name.dat",), "TestOS")
     row = portability.judge(found)
     assert row.verdict is Verdict.FAIL and "torch" in row.details

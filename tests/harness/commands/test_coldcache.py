@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from farm_grids.stores.mapped_file import is_memory_filesystem
+from farm_grids.stores.memmap.mapped_file import is_memory_filesystem
 from harness import cli
 from harness.commands import commandline
 from harness.probes.cold_windows import COLD_THRESHOLD, ColdRow, measure_cold, window_reader

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from farm_grids.stores.zarr_store import ZarrStore
+from farm_grids.stores.zarr.store import ZarrStore
 from harness.matrix.cell_storage import MARKER_NAME, CellStorage
 from harness.matrix.storage import STORAGE_OPTIONS_ENV, StorageSection
 from harness.workloads.catalog import build_workload

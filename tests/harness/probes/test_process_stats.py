@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from farm_grids.stores.mapped_file import is_memory_filesystem
+from farm_grids.stores.memmap.mapped_file import is_memory_filesystem
 from harness.probes import process_stats as ps
 from tests.harness.pagecache import PAGE, cached_pages
 from harness.probes.tempfiles import DEFAULT_PREFIX, SIGTERM_EXIT_CODE, scratch_dir, stale_scratch_dirs

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from farm_grids.stores.extents import plan_tile_bounds
-from farm_grids.stores.pagecache import PAGE
+from farm_grids.stores.memmap.pagecache import PAGE
 
 if TYPE_CHECKING:
     from farm_grids.stores.tiled import TileGrid

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
-from farm_grids.errors import StorageDirectoryError
+from farm_grids.errors import SparseOvercommitWarning, StorageDirectoryError
 from farm_grids.names import path_problem
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "sanitize_part",
     "spare_file_name",
     "temp_prefix",
+    "warn_if_overcommitted",
 ]
 
 # Parts may hold '_' (DAMAGE_HEAT); the pid/token/shape suffix is parsed from the right.
@@ -148,3 +151,17 @@ def _probe_writable(path: Path) -> None:
     os.unlink(probe)
 
 
+
+
+def warn_if_overcommitted(directory: Path, name: str, nbytes: int) -> None:
+    """Warn (SparseOvercommitWarning) when a new sparse grid is larger than the directory's free space."""
+    free = shutil.disk_usage(directory).free
+    if nbytes > free:
+        # Warned, not refused: a sparse grid is meant to be larger than what it holds;
+        # dense writes reserve their blocks first, so running out is a DiskFullError.
+        warnings.warn(
+            f"grid {name!r} is {nbytes} bytes but {directory} has {free} free: writes beyond "
+            "the free space will raise DiskFullError (preallocate=True refuses it up front)",
+            SparseOvercommitWarning,
+            stacklevel=5,  # past allocate_grid and create (the store's, then the contract's): the caller
+        )

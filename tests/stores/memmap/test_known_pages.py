@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from farm_grids.stores import known_pages
-from farm_grids.stores.known_pages import KnownPages, plan_corners, plan_page_rectangles, plan_tile_page_rectangles
-from farm_grids.stores.pagecache import PAGE
+from farm_grids.stores.memmap import known_pages
+from farm_grids.stores.memmap.known_pages import KnownPages, plan_corners, plan_page_rectangles, plan_tile_page_rectangles
+from farm_grids.stores.memmap.pagecache import PAGE
 from farm_grids.stores.tiled import TileGrid, tile_buffer_cells
 from farm_grids.windows import plan_windows
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from farm_grids import GridNotDenseError, GridStore, InvalidGridSpecError
 
-from .support import ALL_DTYPES, PROPERTY_SETTINGS, fresh_name, random_grid
+from farm_grids.testing.references import ALL_DTYPES, fresh_name, random_grid
+from farm_grids.testing.settings import PROPERTY_SETTINGS
 
 # One store serves every example of a property: each example makes and deletes its own grid;
 # every backend's class runs the same method (differing executors, harmless here).

@@ -12,8 +12,8 @@ import pytest
 
 from farm_grids import MemmapStore
 
-from .store_suite import StoreSuite
-from .support import temp_files_in
+from farm_grids.testing import StoreSuite
+from ..support import temp_files_in
 
 
 class TestMemmapStore(StoreSuite):
@@ -98,7 +98,7 @@ def test_default_directory_is_the_system_temp_dir() -> None:
 def test_decaying_a_tile_of_a_tile_major_file_reserves_the_blocks_under_it_only(tmp_path: Path) -> None:
     """scale_tiles reserves disk blocks before it writes (a full disk is then an error, not SIGBUS):
     exactly the 64 KiB blocks holding the decay tile's cells, so the sparse file stays sparse elsewhere."""
-    from farm_grids.stores.mapped_file import BLOCK_BYTES
+    from farm_grids.stores.memmap.mapped_file import BLOCK_BYTES
 
     with MemmapStore(tmp_path, layout="tiles", tile_size=8) as store:
         store.create("g", (512, 512))  # 1 MiB, sparse
@@ -116,7 +116,7 @@ def test_decaying_a_tile_of_a_tile_major_file_reserves_the_blocks_under_it_only(
 
 
 def _blocks_of_row_major_cells(cells: list[tuple[int, int]], width: int, itemsize: int = 4) -> set[int]:
-    from farm_grids.stores.mapped_file import BLOCK_BYTES
+    from farm_grids.stores.memmap.mapped_file import BLOCK_BYTES
 
     return {(y * width + x) * itemsize // BLOCK_BYTES for y, x in cells}
 
@@ -126,7 +126,7 @@ def _allocated(path: Path) -> int:
 
 
 def test_decaying_a_tile_of_a_row_major_file_reserves_the_blocks_under_it_only(tmp_path: Path) -> None:
-    from farm_grids.stores.mapped_file import BLOCK_BYTES
+    from farm_grids.stores.memmap.mapped_file import BLOCK_BYTES
 
     with MemmapStore(tmp_path) as store:
         # A row is 16 KiB, a block 4 rows: a 32-cell tile row dirties one 4 KiB page of each
@@ -149,7 +149,7 @@ def test_a_scattered_write_reserves_the_blocks_under_its_cells_before_it_writes(
     """add_many and add_at reserve (fallocate) the 64 KiB blocks under their cells: a full disk is
     then a DiskFullError before any cell changes, not SIGBUS at the store. Without the reservation
     the file would hold only the 4 KiB pages the writes dirtied."""
-    from farm_grids.stores.mapped_file import BLOCK_BYTES
+    from farm_grids.stores.memmap.mapped_file import BLOCK_BYTES
 
     with MemmapStore(tmp_path, layout=layout, tile_size=32) as store:
         store.create("g", (512, 512))
@@ -166,7 +166,7 @@ def test_a_scattered_write_reserves_the_blocks_under_its_cells_before_it_writes(
 
 
 def test_decaying_a_tile_whose_rows_are_longer_than_a_block_reserves_every_block_of_them(tmp_path: Path) -> None:
-    from farm_grids.stores.mapped_file import BLOCK_BYTES
+    from farm_grids.stores.memmap.mapped_file import BLOCK_BYTES
 
     with MemmapStore(tmp_path) as store:
         # One float64 row of 32,768 cells is 256 KiB, four blocks: its end cells alone would name

@@ -26,10 +26,10 @@ from farm_grids.errors import (
 )
 from farm_grids.limits import physical_memory
 from farm_grids.stores.base import GridStore
-from farm_grids.stores.chunk_cache import ChunkBudget, ChunkMirror
+from farm_grids.stores.zarr.chunk_cache import ChunkBudget, ChunkMirror
 from farm_grids.stores.entry import GridEntry
 from farm_grids.stores.validation import validate_directory, validate_label, validate_storage_size
-from farm_grids.stores.zarr_records import ArrayRecord, checked_array, parse_records
+from farm_grids.stores.zarr.records import ArrayRecord, checked_array, parse_records
 from farm_grids.windows import WindowPlan
 
 __all__ = ["ZarrStore", "open_zarr_group", "remote_call"]
@@ -173,7 +173,7 @@ class ZarrStore(GridStore):
         validate_storage_size(record.shape, np.dtype(record.dtype), record.chunk, f"zarr array {name!r}")  # type: ignore[union-attr]
         return array
 
-    def _check_new_shape(self, name: str, shape: tuple[int, int], dtype: np.dtype) -> None:
+    def check_new_grid(self, name: str, shape: tuple[int, int], dtype: np.dtype) -> None:
         validate_storage_size(shape, dtype, self.chunk, f"grid {name!r}")  # the chunk mirror maps it whole
 
     # -- primitives -----------------------------------------------------------------------
@@ -181,9 +181,9 @@ class ZarrStore(GridStore):
         shape = (int(array.shape[0]), int(array.shape[1]))
         mirror = ChunkMirror(array, self.budget, writable=mode != "r")
         path = None if is_url(self.location) else Path(self.location) / name
-        return GridEntry(self._grid_info(name, shape, np.dtype(array.dtype), mode, path), None, mirror)
+        return GridEntry(self.describe_grid(name, shape, np.dtype(array.dtype), mode, path), None, mirror)
 
-    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
+    def allocate_grid(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
         from zarr.codecs import ZstdCodec
 
         if remote_call("checking the group", lambda: name in self.group):
@@ -251,7 +251,7 @@ class ZarrStore(GridStore):
                 blocks.append((slice(y0, y1), slice(x0, x1)))
         return blocks
 
-    def _read_region(self, entry: GridEntry, rows: slice, cols: slice, out: np.ndarray) -> None:
+    def read_region(self, entry: GridEntry, rows: slice, cols: slice, out: np.ndarray) -> None:
         mirror = self._mirror(entry)
         if mirror.complete:  # the whole grid is cached: nothing to fetch, nothing to evict
             mirror.grid.read_region(rows, cols, out)
@@ -262,7 +262,7 @@ class ZarrStore(GridStore):
                          part_cols.start - cols.start : part_cols.stop - cols.start]
             mirror.grid.read_region(part_rows, part_cols, target)
 
-    def _write_region(self, entry: GridEntry, rows: slice, cols: slice, data: np.ndarray) -> None:
+    def write_region(self, entry: GridEntry, rows: slice, cols: slice, data: np.ndarray) -> None:
         mirror = self._mirror(entry)
         block = np.broadcast_to(data, (rows.stop - rows.start, cols.stop - cols.start))
         for part_rows, part_cols in self._blocks(mirror, rows, cols):
@@ -282,13 +282,13 @@ class ZarrStore(GridStore):
         covered[ty0:ty1, tx0:tx1] = True
         return covered
 
-    def _release(self, entry: GridEntry, delete_file: bool) -> None:
+    def release_grid(self, entry: GridEntry, delete_file: bool) -> None:
         mirror, entry.state = entry.state, None
         if mirror is not None:
             mirror.release()
         if delete_file and self.default_mode != "r":
             remote_call(f"deleting {entry.name!r}", lambda: self.group.__delitem__(entry.name))
-            # Forgotten after the array is gone, for the same reason as in _allocate.
+            # Forgotten after the array is gone, for the same reason as in allocate_grid.
             if self._records.pop(entry.name, None) is not None:
                 self._write_records()
 
@@ -303,7 +303,7 @@ class ZarrStore(GridStore):
                 (group / "zarr.json").unlink()
                 group.rmdir()
 
-    def _flush_entry(self, entry: GridEntry) -> None:
+    def flush_grid(self, entry: GridEntry) -> None:
         mirror = self._mirror(entry)
         remote_call(f"writing back {entry.name!r}", mirror.flush)
 
@@ -329,14 +329,14 @@ class ZarrStore(GridStore):
                 wanted[(ly + dy)[keep], (lx + dx)[keep]] = True
         return wanted
 
-    def _gather(self, entry: GridEntry, plan: WindowPlan, normalize_by: float | None, out: np.ndarray | None) -> np.ndarray:
+    def gather_windows(self, entry: GridEntry, plan: WindowPlan, normalize_by: float | None, out: np.ndarray | None) -> np.ndarray:
         mirror = self._mirror(entry)
         if mirror.complete:  # the whole grid is cached: nothing to fetch, nothing to evict
             return mirror.grid.gather(plan, normalize_by, out)
         wanted = self._plan_tiles(mirror, plan)
         if int(np.count_nonzero(wanted)) > self._chunk_batch(mirror):
             # More chunks than the cache holds at once: window by window, a few chunks each.
-            return super()._gather(entry, plan, normalize_by, out)
+            return super().gather_windows(entry, plan, normalize_by, out)
         remote_call(f"reading windows of {entry.name!r}", lambda: mirror.ensure(wanted))
         return mirror.grid.gather(plan, normalize_by, out)
 
@@ -355,7 +355,7 @@ class ZarrStore(GridStore):
             groups.append((order[starts[first] : stop], wanted))
         return groups
 
-    def _read_cells(self, entry: GridEntry, flat: np.ndarray) -> np.ndarray:
+    def read_cells(self, entry: GridEntry, flat: np.ndarray) -> np.ndarray:
         mirror = self._mirror(entry)
         values = np.empty(flat.shape, dtype=entry.dtype)
         for positions, wanted in self._cell_groups(mirror, flat):
@@ -363,7 +363,7 @@ class ZarrStore(GridStore):
             values[positions] = mirror.grid.read_cells(flat[positions])
         return values
 
-    def _scatter(self, entry: GridEntry, flat: np.ndarray, amounts: np.ndarray, accumulate: bool,
+    def scatter_cells(self, entry: GridEntry, flat: np.ndarray, amounts: np.ndarray, accumulate: bool,
                  clip_max: float | None) -> None:
         mirror = self._mirror(entry)
         for positions, wanted in self._cell_groups(mirror, flat):
@@ -371,7 +371,7 @@ class ZarrStore(GridStore):
             mirror.grid.scatter(flat[positions], amounts[positions], accumulate, clip_max)
             mirror.dirty |= wanted
 
-    def _apply_region(self, entry: GridEntry, rows: slice, cols: slice, op: Callable[[np.ndarray], None]) -> None:
+    def apply_region(self, entry: GridEntry, rows: slice, cols: slice, op: Callable[[np.ndarray], None]) -> None:
         mirror = self._mirror(entry)
         for part_rows, part_cols in self._blocks(mirror, rows, cols):
             wanted = self._region_tiles(mirror, part_rows, part_cols)
@@ -379,10 +379,10 @@ class ZarrStore(GridStore):
             mirror.grid.apply_region(part_rows, part_cols, op)
             mirror.dirty |= wanted
 
-    def _scale_tiles(self, entry: GridEntry, mask: np.ndarray, tile_size: int, factor: object, floor: float) -> np.ndarray:
+    def scale_marked_tiles(self, entry: GridEntry, mask: np.ndarray, tile_size: int, factor: object, floor: float) -> np.ndarray:
         mirror = self._mirror(entry)
         if tile_size != mirror.tile:
-            return super()._scale_tiles(entry, mask, tile_size, factor, floor)
+            return super().scale_marked_tiles(entry, mask, tile_size, factor, floor)
         faded = np.zeros(mask.shape, dtype=bool)
         marked = np.flatnonzero(mask)
         batch = self._chunk_batch(mirror)

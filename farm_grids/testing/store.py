@@ -1,4 +1,4 @@
-"""StoreSuite: the behaviour every grid-store backend must show; a backend's tests subclass it."""
+"""StoreSuite: the behaviour every grid-store backend must show; a backend's tests subclass it (the ``testing`` extra)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import pytest
 
 from farm_grids import GridStore
 
-from .suite_bad_input import BadInputSuite
-from .suite_capabilities import CapabilitySuite
-from .suite_core import CoreSuite
-from .suite_ops import OpsSuite
-from .suite_windows import WindowPropertySuite
+from farm_grids.testing.bad_input import BadInputSuite
+from farm_grids.testing.capabilities import CapabilitySuite
+from farm_grids.testing.core import CoreSuite
+from farm_grids.testing.operations import OpsSuite
+from farm_grids.testing.windows import WindowPropertySuite
 
 __all__ = ["StoreSuite"]
+
 
 class StoreSuite(CoreSuite, OpsSuite, BadInputSuite, WindowPropertySuite, CapabilitySuite):
     """Subclasses provide a ``store`` fixture yielding a fresh, open, empty, writable store.

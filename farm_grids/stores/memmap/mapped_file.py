@@ -18,10 +18,12 @@ from farm_grids.errors import (
     UnsafeManifestError,
 )
 from farm_grids.stores.extents import merge_runs
-from farm_grids.stores.known_pages import KnownPages
-from farm_grids.stores.pagecache import PAGE, needed_pages, resident, run_pages
+from farm_grids.stores.memmap.known_pages import KnownPages
+from farm_grids.stores.memmap.pagecache import PAGE, needed_pages, resident, run_pages
 
-__all__ = ["BLOCK_BYTES", "MappedFile", "is_memory_filesystem"]
+__all__ = ["ACCESS_MODES", "BLOCK_BYTES", "MappedFile", "is_memory_filesystem", "resolve_access"]
+
+ACCESS_MODES = ("auto", "random", "normal")
 
 # Disk space is reserved in blocks of this size: coarse enough that scattered writes make
 # few fallocate calls and few extents, fine enough that a sparse grid stays sparse on disk.
@@ -54,6 +56,17 @@ def is_memory_filesystem(path: Path) -> bool:
         if (target == mount_point or target.startswith(mount_point.rstrip("/") + "/")) and len(mount_point) >= len(best):
             best, kind = mount_point, fields[1].split()[0]
     return kind == "tmpfs"
+
+
+def resolve_access(access: object, prefetch: object) -> tuple[str, bool]:
+    """The readahead advice ("random" or "normal") for ``access`` with ``prefetch``, both checked."""
+    if access not in ACCESS_MODES:
+        raise InvalidGridSpecError(f"unknown access {access!r}; use one of {ACCESS_MODES}")
+    if not isinstance(prefetch, bool):
+        raise InvalidGridSpecError(f"prefetch must be a bool, got {prefetch!r}")
+    # "auto": with prefetch, faults read only their page (the prefetch already asked for
+    # what a gather needs; readahead around it would read what nobody asked for).
+    return (("random" if prefetch else "normal") if access == "auto" else str(access)), prefetch
 
 
 def _disk_error(exc: OSError, path: Path, what: str) -> OSError:
@@ -193,6 +206,18 @@ class MappedFile:
                 self._mapping.madvise(advice)
             except OSError:
                 pass
+
+    def advise_huge_pages(self) -> None:
+        """Ask for huge page-cache folios before a grid is written whole.
+
+        A dense grid costs the same memory and disk either way, but mapped in 2 MiB pages its
+        window reads miss the TLB as rarely as a RAM array's (numpy asks for huge pages on large
+        anonymous arrays). Sparse grids are never advised: there each touched spot would cost a
+        2 MiB folio instead of a 4 KiB page. The kernel may ignore this.
+        """
+        advice = getattr(mmap, "MADV_HUGEPAGE", None)
+        if advice is not None:
+            self.advise(advice)
 
     def advise_access(self, access: str) -> None:
         """Kernel readahead for faults: "random" reads only the faulting page, "normal" reads ahead."""

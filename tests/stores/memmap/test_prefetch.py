@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import mmap
-import os
 import resource
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from farm_grids.stores import MemmapStore, mapped_file
-from .support import evict_from_page_cache
+from farm_grids.stores.memmap import MemmapStore, mapped_file
+from ...harness import pagecache as _pagecache
+from ..support import evict_from_page_cache
 
 PAGE = mmap.PAGESIZE
 SHAPE = (96, 2048)  # float32: a row is two pages
 RADIUS = 2
 
-_spec = importlib.util.spec_from_file_location("tests_pagecache", Path(__file__).parents[1] / "harness" / "pagecache.py")
-_pagecache = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_pagecache)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux mincore and posix_fadvise")
 

@@ -19,7 +19,7 @@ from farm_grids import (
 )
 from farm_grids.errors import UncleanShutdownWarning, UnsafeManifestError
 
-from .support import random_grid, signed, snapshot_directory, temp_files_in
+from ..support import random_grid, signed, snapshot_directory, temp_files_in
 
 MIB = 1024 * 1024
 GRID_FILE = re.compile(

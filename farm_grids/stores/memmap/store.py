@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import mmap
 import os
 import secrets
-import shutil
 import warnings
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -15,32 +13,31 @@ import numpy as np
 from farm_grids.errors import (
     GridExistsError,
     InvalidGridSpecError,
-    SparseOvercommitWarning,
+    UncleanShutdownWarning,
 )
 from farm_grids.stores.dense import DenseArrayStore
 from farm_grids.stores.entry import GridEntry, GridInfo, StoreInfo
 from farm_grids.stores.extents import plan_tile_extents, tile_extents, tile_segment_end_cells
-from farm_grids.stores.known_pages import plan_corners
-from farm_grids.stores.fork_guard import ForkGuarded, track
-from farm_grids.stores.files import (
+from farm_grids.stores.memmap.known_pages import plan_corners
+from farm_grids.stores.memmap.fork_guard import ForkGuarded, track
+from farm_grids.stores.memmap.files import (
     grid_file_name,
     lock_file_name,
     manifest_file_name,
     prepare_directory,
     spare_file_name,
     temp_prefix,
+    warn_if_overcommitted,
 )
-from farm_grids.stores.locks import WRITER_BYTE, StoreLock, is_held
-from farm_grids.stores.manifest import Manifest, ManifestEntry, manifest_entry, remove_manifest, write_manifest
-from farm_grids.stores.mapped_file import BLOCK_BYTES, MappedFile
-from farm_grids.stores.reopen import reopen
+from farm_grids.stores.memmap.locks import WRITER_BYTE, StoreLock, is_held
+from farm_grids.stores.memmap.manifest import Manifest, ManifestEntry, manifest_entry, remove_manifest, write_manifest
+from farm_grids.stores.memmap.mapped_file import ACCESS_MODES, BLOCK_BYTES, MappedFile, resolve_access
+from farm_grids.stores.memmap.opening import OpenedFiles, open_files
 from farm_grids.stores.tiled import DEFAULT_TILE, TileGrid, tile_buffer_cells
 from farm_grids.stores.validation import validate_label
 from farm_grids.windows import WindowPlan
 
 __all__ = ["ACCESS_MODES", "MemmapStore"]
-
-ACCESS_MODES = ("auto", "random", "normal")
 
 # Windows from which a gather checks the whole mapping's residency before planning its pages.
 _WHOLE_FILE_CHECK = 256
@@ -67,7 +64,7 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
     file_backed = True
     supports_reopen = True
     in_memory = False
-    reserves = True
+    _reserves = True
 
     def __init__(
         self,
@@ -84,14 +81,7 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
         prefetch: bool = True,
     ) -> None:
         super().__init__(default_dtype=default_dtype, default_mode=default_mode, layout=layout, tile_size=tile_size)
-        if access not in ACCESS_MODES:
-            raise InvalidGridSpecError(f"unknown access {access!r}; use one of {ACCESS_MODES}")
-        if not isinstance(prefetch, bool):
-            raise InvalidGridSpecError(f"prefetch must be a bool, got {prefetch!r}")
-        self.prefetch = prefetch
-        # "auto": with prefetch, faults read only their page (the prefetch already asked for
-        # what a gather needs; readahead around it would read what nobody asked for).
-        self.access = ("random" if prefetch else "normal") if access == "auto" else access
+        self.access, self.prefetch = resolve_access(access, prefetch)
         validate_label(simulation_id, "simulation_id")  # labels become file names: checked first
         validate_label(namespace, "namespace")
         if not isinstance(preallocate, bool):
@@ -154,7 +144,7 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
         )
 
     # -- backend primitives -------------------------------------------------------------
-    def _allocate(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
+    def allocate_grid(self, name: str, shape: tuple[int, int], dtype: np.dtype, mode: str, fill: float) -> GridEntry:
         if name in self._kept:
             raise GridExistsError(
                 f"grid {name!r} was closed with its file kept; reopen it with MemmapStore.open "
@@ -163,7 +153,8 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
         tiled = self.layout == "tiles"
         cells = tile_buffer_cells(shape, self.tile_size) if tiled else shape[0] * shape[1]
         nbytes = cells * dtype.itemsize
-        self._warn_if_overcommitted(name, nbytes)
+        if not self.preallocate:  # preallocation itself refuses what does not fit
+            warn_if_overcommitted(self.directory, name, nbytes)
         self._ensure_writer_locks()
         path = self.directory / grid_file_name(
             name, shape, dtype.name, pid=self.pid, token=self.token,
@@ -177,7 +168,7 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
             mapped.advise_access(self.access)
             if fill != 0.0:
                 mapped.reserve_all()
-                _advise_huge_pages(mapped)
+                mapped.advise_huge_pages()
             return self._new_buffer(name, shape, dtype, mode, fill, mapped.buffer(dtype, cells), path, mapped)
         except BaseException:
             mapped.release()
@@ -196,21 +187,7 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
                 self._release_locks()  # the directory is left as it was found
             raise
 
-    def _warn_if_overcommitted(self, name: str, nbytes: int) -> None:
-        if self.preallocate:
-            return  # preallocation itself refuses what does not fit
-        free = shutil.disk_usage(self.directory).free
-        if nbytes > free:
-            # Warned, not refused: a sparse grid is meant to be larger than what it holds;
-            # dense writes reserve their blocks first, so running out is a DiskFullError.
-            warnings.warn(
-                f"grid {name!r} is {nbytes} bytes but {self.directory} has {free} free: writes beyond "
-                "the free space will raise DiskFullError (preallocate=True refuses it up front)",
-                SparseOvercommitWarning,
-                stacklevel=5,  # past create (ours, then the contract's) and _allocate: the caller
-            )
-
-    def _release(self, entry: GridEntry, delete_file: bool) -> None:
+    def release_grid(self, entry: GridEntry, delete_file: bool) -> None:
         name = entry.info.name
         mapped, entry.array, entry.state = entry.state, None, None
         if mapped is not None:
@@ -224,7 +201,7 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
     def _record(self, info: GridInfo) -> ManifestEntry:
         return manifest_entry(info, self.layout, self.tile_size)
 
-    def _flush_entry(self, entry: GridEntry) -> None:
+    def flush_grid(self, entry: GridEntry) -> None:
         if entry.state is not None:
             entry.state.flush()
 
@@ -317,10 +294,10 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
     def _before_dense_write(self, entry: GridEntry) -> None:
         mapped = entry.state
         if mapped is not None:
-            _advise_huge_pages(mapped)
+            mapped.advise_huge_pages()
 
     # -- the manifest -----------------------------------------------------------------------
-    def _record_change(
+    def record_change(
         self, *, added: Iterable[GridInfo] = (), removed: Iterable[str] = (), closing: bool = False
     ) -> None:
         if self.default_mode == "r":
@@ -383,17 +360,39 @@ class MemmapStore(ForkGuarded, DenseArrayStore):
         files were written in (LayoutMismatchError otherwise). A store that was not closed
         cleanly opens with an UncleanShutdownWarning and ``store_info().clean`` False.
         """
-        return reopen(cls, manifest_path, mode, expect=expect, layout=layout, access=access, prefetch=prefetch)
+        opened = open_files(manifest_path, mode, expect=expect, layout=layout)
+        store: MemmapStore | None = None
+        try:
+            store = cls(opened.manifest.parent, simulation_id=opened.recorded.simulation_id,
+                        namespace=opened.recorded.namespace, default_mode=opened.mode, layout=opened.layout,
+                        tile_size=opened.tile or DEFAULT_TILE, access=access, prefetch=prefetch)
+            writer_active = store._adopt(opened)
+        except BaseException:
+            opened.release_files()
+            if store is not None and store._owner_lock is not None:
+                store._owner_lock.release(unlink=True)
+            opened.release_lock()
+            raise
+        if opened.recorded.clean is False and not writer_active:
+            warnings.warn(
+                f"store {str(opened.manifest)!r} was not closed cleanly (generation {opened.recorded.generation}): "
+                "writes after its last flush may be torn",
+                UncleanShutdownWarning,
+                stacklevel=2,
+            )
+        return store
 
-
-def _advise_huge_pages(mapped: MappedFile) -> None:
-    """Ask for huge page-cache folios before a grid is written whole.
-
-    A dense grid costs the same memory and disk either way, but mapped in 2 MiB pages
-    its window reads miss the TLB as rarely as a RAM array's (numpy asks for huge pages
-    on large anonymous arrays). Sparse grids are never advised: there each touched
-    spot would cost a 2 MiB folio instead of a 4 KiB page. The kernel may ignore this.
-    """
-    advice = getattr(mmap, "MADV_HUGEPAGE", None)
-    if advice is not None:
-        mapped.advise(advice)
+    def _adopt(self, opened: OpenedFiles) -> bool:
+        """Take over a reopened store's lock and files; whether a writer still holds the store (readers)."""
+        manifest, recorded = opened.manifest, opened.recorded
+        self._manifest_path, self._lock, self._generation = manifest, opened.lock, recorded.generation
+        self._was_clean = recorded.clean is not False
+        for name, entry in recorded.grids.items():
+            mapped = opened.files[name]
+            mapped.advise_access(self.access)
+            cells = entry.file_bytes // entry.dtype.itemsize
+            self._register(self._new_buffer(name, entry.shape, entry.dtype, opened.mode, 0.0,
+                                            mapped.buffer(entry.dtype, cells), manifest.parent / entry.file_name, mapped))
+        if opened.mode == "r+":
+            self.record_change(added=[self._entries[n].info for n in self._entries])  # now open: not clean
+        return opened.mode == "r" and is_held(opened.lock_path, WRITER_BYTE)

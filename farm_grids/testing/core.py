@@ -19,7 +19,7 @@ from farm_grids import (
     plan_windows,
 )
 
-from .support import ALL_DTYPES, naive_window, random_grid
+from farm_grids.testing.references import ALL_DTYPES, naive_window, random_grid
 
 
 class CoreSuite:

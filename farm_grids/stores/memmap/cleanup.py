@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from farm_grids.errors import FarmGridsError, StorageDirectoryError
-from farm_grids.stores.files import GRID_FILE, MANIFEST_FILE, STORE_TEMP_FILE
-from farm_grids.stores.locks import READER_BYTE, WRITER_BYTE, StoreLock, is_held
-from farm_grids.stores.manifest import read_manifest
+from farm_grids.stores.memmap.files import GRID_FILE, MANIFEST_FILE, STORE_TEMP_FILE
+from farm_grids.stores.memmap.locks import READER_BYTE, WRITER_BYTE, StoreLock, is_held
+from farm_grids.stores.memmap.manifest import read_manifest
 
 __all__ = ["CleanupReport", "cleanup_stale"]
 

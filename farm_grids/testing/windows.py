@@ -12,15 +12,8 @@ from hypothesis import strategies as st
 
 from farm_grids import GridStore, plan_windows
 
-from .support import (
-    ALL_DTYPES,
-    PROPERTY_SETTINGS,
-    WINDOW_SETTINGS,
-    fresh_name,
-    naive_window,
-    padded_windows_reference,
-    random_grid,
-)
+from farm_grids.testing.references import ALL_DTYPES, fresh_name, naive_window, padded_windows_reference, random_grid
+from farm_grids.testing.settings import PROPERTY_SETTINGS, WINDOW_SETTINGS
 
 # One store serves every example of a property: each example makes and deletes its own grid.
 # Every backend's class runs the same method (differing executors): examples it saves for

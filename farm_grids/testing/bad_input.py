@@ -16,7 +16,7 @@ from farm_grids import (
     InvalidGridSpecError,
 )
 
-from .support import snapshot_arrays, snapshot_directory, store_directory, temp_files_in
+from farm_grids.testing.files import snapshot_arrays, snapshot_directory, store_directory, temp_files_in
 
 NAN = float("nan")
 # (farm-grids error, the built-in it must also be)

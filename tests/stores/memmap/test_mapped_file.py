@@ -11,10 +11,10 @@ import pytest
 
 from farm_grids.errors import UnsafeManifestError
 from farm_grids.stores import MemmapStore
-from farm_grids.stores.mapped_file import BLOCK_BYTES, MappedFile
-from farm_grids.stores.pagecache import PAGE, resident
+from farm_grids.stores.memmap.mapped_file import BLOCK_BYTES, MappedFile
+from farm_grids.stores.memmap.pagecache import PAGE, resident
 
-from .support import evict_from_page_cache
+from ..support import evict_from_page_cache
 
 
 def allocated_bytes(path: Path) -> int:

@@ -10,7 +10,8 @@ import pytest
 
 from farm_grids import BackendCapabilityError, GridStore, InvalidGridSpecError, ReadOnlyGridError
 
-from .support import random_grid, snapshot_directory
+from farm_grids.testing.files import snapshot_directory
+from farm_grids.testing.references import random_grid
 
 LAYOUTS = {"rows", "tiles", "chunks"}
 

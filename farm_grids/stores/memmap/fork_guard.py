@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from farm_grids.errors import ForkedStoreError
-from farm_grids.stores.locks import StoreLock
+from farm_grids.stores.memmap.locks import StoreLock
 
 __all__ = ["ForkAware", "ForkGuarded", "forked_store_error", "in_forked_child", "track"]
 

@@ -1,0 +1,1 @@
+"""Tests of the memory-mapped file backend (farm_grids.stores.memmap)."""
