@@ -50,7 +50,7 @@ class WorkloadParams:
     # Each built world its own run id, as two simulations sharing a directory would have: a
     # zarr group is named by namespace and run id, so two live worlds of one run stay apart.
     simulation_id: str = field(default_factory=lambda: f"w{secrets.token_hex(4)}")
-    # How grids lie in memory and files (RAM and memmap alike), and how memmap reads: issue 13.
+    # How grids lie in memory and files (RAM and memmap alike), and how memmap reads.
     layout: str = "rows"
     tile_size: int = 32
     access: str = "auto"

@@ -13,9 +13,9 @@ from harness.errors import HarnessUsageError
 from harness.workloads.base import SLOW_FADE_GAMMA, Workload, WorkloadParams, memmap_config
 
 SINGLE_READS = 256  # single-window reads per call
-BATCH_CENTRES = 10_000  # windows per batched gather (issue 2)
-DEPOSIT_EVENTS = 10_000  # events per deposit (issue 3)
-ACTIVE_FRACTION = 0.01  # share of tiles holding data in the sparse-decay world (issue 3)
+BATCH_CENTRES = 10_000  # windows per batched gather
+DEPOSIT_EVENTS = 10_000  # events per deposit
+ACTIVE_FRACTION = 0.01  # share of tiles holding data in the sparse-decay world
 GRID = "GRID"
 TRAILS = "TRAILS"
 
