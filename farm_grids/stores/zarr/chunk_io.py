@@ -30,7 +30,7 @@ def read_chunks(array: Any, keys: Sequence[Key], tiles: np.ndarray, *, concurren
     """Decode each chunk ``keys`` names into ``tiles[ty, tx, :h, :w]``, at most ``concurrency`` reads at once.
 
     ``array`` is a 2-D zarr v3 array with a regular chunk grid and ``tiles`` its (ny, nx, T, T)
-    tile-major mirror. A chunk that was never written reads as the array's fill value. A
+    tile-major mirror, one tile per stored object (a shard, when the array is sharded). A chunk that was never written reads as the array's fill value. A
     corrupt chunk raises the codec's error, as zarr does.
 
     Local files are read and decoded by a pool of threads (each read and decode releases the
