@@ -20,8 +20,7 @@ DEFAULT_CONCURRENCY = 64
 # Threads decoding fetched chunks: decoding is CPU work, more threads than cores only queue.
 _DECODE_THREADS = max(1, min(8, os.cpu_count() or 1))
 
-# One read per chunk file: a chunk stored whole is at most its raw size plus zstd's frame overhead.
-_READ_BYTES = 1 << 20
+_READ_BYTES = 1 << 20  # reads after the first, of a chunk larger than expected
 Key = tuple[int, int]
 
 
@@ -148,16 +147,16 @@ def _local_root(array: Any) -> str | None:
     return os.path.join(os.fspath(store.root), array.store_path.path)
 
 
-def _read_file(path: str) -> bytes | None:
-    """A chunk file's bytes; None if there is no such file (a chunk never written)."""
+def _read_file(path: str, expected: int) -> bytes | None:
+    """A chunk file's bytes (one read when it holds at most ``expected``); None if there is no such file."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return None
     try:
-        parts = []
-        while part := os.read(fd, _READ_BYTES):
-            parts.append(part)
+        parts = [os.read(fd, expected)]
+        while len(parts[-1]) == (expected if len(parts) == 1 else _READ_BYTES):  # a short read is the end
+            parts.append(os.read(fd, _READ_BYTES))
         return parts[0] if len(parts) == 1 else b"".join(parts)
     finally:
         os.close(fd)
@@ -166,6 +165,8 @@ def _read_file(path: str) -> bytes | None:
 def _read_local(chunks: _ChunkTarget, root: str, keys: list[Key], decode: Decoder, concurrency: int) -> None:
     """Each of ``concurrency`` threads reads and decodes its share of the chunks: no task per chunk."""
     paths = [os.path.join(root, chunks.key_path(key)) for key in keys]
+    # A stored chunk is rarely larger than its raw bytes plus a frame's overhead: one read each.
+    expected = chunks.tile * chunks.tile * chunks.tiles.itemsize * 9 // 8 + 4096
     failures: list[BaseException] = []
 
     def work(first: int, step: int) -> None:
@@ -173,7 +174,7 @@ def _read_local(chunks: _ChunkTarget, root: str, keys: list[Key], decode: Decode
             for index in range(first, len(keys), step):
                 if failures:  # another thread failed: the call is over
                     return
-                raw = _read_file(paths[index])
+                raw = _read_file(paths[index], expected)
                 chunks.put(keys[index], None if raw is None else decode(raw))
         except BaseException as exc:  # re-raised in the calling thread
             failures.append(exc)

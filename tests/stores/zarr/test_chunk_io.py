@@ -14,7 +14,7 @@ from zarr.codecs import BytesCodec, GzipCodec, ZstdCodec
 from zarr.storage import MemoryStore, WrapperStore
 
 from farm_grids import ObjectStoreError
-from farm_grids.stores.zarr.chunk_io import read_chunks
+from farm_grids.stores.zarr.chunk_io import _read_file, read_chunks
 from farm_grids.stores.zarr.store import ZarrStore
 
 _names = itertools.count()
@@ -167,3 +167,11 @@ def test_a_missing_chunk_file_reads_as_the_fill_value(tmp_path: Path) -> None:
         got = reader.get_windows("G", np.array([40, 10]), np.array([55, 10]), 6)
     assert (got[0] == 0).all()  # rows 34..46, columns 49..61: all inside chunk (2, 3), created with fill 0
     np.testing.assert_array_equal(got[1], np.pad(values, 6)[10:23, 10:23])
+
+
+@pytest.mark.parametrize("expected", [1, 4096, 3 << 20, 8 << 20])
+def test_a_chunk_file_larger_or_smaller_than_expected_is_read_whole(tmp_path: Path, expected: int) -> None:
+    data = np.random.default_rng(4).bytes(3 << 20)
+    (tmp_path / "chunk").write_bytes(data)
+    assert _read_file(str(tmp_path / "chunk"), expected) == data
+    assert _read_file(str(tmp_path / "absent"), expected) is None
