@@ -164,7 +164,6 @@ def _read_file(path: str, expected: int) -> bytes | None:
 
 def _read_local(chunks: _ChunkTarget, root: str, keys: list[Key], decode: Decoder, concurrency: int) -> None:
     """Each of ``concurrency`` threads reads and decodes its share of the chunks: no task per chunk."""
-    paths = [os.path.join(root, chunks.key_path(key)) for key in keys]
     # A stored chunk is rarely larger than its raw bytes plus a frame's overhead: one read each.
     expected = chunks.tile * chunks.tile * chunks.tiles.itemsize * 9 // 8 + 4096
     failures: list[BaseException] = []
@@ -174,7 +173,8 @@ def _read_local(chunks: _ChunkTarget, root: str, keys: list[Key], decode: Decode
             for index in range(first, len(keys), step):
                 if failures:  # another thread failed: the call is over
                     return
-                raw = _read_file(paths[index], expected)
+                # The key's path is made here, not up front: in parallel with the other threads' reads.
+                raw = _read_file(os.path.join(root, chunks.key_path(keys[index])), expected)
                 chunks.put(keys[index], None if raw is None else decode(raw))
         except BaseException as exc:  # re-raised in the calling thread
             failures.append(exc)
