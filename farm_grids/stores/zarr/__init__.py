@@ -1,4 +1,4 @@
-"""The zarr v3 backend: ZarrStore, its chunk cache and its array records (needs the ``zarr`` extra to open a group)."""
+"""The zarr v3 backend: ZarrStore, its chunk cache, its chunk I/O and its array records (needs the ``zarr`` extra to open a group)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 The mirror is an anonymous mapping the size of the (padded) grid: a chunk never fetched
 costs no memory, and each chunk is one contiguous block, so evicting it returns its pages
 (``MADV_DONTNEED``). Chunk fetches and write-backs run concurrently, because on object
-storage each is one HTTP request whose latency dominates.
+storage each is one HTTP request whose latency dominates: the chunks one operation needs are
+read as one batch (chunk_io).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from farm_grids.errors import RequestTooLargeError
 from farm_grids.stores.tiled import TileGrid, tile_buffer_cells
+from farm_grids.stores.zarr.chunk_io import read_chunks
 
 __all__ = ["ChunkBudget", "ChunkMirror"]
 
@@ -109,17 +111,12 @@ class ChunkMirror:
         fetch = missing if overwrite is None else missing & ~overwrite
         targets = list(zip(*(axis.tolist() for axis in np.nonzero(fetch))))
         if targets:
-            self._run(self._fetch, targets)
+            read_chunks(self.array, targets, self.grid.tiles)  # all together, concurrently
             self.fetched += len(targets)
         new = list(zip(*(axis.tolist() for axis in np.nonzero(missing))))
         self.loaded[missing] = True
         self.complete = bool(self.loaded.all())
         self.budget.add(self, new, set(keys))
-
-    def _fetch(self, key: tuple[int, int]) -> None:
-        ty, tx = key
-        h, w = self._chunk_box(ty, tx)
-        self.grid.tiles[ty, tx, :h, :w] = self.array.get_block_selection((ty, tx))
 
     def flush(self) -> None:
         """Write every dirty chunk back to the zarr store."""
