@@ -69,14 +69,14 @@ def top_level_imports(source: str) -> frozenset[str]:
 
 
 # Backends that come with an extra (``farm-grids[zarr]``) are not the storage core: the core
-# must run on stdlib + numpy alone, an optional backend may need its own library.
-OPTIONAL_BACKEND_MODULES: frozenset[str] = frozenset({"zarr/store.py"})
+# must run on stdlib + numpy alone, an optional backend's room may need its own libraries.
+OPTIONAL_BACKEND_ROOMS: frozenset[str] = frozenset({"zarr"})
 
 
 def storage_core_paths() -> list[Path]:
-    """The engine's storage core: farm_grids/stores/**/*.py (optional backends aside) and farm_grids/windows.py."""
+    """The engine's storage core: farm_grids/stores/**/*.py (optional backends' rooms aside) and farm_grids/windows.py."""
     stores = Path(farm_grids.stores.__file__).parent
-    core = [path for path in sorted(stores.rglob("*.py")) if path.relative_to(stores).as_posix() not in OPTIONAL_BACKEND_MODULES]
+    core = [path for path in sorted(stores.rglob("*.py")) if path.relative_to(stores).parts[0] not in OPTIONAL_BACKEND_ROOMS]
     return core + [Path(farm_grids.windows.__file__)]
 
 
