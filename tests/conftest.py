@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
 from typing import Iterator
 
 import pytest
@@ -85,3 +86,17 @@ def bucket(s3_server: SeaweedS3Server | CountingS3Server) -> str:
     name = f"farm-{os.getpid()}-{next(_buckets)}"
     s3_server.create_bucket(name)
     return name
+
+
+@pytest.fixture
+def children() -> Iterator[list[subprocess.Popen[str]]]:
+    """Child processes a test started; any still running at the end are killed by pid."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()

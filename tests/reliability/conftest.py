@@ -44,20 +44,6 @@ def make_store(backend: str, tmp_path: Path) -> Iterator[StoreFactory]:
 
 
 @pytest.fixture
-def children() -> Iterator[list[subprocess.Popen[str]]]:
-    """Child processes a test started; any still running at the end are killed by pid."""
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
-@pytest.fixture
 def deadline() -> Iterator[None]:
     """Fail (instead of hanging the suite) if the test blocks for 30 s, e.g. opening a FIFO."""
 

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -94,21 +93,6 @@ def spawn(code: str, *args: str, stdin: bool = False) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         text=True,
     )
-
-
-@pytest.fixture
-def children() -> Iterator[list[subprocess.Popen[str]]]:
-    """Child processes started by a test; any still running at the end are killed by pid."""
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        if proc.stdin is not None:
-            proc.stdin.close()
 
 
 def test_two_processes_with_one_simulation_id_never_share_a_file(tmp_path: Path) -> None:
