@@ -44,5 +44,6 @@ COMMANDS: dict[str, Builtin] = {
                             "under valgrind"),
     "matrix": Builtin("harness.commands.matrix", "judge a spec's whole matrix of cells on a Dask cluster, one report",
                       extra="cluster"),
-    "objectstore": Builtin("harness.commands.objectstore", "S3 snapshot/restore, cold first tick vs the raw GET/PUT floor; warm zarr/RAM"),
+    "objectstore": Builtin("harness.commands.objectstore", "S3 snapshot/restore, cold first tick vs the raw GET/PUT floor; warm zarr/RAM",
+                           extra="zarr"),
 }
