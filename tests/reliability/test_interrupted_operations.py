@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from farm_grids.errors import FarmGridsError
 from farm_grids.stores import GridStore, MemmapStore, RamStore, SparseRamStore
 
-from ..stores.support import IN_CI
+from farm_grids.testing import IN_CI
 
 BACKENDS = ("ram", "sparse_ram", "memmap")
 DTYPES = ("float32", "float64", "int32")

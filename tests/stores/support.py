@@ -1,7 +1,7 @@
 """Helpers of the repository's own store tests: manifests re-signed, child interpreters, page-cache eviction.
 
 The suite's shared helpers (reference values, hypothesis settings, file snapshots) ship in
-``farm_grids.testing``; they are re-exported here for the tests that import them from ``.support``.
+``farm_grids.testing``; tests import them from there.
 """
 
 from __future__ import annotations
@@ -14,41 +14,8 @@ import sys
 from pathlib import Path
 
 import farm_grids
-from farm_grids.testing import (
-    ALL_DTYPES,
-    IN_CI,
-    PROPERTY_SETTINGS,
-    TEMP_FILE_MARKERS,
-    WINDOW_SETTINGS,
-    fresh_name,
-    naive_window,
-    padded_windows_reference,
-    random_grid,
-    snapshot_arrays,
-    snapshot_directory,
-    store_directory,
-    temp_files_in,
-)
 
-__all__ = [
-    "ALL_DTYPES",
-    "evict_from_page_cache",
-    "fresh_name",
-    "store_directory",
-    "IN_CI",
-    "PROPERTY_SETTINGS",
-    "WINDOW_SETTINGS",
-    "TEMP_FILE_MARKERS",
-    "naive_window",
-    "padded_windows_reference",
-    "random_grid",
-    "run_python",
-    "signed",
-    "python_env",
-    "snapshot_arrays",
-    "snapshot_directory",
-    "temp_files_in",
-]
+__all__ = ["evict_from_page_cache", "python_env", "run_python", "signed"]
 
 REPO_ROOT = Path(farm_grids.__file__).resolve().parents[1]
 

@@ -16,7 +16,7 @@ from farm_grids.stores import GridStore
 from farm_grids.stores.tiled import TileGrid, tile_buffer_cells, window_tiles
 from farm_grids.windows import plan_windows
 
-from .support import PROPERTY_SETTINGS, WINDOW_SETTINGS, fresh_name, random_grid
+from farm_grids.testing import PROPERTY_SETTINGS, WINDOW_SETTINGS, fresh_name, random_grid
 
 TILE = 8
 

@@ -14,7 +14,8 @@ from farm_grids import ConfigError, InvalidGridSpecError, MemmapStore, RamStore,
 from farm_grids.errors import GridFileMismatchError, LayoutMismatchError
 
 from farm_grids.testing import StoreSuite
-from .support import signed, temp_files_in
+from farm_grids.testing import temp_files_in
+from .support import signed
 
 TILE = 8  # small, so the suite's small grids span several tiles
 

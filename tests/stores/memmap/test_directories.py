@@ -11,7 +11,7 @@ import pytest
 
 from farm_grids import MemmapStore, StorageDirectoryError
 
-from ..support import snapshot_arrays, snapshot_directory, temp_files_in
+from farm_grids.testing import snapshot_arrays, snapshot_directory, temp_files_in
 
 _IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 NEEDS_PROC = pytest.mark.skipif(

@@ -19,7 +19,8 @@ from farm_grids import (
 )
 from farm_grids.errors import UncleanShutdownWarning, UnsafeManifestError
 
-from ..support import random_grid, signed, snapshot_directory, temp_files_in
+from farm_grids.testing import random_grid, snapshot_directory, temp_files_in
+from ..support import signed
 
 MIB = 1024 * 1024
 GRID_FILE = re.compile(

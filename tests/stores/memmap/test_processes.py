@@ -17,7 +17,8 @@ import pytest
 from farm_grids import CleanupReport, MemmapStore, StorageDirectoryError, cleanup_stale
 from farm_grids.errors import UncleanShutdownWarning
 
-from ..support import python_env, run_python, temp_files_in
+from farm_grids.testing import temp_files_in
+from ..support import python_env, run_python
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX processes")
 

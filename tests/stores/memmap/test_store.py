@@ -13,7 +13,7 @@ import pytest
 from farm_grids import MemmapStore
 
 from farm_grids.testing import StoreSuite
-from ..support import temp_files_in
+from farm_grids.testing import temp_files_in
 
 
 class TestMemmapStore(StoreSuite):
