@@ -6,6 +6,7 @@ import ctypes
 import hashlib
 import os
 import select
+import signal
 import stat
 import subprocess
 import sys
@@ -65,9 +66,13 @@ def run_child(code: str, *args: str, timeout: float = 60.0, address_space: int |
     return ChildResult(done)
 
 
+# A spawned child prints every thread's stack on SIGABRT: a child that stalls is shown where.
+_STACKS_ON_ABORT = "import faulthandler\nfaulthandler.enable()\n"
+
+
 def spawn(code: str, *args: str, prefix: tuple[str, ...] = (), address_space: int | None = CHILD_ADDRESS_SPACE) -> subprocess.Popen[str]:
     """Start ``code`` in a child interpreter (optionally behind ``prefix``, e.g. unshare) with pipes."""
-    source = _prelude(address_space) + textwrap.dedent(code)
+    source = _STACKS_ON_ABORT + _prelude(address_space) + textwrap.dedent(code)
     return subprocess.Popen(
         [*prefix, sys.executable, "-c", source, *args],
         env=python_env(),
@@ -82,7 +87,12 @@ def read_line(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
     """The child's next stdout line; fails the test if none comes within ``timeout``."""
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    assert ready, f"child {proc.pid} printed nothing within {timeout}s"
+    if not ready:  # stalled: its stacks (faulthandler, on SIGABRT) say where
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(timeout=30)
+        stderr = proc.stderr.read() if proc.stderr else ""
+        raise AssertionError(f"child {proc.pid} printed nothing within {timeout}s; its stderr:\n{stderr[-4000:]}")
     line = proc.stdout.readline()
     assert line, f"child {proc.pid} closed stdout (rc {proc.poll()}): {proc.stderr.read() if proc.stderr else ''}"
     return line.strip()
